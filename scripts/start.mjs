@@ -1,0 +1,6 @@
+// `npm start`: build if needed, then run the service in this same process (so Ctrl-C and
+// SIGTERM reach it directly).
+import { buildIfNeeded } from './build-if-needed.mjs';
+
+buildIfNeeded();
+await import('../dist/src/main.js');

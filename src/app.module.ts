@@ -1,0 +1,35 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/config.js';
+import { dataSourceOptions } from './database/data-source.js';
+import { loggerOptions } from './observability/logging.js';
+import { ObservabilityModule } from './observability/observability.module.js';
+
+export interface AppModuleOptions {
+  config: AppConfig;
+  /** The resolved database URL: DATABASE_URL or the embedded server's. */
+  databaseUrl: string;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerOptions(config)),
+        TypeOrmModule.forRoot(
+          dataSourceOptions(databaseUrl, [], { applicationName: `firebreak-${config.role}` }),
+        ),
+        ObservabilityModule,
+        AuditModule,
+        AuthModule,
+      ],
+    };
+  }
+}

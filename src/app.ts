@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Logger } from 'nestjs-pino';
+import { AppModule, type AppModuleOptions } from './app.module.js';
+import { AllExceptionsFilter } from './common/exception.filter.js';
+import { requestId } from './common/request-id.js';
+import { createValidationPipe } from './common/validation.js';
+import { MetricsService } from './observability/metrics.service.js';
+
+/**
+ * Builds the HTTP application (not yet listening). main.ts and the end-to-end tests both use it,
+ * so tests exercise exactly what runs in production.
+ */
+export async function createApp(options: AppModuleOptions): Promise<NestExpressApplication> {
+  const { config } = options;
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    bufferLogs: true,
+    // Throw instead of exiting, so main.ts can stop the embedded database on a failed start.
+    abortOnError: false,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.set('trust proxy', config.trustProxy);
+  app.disable('x-powered-by');
+
+  const filter = new AllExceptionsFilter();
+  app.use(requestId);
+  app.use(app.get(MetricsService).middleware());
+  app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
+  app.use(express.urlencoded({ limit: config.bodyLimitBytes, extended: false }));
+  // Body-parser errors (malformed JSON, too large) get the same JSON error body as the rest.
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    filter.catch(err, {
+      switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
+    } as never);
+  });
+  app.useGlobalFilters(filter);
+  app.useGlobalPipes(createValidationPipe());
+
+  const document = buildOpenApi(app);
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  return app;
+}
+
+/** OpenAPI for every route; each operation states its auth (bearer, or none for public routes). */
+export function buildOpenApi(app: NestExpressApplication): OpenAPIObject {
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Firebreak')
+      .setDescription(
+        'Runbook automation and incident response. Authenticate with `Authorization: Bearer <token>`: a session token from POST /auth/login or a personal API token (fbk_…).',
+      )
+      .setVersion('0.1.0')
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        description: 'Session JWT or API token (fbk_…)',
+      })
+      .build(),
+  );
+  for (const path of Object.values(doc.paths)) {
+    for (const op of Object.values(path) as Array<{ security?: unknown[]; 'x-public'?: boolean }>) {
+      if (typeof op !== 'object' || op === null) continue;
+      if (op['x-public']) op.security = [];
+      else op.security = [{ bearer: [] }];
+    }
+  }
+  return doc;
+}

@@ -1,0 +1,13 @@
+import { Global, Module } from '@nestjs/common';
+import { AuditAcl } from './audit.acl.js';
+import { AuditController } from './audit.controller.js';
+import { AuditService } from './audit.service.js';
+
+/** Global: every module records its events through AuditService. */
+@Global()
+@Module({
+  controllers: [AuditController],
+  providers: [AuditService, AuditAcl],
+  exports: [AuditService],
+})
+export class AuditModule {}

@@ -1,0 +1,29 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { deriveKey } from '../config/keys.js';
+import type { Principal } from './casl/ability.js';
+import { AuthService, type JwtClaims } from './auth.service.js';
+
+/** Console sessions: short-lived HS256 JWTs signed with a key derived from SECRET_KEY. */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly auth: AuthService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: deriveKey(config.secretKey, 'jwt'),
+      algorithms: ['HS256'],
+      issuer: 'firebreak',
+      audience: 'firebreak',
+      ignoreExpiration: false,
+    });
+  }
+
+  validate(claims: JwtClaims): Promise<Principal> {
+    return this.auth.principalFromClaims(claims);
+  }
+}

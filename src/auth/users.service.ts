@@ -1,0 +1,202 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { subject } from '@casl/ability';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
+import { DomainException, notFound } from '../common/errors.js';
+import type { AppAbility } from './casl/ability.js';
+import { generatePassword, hashPassword } from './secrets.js';
+import type { CreateUserDto, UpdateUserDto } from './users.dto.js';
+import { UserEntity } from './user.entity.js';
+
+@Injectable()
+export class UsersService {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+  ) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(UserEntity);
+  }
+
+  findById(id: string): Promise<UserEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  findByUsername(username: string): Promise<UserEntity | null> {
+    return this.repo.findOneBy({ username: username.toLowerCase() });
+  }
+
+  list(): Promise<UserEntity[]> {
+    return this.repo.find({ order: { username: 'ASC' } });
+  }
+
+  async get(id: string, ability: AppAbility): Promise<UserEntity> {
+    const user = await this.findById(id);
+    // Same answer for "absent" and "not yours": no probing for user ids.
+    if (!user || !ability.can('read', subject('User', { id: user.id }))) throw notFound('User', id);
+    return user;
+  }
+
+  async create(dto: CreateUserDto, ctx: AuditContext): Promise<UserEntity> {
+    const passwordHash = dto.password ? await hashPassword(dto.password) : null;
+    return this.dataSource.transaction(async (m) => {
+      const inserted = await m
+        .createQueryBuilder()
+        .insert()
+        .into(UserEntity)
+        .values({
+          username: dto.username,
+          displayName: dto.displayName,
+          email: dto.email ?? null,
+          passwordHash,
+          roles: dto.roles,
+          groups: dto.groups ?? [],
+        })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      if (inserted.raw.length === 0) {
+        throw new DomainException(
+          'CONFLICT',
+          `user ${JSON.stringify(dto.username)} already exists`,
+          { username: dto.username },
+        );
+      }
+      const user = await m.findOneByOrFail(UserEntity, { id: inserted.raw[0].id as string });
+      await this.audit.record(
+        ctx,
+        {
+          action: 'user.create',
+          subjectType: 'User',
+          subjectId: user.id,
+          details: {
+            username: user.username,
+            roles: user.roles,
+            groups: user.groups,
+            hasPassword: Boolean(dto.password),
+          },
+        },
+        m,
+      );
+      return user;
+    });
+  }
+
+  async update(id: string, dto: UpdateUserDto, ctx: AuditContext): Promise<UserEntity> {
+    const passwordHash = dto.password ? await hashPassword(dto.password) : undefined;
+    return this.dataSource.transaction(async (m) => {
+      const user = await m.findOne(UserEntity, {
+        where: { id },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!user) throw notFound('User', id);
+      const before = {
+        displayName: user.displayName,
+        email: user.email,
+        roles: user.roles,
+        groups: user.groups,
+        disabled: user.disabled,
+      };
+      if (dto.displayName !== undefined) user.displayName = dto.displayName;
+      if (dto.email !== undefined) user.email = dto.email;
+      if (dto.roles !== undefined) user.roles = dto.roles;
+      if (dto.groups !== undefined) user.groups = dto.groups;
+      if (dto.disabled !== undefined) user.disabled = dto.disabled;
+      if (passwordHash) user.passwordHash = passwordHash;
+      await this.assertAnAdminRemains(m, user);
+      await m.save(user);
+      const changed = Object.fromEntries(
+        Object.entries(before)
+          .filter(
+            ([k, v]) =>
+              JSON.stringify(v) !== JSON.stringify((user as unknown as Record<string, unknown>)[k]),
+          )
+          .map(([k, v]) => [k, { from: v, to: (user as unknown as Record<string, unknown>)[k] }]),
+      );
+      if (passwordHash) changed.password = { from: '***', to: '***' };
+      await this.audit.record(
+        ctx,
+        {
+          action: dto.disabled === true && !before.disabled ? 'user.disable' : 'user.update',
+          subjectType: 'User',
+          subjectId: user.id,
+          details: { username: user.username, changed },
+        },
+        m,
+      );
+      return user;
+    });
+  }
+
+  /** Refuses a change that would leave no enabled admin: nobody could manage users any more. */
+  private async assertAnAdminRemains(m: EntityManager, user: UserEntity) {
+    if (!user.disabled && user.roles.includes('admin')) return;
+    const others = await m
+      .createQueryBuilder(UserEntity, 'u')
+      .where("'admin' = ANY(u.roles) AND NOT u.disabled AND u.id <> :id", { id: user.id })
+      .getCount();
+    if (others === 0) {
+      throw new DomainException(
+        'CONFLICT',
+        'this change would leave no enabled admin; make another user admin first',
+        {
+          userId: user.id,
+        },
+      );
+    }
+  }
+
+  async recordLogin(id: string): Promise<void> {
+    await this.repo.update({ id }, { lastLoginAt: new Date() });
+  }
+
+  /**
+   * On the first start, creates `admin` with FIREBREAK_ADMIN_PASSWORD or a generated password
+   * that is printed once. Safe when several processes start together: only one insert wins.
+   */
+  async ensureInitialAdmin(
+    configuredPassword: string | undefined,
+  ): Promise<{ created: boolean; password?: string }> {
+    if ((await this.repo.count()) > 0) return { created: false };
+    const password = configuredPassword ?? generatePassword();
+    const passwordHash = await hashPassword(password);
+    return this.dataSource.transaction(async (m) => {
+      const inserted = await m
+        .createQueryBuilder()
+        .insert()
+        .into(UserEntity)
+        .values({
+          username: 'admin',
+          displayName: 'Administrator',
+          passwordHash,
+          roles: ['admin'],
+          groups: [],
+        })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      if (inserted.raw.length === 0) return { created: false };
+      await this.audit.record(
+        SYSTEM_ACTOR,
+        {
+          action: 'user.create',
+          subjectType: 'User',
+          subjectId: inserted.raw[0].id as string,
+          details: {
+            username: 'admin',
+            roles: ['admin'],
+            initial: true,
+            passwordSource: configuredPassword ? 'env' : 'generated',
+          },
+        },
+        m,
+      );
+      this.logger.log('created the initial admin user');
+      return { created: true, password: configuredPassword ? undefined : password };
+    });
+  }
+}

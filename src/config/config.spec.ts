@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseEnv } from './config.js';
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    parseEnv(env, '/srv');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('config', () => {
+  it('has working defaults for the embedded, single-process mode', () => {
+    const c = parseEnv({}, '/srv/firebreak');
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      role: 'all',
+      dataDir: '/srv/firebreak/.data',
+      runbooksDir: '/srv/firebreak/runbooks',
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      logLevel: 'info',
+      jwtTtlSeconds: 900,
+      bodyLimitBytes: 1024 * 1024,
+      loginMaxAttempts: 5,
+      publicUrl: 'http://127.0.0.1:3000',
+    });
+  });
+
+  it('PORT=abc names PORT and what it expected, in one line', () => {
+    const problems = problemsOf({ PORT: 'abc' });
+    expect(problems).toEqual(['PORT="abc": expected the HTTP port: an integer 0-65535']);
+    expect(new ConfigError(problems).message).not.toContain('\n');
+  });
+
+  it('names every bad variable at once', () => {
+    const problems = problemsOf({
+      PORT: '70000',
+      ROLE: 'boss',
+      DATABASE_URL: 'mysql://x',
+      REDIS_URL: 'localhost:6379',
+      LOG_LEVEL: 'loud',
+      BODY_LIMIT: 'huge',
+      SECRET_KEY: 'short',
+    });
+    expect(problems.map((p) => p.split('=')[0]).sort()).toEqual([
+      'BODY_LIMIT',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'PORT',
+      'REDIS_URL',
+      'ROLE',
+      'SECRET_KEY',
+    ]);
+    expect(problems.find((p) => p.startsWith('SECRET_KEY'))).toBe(
+      'SECRET_KEY=(hidden): expected at least 32 characters',
+    );
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseEnv({ PORT: '', DATABASE_URL: '' }, '/x')).toMatchObject({
+      port: 3000,
+      databaseUrl: undefined,
+    });
+  });
+
+  it('parses sizes, durations and booleans', () => {
+    const c = parseEnv(
+      { BODY_LIMIT: '512kb', JWT_TTL: '1h', TRUST_PROXY: 'yes', LOG_PRETTY: 'false' },
+      '/x',
+    );
+    expect(c).toMatchObject({
+      bodyLimitBytes: 512 * 1024,
+      jwtTtlSeconds: 3600,
+      trustProxy: true,
+      logPretty: false,
+    });
+    expect(() => parseEnv({ JWT_TTL: '30s' }, '/x')).toThrow(
+      /JWT_TTL="30s": expected between 1m and 24h/,
+    );
+  });
+
+  describe('secret key', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'fb-config-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('is generated once under DATA_DIR with mode 0600 and reused', () => {
+      const first = loadConfig({ DATA_DIR: dir }, '/');
+      expect(first.secretKeySource).toBe('generated');
+      expect(first.secretKey.length).toBeGreaterThanOrEqual(32);
+      expect(statSync(join(dir, 'secret.key')).mode & 0o777).toBe(0o600);
+      const second = loadConfig({ DATA_DIR: dir }, '/');
+      expect(second).toMatchObject({ secretKey: first.secretKey, secretKeySource: 'file' });
+      expect(readFileSync(join(dir, 'secret.key'), 'utf8').trim()).toBe(first.secretKey);
+    });
+
+    it('comes from SECRET_KEY when set, and nothing is written', () => {
+      const c = loadConfig({ DATA_DIR: dir, SECRET_KEY: 'k'.repeat(40) }, '/');
+      expect(c).toMatchObject({ secretKey: 'k'.repeat(40), secretKeySource: 'env' });
+      expect(() => statSync(join(dir, 'secret.key'))).toThrow();
+    });
+
+    it('is required with DATABASE_URL, where processes must share it', () => {
+      expect(() =>
+        loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgres://u:p@db/firebreak' }, '/'),
+      ).toThrow(/SECRET_KEY: required when DATABASE_URL is set/);
+    });
+  });
+});

@@ -1,0 +1,216 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one typed configuration object. It is read from the environment exactly once, at start-up
+ * (`loadConfig`); nothing else in Firebreak reads `process.env`.
+ */
+export type Role = 'api' | 'worker' | 'all';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  role: Role;
+  publicUrl: string;
+  dataDir: string;
+  /** Unset: an embedded Postgres is started under `dataDir/pg`. */
+  databaseUrl: string | undefined;
+  /** Port for the embedded Postgres; 0 picks a free one. */
+  embeddedPostgresPort: number;
+  redisUrl: string | undefined;
+  /** Key material for signing sessions and encrypting credentials; at least 32 characters. */
+  secretKey: string;
+  /** Where the secret key came from, for the start-up log line (never the key itself). */
+  secretKeySource: 'env' | 'generated' | 'file';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logPretty: boolean;
+  jwtTtlSeconds: number;
+  bodyLimitBytes: number;
+  adminPassword: string | undefined;
+  loginMaxAttempts: number;
+  loginWindowSeconds: number;
+  runbooksDir: string;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SIZE_RE = /^(\d+)\s*(b|kb|mb|gb)?$/i;
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+const port = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected ${what}: an integer 0-65535`)
+    .transform(Number)
+    .refine((n) => n >= 0 && n <= 65535, `expected ${what}: an integer 0-65535`);
+
+const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^[1-9]\d*$/, `expected ${what}: a positive integer`)
+    .transform(Number);
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => ['true', '1', 'yes'].includes(v));
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
+
+/** Every variable Firebreak reads, with its rule and default. The README's table follows this. */
+const envSchema = z.object({
+  PORT: port('the HTTP port').prefault('3000'),
+  HOST: z.string().min(1).prefault('127.0.0.1'),
+  ROLE: z
+    .enum(['api', 'worker', 'all'], { error: 'expected one of api, worker, all' })
+    .prefault('all'),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  DATA_DIR: z.string().min(1).prefault('./.data'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  EMBEDDED_POSTGRES_PORT: port('the embedded Postgres port (0 = any free port)').prefault('0'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  SECRET_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .prefault('info'),
+  LOG_PRETTY: bool.optional(),
+  JWT_TTL: z
+    .string()
+    .regex(/^\d+[smh]?$/, 'expected a duration such as 900, 900s, 15m or 12h')
+    .prefault('15m'),
+  BODY_LIMIT: z
+    .string()
+    .regex(SIZE_RE, 'expected a size such as 1mb, 512kb or 1048576')
+    .prefault('1mb'),
+  FIREBREAK_ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
+  LOGIN_MAX_ATTEMPTS: positiveInt('the failed logins allowed per window').prefault('5'),
+  LOGIN_WINDOW: positiveInt('the login rate-limit window in seconds').prefault('300'),
+  RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
+  TRUST_PROXY: bool.prefault('false'),
+});
+
+type Env = Record<string, string | undefined>;
+
+function durationSeconds(v: string): number {
+  const n = Number.parseInt(v, 10);
+  if (v.endsWith('h')) return n * 3600;
+  if (v.endsWith('m')) return n * 60;
+  return n;
+}
+
+function sizeBytes(v: string): number {
+  const m = SIZE_RE.exec(v.trim())!;
+  return Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()];
+}
+
+/**
+ * Parses and validates the environment. Throws a ConfigError naming every bad variable and what
+ * it expected; never returns a half-valid config. Pure apart from `secretKeyFor` (see below).
+ */
+export function parseEnv(
+  env: Env,
+  cwd = process.cwd(),
+): Omit<AppConfig, 'secretKey' | 'secretKeySource'> & {
+  secretKey: string | undefined;
+} {
+  // Empty strings count as unset, as in most twelve-factor services.
+  const cleaned: Env = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') cleaned[key] = v;
+  }
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      const got = cleaned[name];
+      const shown =
+        name === 'SECRET_KEY' || name.endsWith('PASSWORD') ? '(hidden)' : JSON.stringify(got);
+      return `${name}=${shown}: ${i.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = result.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  const jwtTtl = durationSeconds(e.JWT_TTL);
+  if (jwtTtl < 60 || jwtTtl > 24 * 3600) {
+    throw new ConfigError([`JWT_TTL=${JSON.stringify(e.JWT_TTL)}: expected between 1m and 24h`]);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    role: e.ROLE,
+    publicUrl: (
+      e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? 'localhost' : e.HOST}:${e.PORT}`
+    ).replace(/\/$/, ''),
+    dataDir: abs(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgresPort: e.EMBEDDED_POSTGRES_PORT,
+    redisUrl: e.REDIS_URL,
+    secretKey: e.SECRET_KEY,
+    logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY ?? false,
+    jwtTtlSeconds: jwtTtl,
+    bodyLimitBytes: sizeBytes(e.BODY_LIMIT),
+    adminPassword: e.FIREBREAK_ADMIN_PASSWORD,
+    loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
+    loginWindowSeconds: e.LOGIN_WINDOW,
+    runbooksDir: abs(e.RUNBOOKS_DIR),
+    trustProxy: e.TRUST_PROXY,
+  };
+}
+
+/**
+ * The secret key: SECRET_KEY when set; otherwise the key kept in DATA_DIR/secret.key (0600),
+ * generated on the first start. A team deployment (DATABASE_URL set) must set SECRET_KEY so
+ * every process shares it.
+ */
+export function resolveSecretKey(
+  parsed: ReturnType<typeof parseEnv>,
+): Pick<AppConfig, 'secretKey' | 'secretKeySource'> {
+  if (parsed.secretKey) return { secretKey: parsed.secretKey, secretKeySource: 'env' };
+  if (parsed.databaseUrl) {
+    throw new ConfigError([
+      'SECRET_KEY: required when DATABASE_URL is set (every api and worker process must share it); generate one with `openssl rand -base64 48`',
+    ]);
+  }
+  mkdirSync(parsed.dataDir, { recursive: true, mode: 0o755 });
+  const file = join(parsed.dataDir, 'secret.key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key.length < 32)
+      throw new ConfigError([`SECRET_KEY: ${file} holds fewer than 32 characters`]);
+    return { secretKey: key, secretKeySource: 'file' };
+  }
+  const key = randomBytes(48).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { secretKey: key, secretKeySource: 'generated' };
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {
+  const parsed = parseEnv(env, cwd);
+  return { ...parsed, ...resolveSecretKey(parsed) };
+}
+
+/** Injection token for the AppConfig object. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

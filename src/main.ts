@@ -1,0 +1,104 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { createApp } from './app.js';
+import { UsersService } from './auth/users.service.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { dataSourceOptions, migrate } from './database/data-source.js';
+import { EmbeddedPostgres } from './database/embedded-postgres.js';
+import { bootLogger } from './observability/boot-logger.js';
+
+/**
+ * `npm start`: validate config → start the embedded Postgres (when no DATABASE_URL) → migrate
+ * under a lock → serve. SIGINT/SIGTERM close the server, then the database, so Ctrl-C leaves no
+ * postgres process behind.
+ */
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`firebreak: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = bootLogger(config);
+  const started = Date.now();
+  if (config.secretKeySource === 'generated')
+    log.info(`generated a new SECRET_KEY in ${config.dataDir}/secret.key (0600)`);
+
+  let embedded: EmbeddedPostgres | undefined;
+  let shuttingDown = false;
+  const stopEmbedded = async () => embedded?.stop();
+  const onSignalDuringBoot = () => {
+    shuttingDown = true;
+    void stopEmbedded().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignalDuringBoot);
+  process.once('SIGTERM', onSignalDuringBoot);
+
+  try {
+    if (!config.databaseUrl) {
+      embedded = await EmbeddedPostgres.start({
+        dataDir: config.dataDir,
+        port: config.embeddedPostgresPort,
+        log: (level, msg) => (level === 'debug' ? log.debug(msg) : log[level](msg)),
+      });
+    }
+    const databaseUrl = config.databaseUrl ?? embedded!.url;
+    const ds = new DataSource(
+      dataSourceOptions(databaseUrl, undefined, {
+        poolSize: 2,
+        applicationName: 'firebreak-migrate',
+      }),
+    );
+    await ds.initialize();
+    try {
+      const applied = await migrate(ds);
+      if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
+    } finally {
+      await ds.destroy();
+    }
+    if (shuttingDown) return;
+
+    const app = await createApp({ config, databaseUrl });
+    const admin = await app.get(UsersService).ensureInitialAdmin(config.adminPassword);
+    process.removeListener('SIGINT', onSignalDuringBoot);
+    process.removeListener('SIGTERM', onSignalDuringBoot);
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: shutting down`);
+      const force = setTimeout(() => process.exit(1), 30_000);
+      force.unref();
+      void app
+        .close()
+        .then(stopEmbedded)
+        .then(
+          () => process.exit(0),
+          (err) => {
+            log.error(`shutdown failed: ${(err as Error).message}`);
+            process.exit(1);
+          },
+        );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+
+    await app.listen(config.port, config.host);
+    log.info(
+      `Firebreak listening on ${config.publicUrl} (role ${config.role}, ${embedded ? 'embedded Postgres' : 'DATABASE_URL'}, ${config.redisUrl ? 'Redis queue' : 'in-process queue'}) in ${Date.now() - started} ms`,
+    );
+    if (admin.created && admin.password) {
+      // Printed once, to the terminal only, never to the structured log.
+      process.stdout.write(
+        `\n  First start: created user "admin" with password\n\n      ${admin.password}\n\n  Log in at ${config.publicUrl}/auth/login and change it (PATCH /users/:id).\n\n`,
+      );
+    }
+  } catch (err) {
+    log.error(`start-up failed: ${(err as Error).message}`);
+    await stopEmbedded().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,258 @@
+import { execFile, spawn } from 'node:child_process';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+import { ensureBinary, findFreePort, killOnExit, terminate, waitForPort } from './binaries.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface SshdUser {
+  /** An existing local account (sshd cannot log in users that do not exist). */
+  username: string;
+  /** Public keys (OpenSSH one-line format) accepted for this user besides the throwaway key. */
+  authorizedKeys?: string[];
+}
+
+export interface StartSshdOptions {
+  /**
+   * Accounts that may log in, each with the throwaway client key authorized. Defaults to the
+   * user running the tests (root on CI; sshd running as non-root can only log in itself).
+   */
+  users?: Array<string | SshdUser>;
+}
+
+export interface SshServer {
+  host: string;
+  port: number;
+  /** The first configured user; the throwaway key pair logs in as any configured user. */
+  username: string;
+  /** Throwaway ed25519 client private key, OpenSSH PEM format (ssh2 `privateKey`). */
+  privateKey: string;
+  /** Path of the same private key file, mode 0600 (for `ssh -i`). */
+  privateKeyPath: string;
+  /** The client public key, `ssh-ed25519 AAAA… comment`. */
+  publicKey: string;
+  /** The server host public key, `ssh-ed25519 AAAA… comment`. */
+  hostPublicKey: string;
+  /** `SHA256:…` (unpadded base64), exactly as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint: string;
+  /** Accept another public key for `username` (default: the first user), effective at once. */
+  authorizeKey(publicKey: string, username?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const START_TIMEOUT_MS = 15_000;
+const PORT_ATTEMPTS = 5;
+/** OpenSSH >= 9.8 penalises sources with failed auths; fan-out and wrong-key tests trip it. */
+let perSourcePenaltiesSupported: boolean | undefined;
+
+class PortInUseError extends Error {}
+
+/**
+ * Starts a throwaway real OpenSSH `sshd` in the foreground on 127.0.0.1 at a free port, with a
+ * fresh ed25519 host key and client key pair. Resolves once the port sends the SSH banner.
+ */
+export async function startSshd(options: StartSshdOptions = {}): Promise<SshServer> {
+  const [sshd, sshKeygen] = await Promise.all([
+    ensureBinary('sshd', 'openssh-server', ['/usr/sbin/sshd']),
+    ensureBinary('ssh-keygen', 'openssh-client'),
+  ]);
+  const users: SshdUser[] = (options.users ?? [os.userInfo().username]).map((user) =>
+    typeof user === 'string' ? { username: user } : user,
+  );
+  if (users.length === 0) throw new Error('startSshd: users must not be empty');
+
+  if (process.getuid?.() === 0) {
+    // sshd refuses to start as root without its privilege separation directory, which the
+    // Debian package only creates from its systemd unit / init script.
+    await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+  }
+
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'firebreak-sshd-'));
+  try {
+    // sshd reads authorized_keys as the target user: let non-root users traverse and read.
+    await chmod(dir, 0o755);
+    const keygen = (file: string, comment: string) =>
+      execFileAsync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+    const hostKeyPath = path.join(dir, 'ssh_host_ed25519_key');
+    const privateKeyPath = path.join(dir, 'id_ed25519');
+    await Promise.all([
+      keygen(hostKeyPath, 'firebreak-test-host'),
+      keygen(privateKeyPath, 'firebreak-test-client'),
+    ]);
+    const [privateKey, publicKey, hostPublicKey, fingerprintLine] = await Promise.all([
+      readFile(privateKeyPath, 'utf8'),
+      readFile(`${privateKeyPath}.pub`, 'utf8').then((text) => text.trim()),
+      readFile(`${hostKeyPath}.pub`, 'utf8').then((text) => text.trim()),
+      execFileAsync(sshKeygen, ['-E', 'sha256', '-lf', `${hostKeyPath}.pub`]).then(
+        ({ stdout }) => stdout,
+      ),
+    ]);
+    const hostKeyFingerprint = /\b(SHA256:[A-Za-z0-9+/]+)/.exec(fingerprintLine)?.[1];
+    if (!hostKeyFingerprint)
+      throw new Error(`unexpected ssh-keygen -lf output: ${fingerprintLine}`);
+
+    const keysDir = path.join(dir, 'authorized_keys');
+    await mkdir(keysDir, { mode: 0o755 });
+    await chmod(keysDir, 0o755);
+    const keysFile = (username: string) => {
+      if (!/^[A-Za-z0-9._-]+$/.test(username)) throw new Error(`bad username ${username}`);
+      return path.join(keysDir, username);
+    };
+    for (const user of users) {
+      const lines = [publicKey, ...(user.authorizedKeys ?? []).map((key) => key.trim())];
+      await writeFile(keysFile(user.username), `${lines.join('\n')}\n`, { mode: 0o644 });
+    }
+
+    const server = await listen(sshd, dir, hostKeyPath, keysDir);
+    return {
+      host: HOST,
+      port: server.port,
+      username: users[0].username,
+      privateKey,
+      privateKeyPath,
+      publicKey,
+      hostPublicKey,
+      hostKeyFingerprint,
+      authorizeKey: async (key, username = users[0].username) => {
+        await appendFile(keysFile(username), `${key.trim()}\n`, { mode: 0o644 });
+      },
+      stop: server.stop,
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function sshdConfig(port: number, dir: string, hostKeyPath: string, keysDir: string): string {
+  const lines = [
+    `ListenAddress ${HOST}`,
+    `Port ${port}`,
+    `HostKey ${hostKeyPath}`,
+    `PidFile ${path.join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${keysDir}/%u`,
+    'AuthenticationMethods publickey',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes no',
+    'PermitRootLogin prohibit-password',
+    'MaxStartups 200:30:400',
+    'MaxSessions 100',
+    'LoginGraceTime 30',
+    'PrintMotd no',
+    'UseDNS no',
+    'LogLevel INFO',
+    'Subsystem sftp internal-sftp',
+  ];
+  if (perSourcePenaltiesSupported !== false) lines.push('PerSourcePenalties no');
+  return `${lines.join('\n')}\n`;
+}
+
+async function writeCheckedConfig(
+  sshd: string,
+  dir: string,
+  hostKeyPath: string,
+  keysDir: string,
+  port: number,
+): Promise<string> {
+  const configPath = path.join(dir, 'sshd_config');
+  for (;;) {
+    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir));
+    if (perSourcePenaltiesSupported !== undefined) return configPath;
+    try {
+      await execFileAsync(sshd, ['-t', '-f', configPath]);
+      perSourcePenaltiesSupported = true;
+      return configPath;
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? error);
+      if (!/persourcepenalties/i.test(stderr)) {
+        throw new Error(`sshd -t rejected the test config:\n${stderr}`, { cause: error });
+      }
+      perSourcePenaltiesSupported = false;
+    }
+  }
+}
+
+async function listen(
+  sshd: string,
+  dir: string,
+  hostKeyPath: string,
+  keysDir: string,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    const port = await findFreePort(HOST);
+    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port);
+    try {
+      return await startOn(sshd, configPath, dir, port);
+    } catch (error) {
+      lastError = error;
+      if (!(error instanceof PortInUseError)) throw error;
+    }
+  }
+  throw lastError;
+}
+
+async function startOn(
+  sshd: string,
+  configPath: string,
+  dir: string,
+  port: number,
+): Promise<{ port: number; stop(): Promise<void> }> {
+  // sshd insists on being started by absolute path (it re-execs itself per connection).
+  const child = spawn(sshd, ['-D', '-e', '-f', configPath], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // On exit, killing the listener is enough: our client sockets close with us, and with them
+  // sshd's per-connection processes. stop() kills those too, for "node went down" tests.
+  const disarm = killOnExit(child, { dir });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-16_000);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  let spawnError: Error | undefined;
+  child.once('error', (error) => (spawnError = error));
+
+  let listening = false;
+  const listeningLine = `Server listening on ${HOST} port ${port}.`;
+  try {
+    await waitForPort(HOST, port, {
+      timeoutMs: START_TIMEOUT_MS,
+      gate: () => (listening ||= output.includes(listeningLine)),
+      ready: (received) => received.startsWith('SSH-2.0-') && received.includes('\n'),
+      abort: () => {
+        if (spawnError) return spawnError;
+        if (child.exitCode === null && child.signalCode === null) return undefined;
+        const message = `sshd exited (${child.exitCode ?? child.signalCode}):\n${output}`;
+        return /address already in use/i.test(output)
+          ? new PortInUseError(message)
+          : new Error(message);
+      },
+    });
+  } catch (error) {
+    await terminate(child, { tree: true });
+    disarm();
+    throw error;
+  }
+
+  child.unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    stop: () =>
+      (stopping ??= (async () => {
+        await terminate(child, { tree: true });
+        disarm();
+        await rm(dir, { recursive: true, force: true });
+      })()),
+  };
+}
