@@ -1,8 +1,11 @@
-# Firebreak service image: the same build for ROLE=api and ROLE=worker.
+# syntax=docker/dockerfile:1
+# Firebreak service image: one image, two roles (ROLE=api | worker), see docker-compose.yml.
+
+# --- build: full dependency tree, compile TypeScript to dist/ ----------------------------------
 FROM node:20-bookworm-slim AS build
+# package.json's `allowScripts` approvals (native builds: argon2, ssh2, ...) need npm 11.
+RUN npm install -g npm@11 && npm --version
 WORKDIR /app
-# npm 11 understands package.json's allowScripts (approved native install scripts).
-RUN npm install -g npm@11
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
@@ -10,15 +13,25 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# --- runtime: production dependencies and compiled output only ---------------------------------
+FROM node:20-bookworm-slim AS runtime
+# git: runbook provenance (the commit that last changed a runbook file); openssh-client: ssh tools.
+RUN npm install -g npm@11 && npm cache clean --force \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends openssh-client git \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    DATA_DIR=/app/.data \
+    RUNBOOKS_DIR=/app/runbooks
 WORKDIR /app
-RUN npm install -g npm@11 && apt-get update && apt-get install -y --no-install-recommends openssh-client git \
-  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY runbooks ./runbooks
+# The unprivileged `node` user (uid 1000) from the base image; it owns only the data dir.
+RUN mkdir -p /app/.data && chown node:node /app/.data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/src/main.js"]

@@ -8,6 +8,7 @@ import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { loggerOptions } from './observability/logging.js';
 import { ObservabilityModule } from './observability/observability.module.js';
+import { RunbooksModule } from './runbooks/runbooks.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -29,6 +30,7 @@ export class AppModule {
         ObservabilityModule,
         AuditModule,
         AuthModule,
+        RunbooksModule,
       ],
     };
   }

@@ -30,6 +30,13 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   app.use(requestId);
   app.use(app.get(MetricsService).middleware());
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
+  // Runbooks are sent as YAML.
+  app.use(
+    express.text({
+      type: ['application/yaml', 'application/x-yaml', 'text/yaml'],
+      limit: config.bodyLimitBytes,
+    }),
+  );
   app.use(express.urlencoded({ limit: config.bodyLimitBytes, extended: false }));
   // Body-parser errors (malformed JSON, too large) get the same JSON error body as the rest.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

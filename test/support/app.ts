@@ -32,6 +32,7 @@ export interface TestApp {
  * admin created, listening on a free loopback port.
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  // Runbooks come from an empty directory unless a test points RUNBOOKS_DIR elsewhere.
   const db = await createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'firebreak-test-data-'));
   const config = loadConfig({
@@ -41,6 +42,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: 'silent',
     PORT: '0',
     FIREBREAK_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    RUNBOOKS_DIR: join(dataDir, 'runbooks'),
     ...env,
   });
   const app = await createApp({ config, databaseUrl: db.url });

@@ -1,0 +1,433 @@
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
+import type { z } from 'zod';
+import { conditionPaths, ConditionError, parseCondition } from './condition.js';
+import { validateOptions } from './options.js';
+import {
+  runbookSchema,
+  STEP_KINDS,
+  stepKind,
+  type OptionDefinition,
+  type RunbookDefinition,
+  type StepDefinition,
+} from './runbook.schema.js';
+import { didYouMean } from './suggest.js';
+import {
+  checkPath,
+  parseTemplate,
+  quotedTemplateRefs,
+  TemplateError,
+  type TemplateScope,
+} from './template.js';
+
+export const MAX_RUNBOOK_BYTES = 256 * 1024;
+
+/** Headers that carry credentials: never written literally in a runbook, masked in plans. */
+export const SECRET_HEADER =
+  /^(authorization|proxy-authorization|cookie|x-api-key|.*token.*|.*secret.*)$/i;
+
+/** One problem in a runbook, with where it is. */
+export interface RunbookProblem {
+  file: string;
+  /** YAML path, e.g. `steps[2].run`; empty for the document. */
+  path: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export type ParseResult =
+  | { ok: true; definition: RunbookDefinition; problems: [] }
+  | { ok: false; definition?: undefined; problems: RunbookProblem[] };
+
+type PathKey = string | number;
+
+export function formatPath(path: readonly PathKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Locates a YAML path in the document: the value's node, or for `key` a map key. */
+class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  at(path: readonly PathKey[], opts: { key?: string } = {}): { line: number; col: number } {
+    let node: unknown = this.doc.contents;
+    let best: unknown = node;
+    for (const p of path) {
+      const next = this.child(node, p);
+      if (next === undefined) break;
+      node = next;
+      best = next;
+    }
+    if (opts.key && isMap(best)) {
+      const pair = best.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === opts.key);
+      if (pair && isScalar(pair.key) && pair.key.range) return this.pos(pair.key.range[0]);
+    }
+    const range = (best as Node | undefined)?.range;
+    return range ? this.pos(range[0]) : { line: 1, col: 1 };
+  }
+
+  private child(node: unknown, key: PathKey): unknown {
+    if (isMap(node)) {
+      const pair = node.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === key);
+      return pair?.value ?? undefined;
+    }
+    if (isSeq(node) && typeof key === 'number') return node.items[key];
+    return undefined;
+  }
+
+  private pos(offset: number) {
+    const { line, col } = this.lines.linePos(offset);
+    return { line, col };
+  }
+}
+
+/**
+ * Parses and checks one runbook file: YAML syntax, the schema (unknown keys with a suggestion),
+ * then the meaning (duplicate names, undefined options and captures, templates, conditions).
+ * Every problem carries the file, the YAML path and line:column.
+ */
+export function parseRunbook(file: string, text: string): ParseResult {
+  const problems: RunbookProblem[] = [];
+  const add = (path: readonly PathKey[], message: string, where: { line: number; col: number }) =>
+    problems.push({ file, path: formatPath(path), line: where.line, col: where.col, message });
+
+  if (Buffer.byteLength(text) > MAX_RUNBOOK_BYTES) {
+    add([], `file is larger than ${MAX_RUNBOOK_BYTES / 1024} KiB`, { line: 1, col: 1 });
+    return { ok: false, problems };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+  });
+  for (const err of doc.errors) {
+    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    add([], `YAML: ${err.message.split('\n')[0]}`, pos);
+  }
+  if (problems.length) return { ok: false, problems };
+  const locate = new Locator(doc, lines);
+
+  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    add([], 'a runbook is a YAML mapping with name, description, kind and steps', {
+      line: 1,
+      col: 1,
+    });
+    return { ok: false, problems };
+  }
+  const parsed = runbookSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) schemaProblem(issue, data, locate, add);
+    return { ok: false, problems: sortProblems(problems) };
+  }
+  const def = parsed.data;
+  checkMeaning(def, (path, message) => add(path, message, locate.at(path)));
+  if (problems.length) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, definition: def, problems: [] };
+}
+
+/** Line and column of a YAML path in a file's text (for problems found after parsing). */
+export function locateIn(text: string, path: readonly PathKey[]): { line: number; col: number } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  return new Locator(doc, lines).at(path);
+}
+
+function sortProblems(p: RunbookProblem[]): RunbookProblem[] {
+  return p.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function getIn(data: unknown, path: readonly PathKey[]): unknown {
+  let cur = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PathKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Known keys at a schema position, for "did you mean" on unknown keys. */
+const KNOWN_KEYS: Record<string, readonly string[]> = {
+  root: Object.keys(runbookSchema.shape),
+  step: [...Object.keys(runbookSchema.shape.steps.element.shape)],
+  option: ['name', 'type', 'description', 'required', 'default', 'pattern', 'min', 'max', 'values'],
+  targets: ['nodes', 'strategy', 'batchSize', 'maxParallel', 'keepGoing', 'allowEmpty'],
+  nodes: ['names', 'tags', 'tagsAny', 'attributes', 'cluster', 'exclude'],
+};
+
+function knownKeysAt(path: readonly PathKey[]): readonly string[] {
+  const last = path[path.length - 1];
+  const prev = path[path.length - 2];
+  if (path.length === 0) return KNOWN_KEYS.root;
+  if (typeof last === 'number' && (prev === 'steps' || prev === 'onError')) return KNOWN_KEYS.step;
+  if (typeof last === 'number' && prev === 'options') return KNOWN_KEYS.option;
+  if (last === 'targets') return KNOWN_KEYS.targets;
+  if (last === 'nodes') return KNOWN_KEYS.nodes;
+  return [];
+}
+
+function schemaProblem(
+  issue: z.core.$ZodIssue,
+  data: unknown,
+  locate: Locator,
+  add: (path: readonly PathKey[], message: string, where: { line: number; col: number }) => void,
+) {
+  const path = issue.path as PathKey[];
+  if (issue.code === 'unrecognized_keys') {
+    for (const key of issue.keys) {
+      const known = knownKeysAt(path);
+      let hint = didYouMean(key, known);
+      if (
+        !hint &&
+        (STEP_KINDS as readonly string[]).includes(key) === false &&
+        known === KNOWN_KEYS.step
+      ) {
+        hint = ` (a step has a name and one of ${STEP_KINDS.join(', ')})`;
+      }
+      add([...path, key], `unknown key "${key}"${hint}`, locate.at(path, { key }));
+    }
+    return;
+  }
+  const value = getIn(data, path);
+  let message = issue.message.replace(/^Invalid input: /, '');
+  if (issue.code === 'invalid_type' && value === undefined) message = 'is required';
+  const OPTION_TYPES = ['string', 'integer', 'number', 'boolean', 'enum', 'list', 'secure'];
+  if (path[path.length - 1] === 'type' && path[path.length - 3] === 'options') {
+    message =
+      typeof value === 'string'
+        ? `unknown option type "${value}"${didYouMean(value, OPTION_TYPES)}; expected one of ${OPTION_TYPES.join(', ')}`
+        : `expected an option type: ${OPTION_TYPES.join(', ')}`;
+  }
+  add(path, message, locate.at(path));
+}
+
+function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: string) => void) {
+  const options = def.options ?? [];
+  const optionNames = new Set<string>();
+  options.forEach((o, i) => {
+    if (optionNames.has(o.name)) add(['options', i, 'name'], `duplicate option name "${o.name}"`);
+    optionNames.add(o.name);
+    checkOptionDefinition(o, (key, msg) => add(['options', i, ...(key ? [key] : [])], msg));
+  });
+
+  const stepNames = new Set<string>();
+  const captures = new Map<string, Set<string>>();
+  const scopeFor = (step: StepDefinition, inOnError: boolean): TemplateScope => ({
+    options: optionNames,
+    steps: inOnError ? captures : new Map(captures),
+    node: (step.on ?? (step.http ? 'local' : 'targets')) === 'targets',
+    alert: false,
+  });
+
+  const checkSteps = (steps: StepDefinition[], list: 'steps' | 'onError') => {
+    steps.forEach((step, i) => {
+      const at = (...rest: PathKey[]) => [list, i, ...rest];
+      if (stepNames.has(step.name)) add(at('name'), `duplicate step name "${step.name}"`);
+      stepNames.add(step.name);
+      const kinds = STEP_KINDS.filter((k) => step[k] !== undefined);
+      if (kinds.length !== 1) {
+        add(
+          at(),
+          kinds.length === 0
+            ? `step needs one of ${STEP_KINDS.join(', ')}`
+            : `step has ${kinds.join(' and ')}: choose one`,
+        );
+        return;
+      }
+      const kind = stepKind(step);
+      const scope = scopeFor(step, list === 'onError');
+      if (step.interpreter && kind !== 'script')
+        add(at('interpreter'), 'interpreter applies only to script steps');
+      if (step.capture && !['run', 'script', 'http', 'check'].includes(kind))
+        add(at('capture'), `a ${kind} step has no output to capture`);
+      if ((kind === 'approval' || kind === 'sleep' || kind === 'runbook') && step.on) {
+        add(at('on'), `on: applies to run, script, http and check steps`);
+      }
+      if (kind === 'check' && Boolean(step.check!.run) === Boolean(step.check!.http)) {
+        add(at('check'), 'a check has exactly one of run or http');
+      }
+      const http = step.http ?? step.check?.http;
+      for (const [header, value] of Object.entries(http?.headers ?? {})) {
+        if (SECRET_HEADER.test(header) && !value.includes('{{')) {
+          add(
+            at(step.http ? 'http' : 'check', ...(step.http ? [] : ['http']), 'headers', header),
+            `a literal ${header} header puts a secret in the runbook: take it from a secure option instead`,
+          );
+        }
+      }
+      for (const { path, value, shell } of templatedFields(step)) {
+        checkTemplate(value, scope, shell, (msg) => add(at(...path), msg));
+      }
+      if (step.when) checkCondition(step.when, scope, (msg) => add(at('when'), msg));
+      for (const [name, c] of Object.entries(step.capture ?? {})) {
+        if ('regex' in c) checkRegex(c.regex, (msg) => add(at('capture', name, 'regex'), msg));
+      }
+      if (step.check?.expect.stdout)
+        checkRegex(step.check.expect.stdout, (msg) => add(at('check', 'expect', 'stdout'), msg));
+      captures.set(step.name, new Set(Object.keys(step.capture ?? {})));
+    });
+  };
+  checkSteps(def.steps, 'steps');
+  checkSteps(def.onError ?? [], 'onError');
+
+  if (def.approval?.when) {
+    checkCondition(
+      def.approval.when,
+      { options: optionNames, steps: new Map(), node: true, alert: false },
+      (msg) => add(['approval', 'when'], msg),
+    );
+  }
+  const nodeScope: TemplateScope = {
+    options: optionNames,
+    steps: new Map(),
+    node: false,
+    alert: false,
+  };
+  def.targets?.nodes?.names?.forEach((n, i) =>
+    checkTemplate(n, nodeScope, false, (m) => add(['targets', 'nodes', 'names', i], m)),
+  );
+  if (typeof def.targets?.batchSize === 'string') {
+    checkTemplate(def.targets.batchSize, nodeScope, false, (m) => add(['targets', 'batchSize'], m));
+  }
+
+  def.triggers?.forEach((t, i) => {
+    if (def.kind !== 'diagnostic')
+      add(['triggers', i], 'only diagnostic runbooks run automatically from alerts');
+    const alertScope: TemplateScope = {
+      options: new Set(),
+      steps: new Map(),
+      node: false,
+      alert: true,
+    };
+    for (const [name, v] of Object.entries(t.options ?? {})) {
+      if (!optionNames.has(name))
+        add(
+          ['triggers', i, 'options', name],
+          `no option named "${name}"${didYouMean(name, [...optionNames])}`,
+        );
+      if (typeof v === 'string')
+        checkTemplate(v, alertScope, false, (m) => add(['triggers', i, 'options', name], m));
+    }
+    t.targets?.nodes.names?.forEach((n, j) =>
+      checkTemplate(n, alertScope, false, (m) =>
+        add(['triggers', i, 'targets', 'nodes', 'names', j], m),
+      ),
+    );
+    for (const [label, v] of Object.entries(t.alert.match)) {
+      if (/^\/.*\/$/.test(v))
+        checkRegex(v.slice(1, -1), (m) => add(['triggers', i, 'alert', 'match', label], m));
+    }
+  });
+}
+
+/** The step fields that hold templates; `shell` ones quote each value as a word. */
+function templatedFields(
+  step: StepDefinition,
+): Array<{ path: PathKey[]; value: unknown; shell: boolean }> {
+  const out: Array<{ path: PathKey[]; value: unknown; shell: boolean }> = [];
+  if (step.run) out.push({ path: ['run'], value: step.run, shell: true });
+  if (step.script) out.push({ path: ['script'], value: step.script, shell: true });
+  if (step.check?.run) out.push({ path: ['check', 'run'], value: step.check.run, shell: true });
+  const http = step.http ?? step.check?.http;
+  const base: PathKey[] = step.http ? ['http'] : ['check', 'http'];
+  if (http) {
+    out.push({ path: [...base, 'url'], value: http.url, shell: false });
+    for (const [k, v] of Object.entries(http.headers ?? {}))
+      out.push({ path: [...base, 'headers', k], value: v, shell: false });
+    if (http.json !== undefined)
+      out.push({ path: [...base, 'json'], value: http.json, shell: false });
+    if (http.body) out.push({ path: [...base, 'body'], value: http.body, shell: false });
+  }
+  if (step.approval)
+    out.push({ path: ['approval', 'message'], value: step.approval.message, shell: false });
+  for (const [k, v] of Object.entries(step.runbook?.options ?? {}))
+    out.push({ path: ['runbook', 'options', k], value: v, shell: false });
+  return out;
+}
+
+function checkTemplate(
+  value: unknown,
+  scope: TemplateScope,
+  shell: boolean,
+  add: (msg: string) => void,
+) {
+  const strings: string[] = [];
+  const collect = (v: unknown) => {
+    if (typeof v === 'string') strings.push(v);
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  collect(value);
+  for (const s of strings) {
+    try {
+      for (const seg of parseTemplate(s)) {
+        if ('path' in seg) {
+          const why = checkPath(seg.path, scope);
+          if (why) add(why);
+        }
+      }
+    } catch (e) {
+      if (e instanceof TemplateError) add(e.message);
+      else throw e;
+    }
+    if (shell) {
+      for (const ref of quotedTemplateRefs(s)) {
+        add(
+          `${ref} is inside quotes: Firebreak quotes every value as one word itself, remove the quotes around it`,
+        );
+      }
+    }
+  }
+}
+
+function checkCondition(src: string, scope: TemplateScope, add: (msg: string) => void) {
+  try {
+    for (const path of conditionPaths(parseCondition(src))) {
+      const why = checkPath(path, scope);
+      if (why) add(why);
+    }
+  } catch (e) {
+    if (e instanceof ConditionError) add(`condition: ${e.message} at character ${e.offset + 1}`);
+    else throw e;
+  }
+}
+
+function checkRegex(src: string, add: (msg: string) => void) {
+  try {
+    new RegExp(src, 'u');
+  } catch (e) {
+    add(`invalid regular expression: ${(e as Error).message}`);
+  }
+}
+
+function checkOptionDefinition(
+  o: OptionDefinition,
+  add: (key: string | undefined, msg: string) => void,
+) {
+  if ('pattern' in o && o.pattern !== undefined) checkRegex(o.pattern, (m) => add('pattern', m));
+  if ('min' in o && 'max' in o && o.min !== undefined && o.max !== undefined && o.min > o.max) {
+    add('min', `min (${o.min}) is greater than max (${o.max})`);
+  }
+  if ('default' in o && o.default !== undefined) {
+    const r = validateOptions([{ ...o, required: false }], {
+      [o.name]: o.default,
+    });
+    if (!r.ok) add('default', `default ${r.problems[0].message}`);
+  }
+  if (o.type === 'secure' && 'default' in o)
+    add('default', 'a secure option cannot have a default');
+}

@@ -1,0 +1,290 @@
+import { z } from 'zod';
+
+/**
+ * The runbook format: the single source of truth. The loader validates against it, the API and
+ * the engine use its types, and `docs/runbook.schema.json` (for editors) is generated from it.
+ */
+
+export const NAME_RE = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export const STEP_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const OPTION_NAME_RE = /^[a-z][a-z0-9_]{0,62}$/;
+export const DURATION_RE = /^(\d+(\.\d+)?)(ms|s|m|h)$/;
+
+const duration = z
+  .string()
+  .regex(DURATION_RE, 'expected a duration such as 500ms, 30s, 15m or 2h')
+  .describe('Duration: 500ms, 30s, 15m, 2h');
+
+/** Who: a built-in role (that role or higher), a group name, or `user:NAME`. */
+const principalRef = z
+  .string()
+  .regex(/^(user:)?[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a role, a group, or user:NAME')
+  .describe(
+    'A role (viewer, responder, operator, admin: that role or higher), a group, or user:NAME',
+  );
+
+const optionBase = {
+  name: z.string().regex(OPTION_NAME_RE, 'expected lower_snake_case starting with a letter'),
+  description: z.string().max(500).optional(),
+  required: z.boolean().optional(),
+};
+
+export const optionSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    ...optionBase,
+    type: z.literal('string'),
+    default: z.string().optional(),
+    pattern: z.string().optional().describe('Regular expression the whole value must match'),
+    min: z.number().int().min(0).optional().describe('Minimum length'),
+    max: z.number().int().min(0).optional().describe('Maximum length (default 1024)'),
+  }),
+  z.strictObject({
+    ...optionBase,
+    type: z.literal('integer'),
+    default: z.number().int().optional(),
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+  }),
+  z.strictObject({
+    ...optionBase,
+    type: z.literal('number'),
+    default: z.number().optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+  }),
+  z.strictObject({ ...optionBase, type: z.literal('boolean'), default: z.boolean().optional() }),
+  z.strictObject({
+    ...optionBase,
+    type: z.literal('enum'),
+    values: z.array(z.string().min(1)).min(1),
+    default: z.string().optional(),
+  }),
+  z.strictObject({
+    ...optionBase,
+    type: z.literal('list'),
+    default: z.array(z.string()).optional(),
+    values: z.array(z.string().min(1)).min(1).optional().describe('Allowed items'),
+    pattern: z.string().optional().describe('Regular expression every item must match'),
+    min: z.number().int().min(0).optional().describe('Minimum number of items'),
+    max: z.number().int().min(0).optional().describe('Maximum number of items (default 100)'),
+  }),
+  z
+    .strictObject({
+      ...optionBase,
+      type: z.literal('secure'),
+      pattern: z.string().optional(),
+      min: z.number().int().min(0).optional(),
+      max: z.number().int().min(0).optional(),
+    })
+    .describe('A secret: never echoed, masked in every log, response, plan and audit entry'),
+]);
+
+export const nodeFilterSchema = z
+  .strictObject({
+    names: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Node names or globs (web-*); may use templates'),
+    tags: z.array(z.string().min(1)).optional().describe('Nodes carrying all of these tags'),
+    tagsAny: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Nodes carrying at least one of these tags'),
+    attributes: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('Attribute equality, e.g. environment: production'),
+    cluster: z.string().min(1).optional(),
+    exclude: z.array(z.string().min(1)).optional().describe('Node names or globs to leave out'),
+  })
+  .describe('Which nodes: every given criterion must hold');
+
+export const targetsSchema = z.strictObject({
+  nodes: nodeFilterSchema.optional(),
+  strategy: z.enum(['parallel', 'sequential', 'rolling']).optional(),
+  batchSize: z
+    .union([z.number().int().min(1), z.string().min(1)])
+    .optional()
+    .describe('Rolling batch size, or a template'),
+  maxParallel: z.number().int().min(1).max(1000).optional(),
+  keepGoing: z.boolean().optional().describe('Continue on the other nodes when one fails'),
+  allowEmpty: z.boolean().optional().describe('Succeed when no node matches instead of failing'),
+});
+
+const retrySchema = z.strictObject({
+  attempts: z.number().int().min(1).max(100),
+  delay: duration.optional(),
+});
+
+const captureSchema = z.union([
+  z.strictObject({
+    regex: z.string().min(1).describe('First group (or whole match) from stdout / body'),
+  }),
+  z.strictObject({
+    json: z.string().min(1).describe('JSON path into stdout / body, e.g. $.model.version'),
+  }),
+  z.strictObject({ line: z.number().int().min(1).describe('Nth line of stdout') }),
+]);
+
+const httpRequestSchema = z.strictObject({
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).optional(),
+  url: z.string().min(1),
+  headers: z.record(z.string(), z.string()).optional(),
+  json: z.unknown().optional().describe('JSON body'),
+  body: z.string().optional().describe('Raw body'),
+  expect: z.strictObject({ status: z.array(z.number().int().min(100).max(599)).min(1) }).optional(),
+});
+
+/** A number, or a template that renders to one (e.g. '{{ options.max_error_rate }}'). */
+const threshold = z.union([
+  z.number(),
+  z.string().regex(/^\{\{[^}]+\}\}$/, 'expected a number or a single {{ reference }}'),
+]);
+
+const jsonAssertion = z.strictObject({
+  path: z
+    .string()
+    .regex(
+      /^\$(\.[A-Za-z_][A-Za-z0-9_-]*|\[\d+\])*$/,
+      'expected a JSON path such as $.model.version or $.items[0].id',
+    ),
+  eq: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+  ne: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+  lt: threshold.optional(),
+  lte: threshold.optional(),
+  gt: threshold.optional(),
+  gte: threshold.optional(),
+  matches: z.string().optional(),
+});
+
+const checkSchema = z.strictObject({
+  run: z.string().min(1).optional(),
+  http: httpRequestSchema.optional(),
+  expect: z.strictObject({
+    exitCode: z.number().int().optional(),
+    status: z.array(z.number().int()).optional(),
+    stdout: z.string().optional().describe('Regular expression stdout (or the body) must match'),
+    json: z.array(jsonAssertion).optional(),
+  }),
+});
+
+const stepBase = {
+  name: z.string().regex(STEP_NAME_RE, 'expected lower-case letters, digits, - or _'),
+  description: z.string().max(500).optional(),
+  on: z
+    .enum(['local', 'targets'])
+    .optional()
+    .describe('Where it runs: on each target node (default) or on the Firebreak host'),
+  timeout: duration.optional(),
+  retry: retrySchema.optional(),
+  continueOnError: z.boolean().optional(),
+  when: z.string().min(1).optional().describe('Condition; the step is skipped when false'),
+  capture: z.record(z.string().regex(OPTION_NAME_RE), captureSchema).optional(),
+};
+
+export const STEP_KINDS = [
+  'run',
+  'script',
+  'http',
+  'check',
+  'approval',
+  'runbook',
+  'sleep',
+] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+export const stepSchema = z.strictObject({
+  ...stepBase,
+  run: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A shell command; every templated value is quoted as one word'),
+  script: z.string().min(1).optional().describe('A multi-line script, uploaded, run and removed'),
+  interpreter: z
+    .string()
+    .regex(/^\/[\w./-]+$/)
+    .optional()
+    .describe('Script interpreter (default /bin/sh)'),
+  http: httpRequestSchema.optional(),
+  check: checkSchema.optional(),
+  approval: z
+    .strictObject({
+      message: z.string().min(1),
+      approvers: z.array(principalRef).min(1).optional(),
+    })
+    .optional(),
+  runbook: z
+    .strictObject({
+      name: z.string().regex(NAME_RE),
+      version: z.number().int().min(1).optional(),
+      options: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  sleep: duration.optional(),
+});
+
+export const triggerSchema = z.strictObject({
+  alert: z.strictObject({
+    match: z
+      .record(z.string(), z.string())
+      .describe('Label equality; a value /…/ is a regular expression'),
+  }),
+  options: z.record(z.string(), z.unknown()).optional(),
+  targets: z.strictObject({ nodes: nodeFilterSchema }).optional(),
+});
+
+export const runbookSchema = z.strictObject({
+  name: z.string().regex(NAME_RE, 'expected 2-63 lower-case letters, digits or dashes'),
+  description: z.string().min(1).max(2000),
+  kind: z
+    .enum(['diagnostic', 'remediation'])
+    .describe('diagnostic: read-only, may run automatically from alerts'),
+  tags: z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/)).optional(),
+  access: z
+    .strictObject({
+      view: z.array(principalRef).optional(),
+      run: z.array(principalRef).optional(),
+      approve: z.array(principalRef).optional(),
+    })
+    .optional(),
+  options: z.array(optionSchema).optional(),
+  targets: targetsSchema.optional(),
+  approval: z
+    .strictObject({
+      when: z.string().min(1).optional().describe('Condition per target node; absent: always'),
+      approvers: z.array(principalRef).min(1).optional(),
+      reason: z.string().max(500).optional(),
+    })
+    .optional(),
+  timeout: duration.optional(),
+  steps: z.array(stepSchema).min(1),
+  onError: z.array(stepSchema).optional(),
+  triggers: z.array(triggerSchema).optional(),
+});
+
+export type RunbookDefinition = z.infer<typeof runbookSchema>;
+export type OptionDefinition = z.infer<typeof optionSchema>;
+export type StepDefinition = z.infer<typeof stepSchema>;
+export type NodeFilter = z.infer<typeof nodeFilterSchema>;
+
+export function stepKind(step: StepDefinition): StepKind {
+  return STEP_KINDS.find((k) => step[k] !== undefined)!;
+}
+
+export function durationMs(d: string): number {
+  const m = DURATION_RE.exec(d)!;
+  const n = Number(m[1]);
+  return Math.round(
+    n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[3] as 'ms' | 's' | 'm' | 'h'],
+  );
+}
+
+/** JSON Schema for editors (`# yaml-language-server: $schema=…`). */
+export function runbookJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(runbookSchema, { target: 'draft-2020-12', unrepresentable: 'any' }),
+    $id: 'https://firebreak.dev/schemas/runbook.schema.json',
+    title: 'Firebreak runbook',
+  };
+}
