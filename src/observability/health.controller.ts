@@ -1,4 +1,5 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../common/public.decorator.js';
@@ -21,11 +22,18 @@ export class HealthController {
   @ApiOperation({
     summary: 'Liveness and readiness: database, and Redis when configured (503 when down)',
   })
-  check() {
-    return this.health.check([
-      () => this.db.pingCheck('database', { timeout: 2000 }),
-      ...(this.redis.configured ? [() => this.redis.check('redis')] : []),
-    ]);
+  async check(@Res({ passthrough: true }) res: Response) {
+    try {
+      return await this.health.check([
+        () => this.db.pingCheck('database', { timeout: 2000 }),
+        ...(this.redis.configured ? [() => this.redis.check('redis')] : []),
+      ]);
+    } catch (err) {
+      // Down is an answer, not an error: same body shape as up, with 503.
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      res.status(503);
+      return err.getResponse();
+    }
   }
 
   @Public()
