@@ -78,10 +78,11 @@ function coerce(
     }
     case 'integer':
     case 'number': {
+      // Plain decimal strings only: Number() would also take 0x10, 0b11 and 1e3.
       const n =
         typeof raw === 'number'
           ? raw
-          : typeof raw === 'string' && raw.trim() !== ''
+          : typeof raw === 'string' && /^-?\d+(\.\d+)?$/.test(raw.trim())
             ? Number(raw)
             : NaN;
       if (!Number.isFinite(n))

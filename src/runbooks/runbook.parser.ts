@@ -23,12 +23,38 @@ import { didYouMean } from './suggest.js';
 import {
   checkPath,
   parseTemplate,
-  quotedTemplateRefs,
+  unsafeTemplateRefs,
+  type UnsafeShellContext,
   TemplateError,
   type TemplateScope,
 } from './template.js';
 
 export const MAX_RUNBOOK_BYTES = 256 * 1024;
+
+/**
+ * Whether a credential header holds literal secret text: anything left once the templates are
+ * removed, other than an auth scheme (`Bearer `) or cookie names (`session=`).
+ */
+function hasLiteralSecret(value: string): boolean {
+  const literal = value.replace(/\{\{[^}]*\}\}/g, '').trim();
+  return !(
+    literal === '' ||
+    /^(Bearer|Basic|Token|Bot)$/i.test(literal) ||
+    /^([A-Za-z0-9_.-]+=\s*;?\s*)+$/.test(literal)
+  );
+}
+
+const UNSAFE_MESSAGES: Record<UnsafeShellContext, (ref: string) => string> = {
+  quotes: (ref) =>
+    `${ref} is inside quotes: Firebreak quotes every value as one word itself, remove the quotes around it`,
+  escape: (ref) =>
+    `${ref}: a backslash before a template would break its quoting; remove the backslash`,
+  dollar: (ref) => `${ref}: a $ before a template would break its quoting; remove the $`,
+  comment: (ref) =>
+    `${ref} is in a shell comment: a value with a newline would end the comment and run; move it out`,
+  heredoc: (ref) =>
+    `${ref} is in a here-document, where quotes are literal text: pass the value as an argument or environment variable instead`,
+};
 
 /** Headers that carry credentials: never written literally in a runbook, masked in plans. */
 export const SECRET_HEADER =
@@ -115,13 +141,19 @@ export function parseRunbook(file: string, text: string): ParseResult {
     strict: true,
   });
   for (const err of doc.errors) {
-    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
     add([], `YAML: ${err.message.split('\n')[0]}`, pos);
   }
   if (problems.length) return { ok: false, problems };
   const locate = new Locator(doc, lines);
 
-  const data: unknown = doc.toJS({ maxAliasCount: 50 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    add([], `YAML: ${(e as Error).message}`, { line: 1, col: 1 });
+    return { ok: false, problems };
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     add([], 'a runbook is a YAML mapping with name, description, kind and steps', {
       line: 1,
@@ -190,6 +222,16 @@ function schemaProblem(
   if (issue.code === 'unrecognized_keys') {
     for (const key of issue.keys) {
       const known = knownKeysAt(path);
+      if (known.includes(key)) {
+        // A key that exists, but not for this option's type (e.g. default on a secure option).
+        const type = (getIn(data, path) as { type?: unknown } | undefined)?.type;
+        add(
+          [...path, key],
+          `"${key}" is not allowed for options of type ${String(type)}`,
+          locate.at(path, { key }),
+        );
+        continue;
+      }
       let hint = didYouMean(key, known);
       if (
         !hint &&
@@ -229,7 +271,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   const scopeFor = (step: StepDefinition, inOnError: boolean): TemplateScope => ({
     options: optionNames,
     steps: inOnError ? captures : new Map(captures),
-    node: (step.on ?? (step.http ? 'local' : 'targets')) === 'targets',
+    node: (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
     alert: false,
   });
 
@@ -262,7 +304,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       }
       const http = step.http ?? step.check?.http;
       for (const [header, value] of Object.entries(http?.headers ?? {})) {
-        if (SECRET_HEADER.test(header) && !value.includes('{{')) {
+        if (SECRET_HEADER.test(header) && hasLiteralSecret(value)) {
           add(
             at(step.http ? 'http' : 'check', ...(step.http ? [] : ['http']), 'headers', header),
             `a literal ${header} header puts a secret in the runbook: take it from a secure option instead`,
@@ -385,11 +427,7 @@ function checkTemplate(
       else throw e;
     }
     if (shell) {
-      for (const ref of quotedTemplateRefs(s)) {
-        add(
-          `${ref} is inside quotes: Firebreak quotes every value as one word itself, remove the quotes around it`,
-        );
-      }
+      for (const { ref, context } of unsafeTemplateRefs(s)) add(UNSAFE_MESSAGES[context](ref));
     }
   }
 }
@@ -428,6 +466,4 @@ function checkOptionDefinition(
     });
     if (!r.ok) add('default', `default ${r.problems[0].message}`);
   }
-  if (o.type === 'secure' && 'default' in o)
-    add('default', 'a secure option cannot have a default');
 }

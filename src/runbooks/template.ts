@@ -144,7 +144,7 @@ function resolve(path: string[], values: TemplateValues): Resolved {
 
 /** POSIX shell single-word quoting. Words made only of safe characters are left as they are. */
 export function shellQuote(value: string): string {
-  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
+  if (value !== '' && /^[A-Za-z0-9_@%+:,./-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -255,38 +255,95 @@ export function templateRefs(value: unknown): Array<{ path: string[]; source: st
   return [];
 }
 
+/** Where a template sits in a shell command that would break Firebreak's quoting of it. */
+export type UnsafeShellContext = 'quotes' | 'escape' | 'dollar' | 'comment' | 'heredoc';
+
 /**
- * Templates placed inside quotes in a shell command would get quoted twice (`"'a b'"`), so the
- * linter refuses them: Firebreak does the quoting. Returns the offending references.
+ * Templates whose rendered, quoted word would not be one literal argument: inside quotes
+ * (`"'a b'"`), after a backslash or `$` (which eat the opening quote), in a `#` comment (a value
+ * with a newline ends the comment), or in a here-document body (quotes are literal there). The
+ * linter refuses each of them, so every value reaches the shell as exactly one word.
  */
-export function quotedTemplateRefs(command: string): string[] {
-  const bad: string[] = [];
+export function unsafeTemplateRefs(
+  command: string,
+): Array<{ ref: string; context: UnsafeShellContext }> {
+  const bad: Array<{ ref: string; context: UnsafeShellContext }> = [];
   let quote: '"' | "'" | null = null;
+  let comment = false;
+  let heredoc: { delimiter: string; strip: boolean } | null = null;
+  let pendingHeredoc: { delimiter: string; strip: boolean } | null = null;
+  let lineStart = 0;
+  const refEnd = (from: number) => command.indexOf('}}', from);
   for (let i = 0; i < command.length; i++) {
     const ch = command[i];
-    if (quote !== "'" && ch === '\\') {
-      // `\{{ ref }}` would escape the opening quote of the rendered word: refuse it too.
-      if (command.startsWith('{{', i + 1)) {
-        const close = command.indexOf('}}', i + 1);
-        if (close === -1) break;
-        bad.push(command.slice(i, close + 2));
-        i = close + 1;
-        continue;
+    if (heredoc) {
+      // Inside a here-document body: line by line until the delimiter line.
+      const eol = command.indexOf('\n', i);
+      const line = command.slice(i, eol === -1 ? command.length : eol);
+      if ((heredoc.strip ? line.replace(/^\t+/, '') : line) === heredoc.delimiter) heredoc = null;
+      else {
+        for (let j = line.indexOf('{{'); j !== -1; j = line.indexOf('{{', j + 2)) {
+          const close = line.indexOf('}}', j);
+          bad.push({
+            ref: line.slice(j, close === -1 ? undefined : close + 2),
+            context: 'heredoc',
+          });
+        }
       }
-      i++;
+      i = eol === -1 ? command.length : eol;
+      lineStart = i + 1;
+      continue;
+    }
+    if (ch === '\n') {
+      comment = false;
+      if (pendingHeredoc && quote === null) {
+        heredoc = pendingHeredoc;
+        pendingHeredoc = null;
+      }
+      lineStart = i + 1;
       continue;
     }
     if (command.startsWith('{{', i)) {
-      const close = command.indexOf('}}', i);
+      const close = refEnd(i);
       if (close === -1) break;
-      if (quote) bad.push(command.slice(i, close + 2));
+      const ref = command.slice(i, close + 2);
+      if (comment) bad.push({ ref, context: 'comment' });
+      else if (i > 0 && command[i - 1] === '\\') bad.push({ ref: `\\${ref}`, context: 'escape' });
+      else if (i > 0 && command[i - 1] === '$') bad.push({ ref: `$${ref}`, context: 'dollar' });
+      else if (quote) bad.push({ ref, context: 'quotes' });
       i = close + 1;
       continue;
+    }
+    if (comment) continue;
+    if (quote !== "'" && ch === '\\' && !command.startsWith('{{', i + 1)) {
+      i++;
+      continue;
+    }
+    if (quote === null && ch === '#' && (i === lineStart || /\s/.test(command[i - 1]))) {
+      comment = true;
+      continue;
+    }
+    if (quote === null && command.startsWith('<<', i) && command[i + 2] !== '<') {
+      const m = /^<<(-?)\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/.exec(command.slice(i));
+      if (m) {
+        // A quoted delimiter (<<'EOF') makes the body literal text: templates there are still
+        // not quoted words, so every here-document body counts.
+        pendingHeredoc = { delimiter: m[3], strip: m[1] === '-' };
+        i += m[0].length - 1;
+        continue;
+      }
     }
     if (quote === null && (ch === '"' || ch === "'")) quote = ch;
     else if (quote === ch) quote = null;
   }
   return bad;
+}
+
+/** The references that sit inside quotes (or after an escaping backslash), for older callers. */
+export function quotedTemplateRefs(command: string): string[] {
+  return unsafeTemplateRefs(command)
+    .filter((b) => b.context === 'quotes' || b.context === 'escape')
+    .map((b) => b.ref);
 }
 
 /**
@@ -315,6 +372,12 @@ export function renderUrl(template: string, values: TemplateValues): Rendered {
         throw new TemplateError(`${seg.source} must be an http(s) URL to start a URL`, 0);
       s = raw.replace(/\/+$/, '');
     } else {
+      if (raw === '.' || raw === '..') {
+        throw new TemplateError(
+          `${seg.source} is "${raw}", which would change the URL's path`,
+          seg.offset,
+        );
+      }
       s = encodeURIComponent(raw);
     }
     text += s;
