@@ -7,6 +7,8 @@ import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { loggerOptions } from './observability/logging.js';
+import { ExecutionsModule } from './executions/executions.module.js';
+import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { RunbooksModule } from './runbooks/runbooks.module.js';
 
@@ -22,7 +24,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot(config, databaseUrl),
         LoggerModule.forRoot(loggerOptions(config)),
         TypeOrmModule.forRoot(
           dataSourceOptions(databaseUrl, [], { applicationName: `firebreak-${config.role}` }),
@@ -31,6 +33,8 @@ export class AppModule {
         AuditModule,
         AuthModule,
         RunbooksModule,
+        NodesModule,
+        ExecutionsModule.register(config),
       ],
     };
   }

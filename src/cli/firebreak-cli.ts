@@ -4,14 +4,20 @@
  *   firebreak lint [FILES|DIRS…]                 check runbooks; file:line:col per problem
  *   firebreak plan NAME [-o key=value…] [--node name[:attr=value,…]…] [--json]
  *
- * `plan` talks to a running server: --url / FIREBREAK_URL (default http://127.0.0.1:3000) and
+ *   firebreak run NAME [-o key=value…] [--node NAME…] [--follow]   start an execution
+ *   firebreak tail EXECUTION_ID                                     follow its live output
+ *
+ * `plan`, `run` and `tail` talk to a running server: --url / FIREBREAK_URL (default http://127.0.0.1:3000) and
  * --token / FIREBREAK_TOKEN (a personal API token from POST /auth/tokens).
  */
 import { parseArgs } from 'node:util';
 import { formatProblem, lintPaths } from './lint.js';
+import { followExecution } from './sse.js';
 
 const USAGE = `usage:
   firebreak lint [FILES|DIRS...]
+  firebreak run NAME [-o key=value ...] [--node NAME ...] [--incident ID] [--follow]
+  firebreak tail EXECUTION_ID
   firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
       [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
 
@@ -130,6 +136,79 @@ async function plan(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return 0;
 }
 
+function server(values: { url?: string; token?: string }, env: NodeJS.ProcessEnv) {
+  const url = (values.url ?? env.FIREBREAK_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
+  const token = values.token ?? env.FIREBREAK_TOKEN;
+  if (!token) throw new Error('set FIREBREAK_TOKEN (or --token) to a personal API token');
+  return { url, token };
+}
+
+function printLine(e: { node: string | null; step: string | null; stream: string; line: string }) {
+  const where = [e.node, e.step].filter(Boolean).join(' ');
+  const text = `${where ? `${where} | ` : ''}${e.stream === 'system' ? '» ' : ''}${e.line}\n`;
+  if (e.stream === 'stderr') process.stderr.write(text);
+  else process.stdout.write(text);
+}
+
+async function follow(url: string, token: string, id: string): Promise<number> {
+  const status = await followExecution(url, token, id, printLine);
+  process.stderr.write(`execution ${id}: ${status}\n`);
+  return status === 'succeeded' ? 0 : 1;
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      option: { type: 'string', short: 'o', multiple: true },
+      node: { type: 'string', multiple: true },
+      incident: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  const name = positionals[0];
+  if (!name || positionals.length > 1) throw new Error('run needs exactly one runbook NAME');
+  const { url, token } = server(values, env);
+  const res = await fetch(`${url}/executions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      runbook: name,
+      options: parseOptionArgs(values.option ?? []),
+      via: 'cli',
+      ...(values.node ? { nodes: values.node } : {}),
+      ...(values.incident ? { incidentId: values.incident } : {}),
+    }),
+  });
+  const payload = (await res.json()) as { id?: string; code?: string; message?: string };
+  if (!res.ok) {
+    process.stderr.write(
+      `firebreak: ${res.status} ${payload.code ?? ''}: ${payload.message ?? ''}\n`,
+    );
+    return 1;
+  }
+  process.stderr.write(`execution ${payload.id}: queued\n`);
+  if (!values.follow) {
+    process.stdout.write(`${payload.id}\n`);
+    return 0;
+  }
+  return follow(url, token, payload.id!);
+}
+
+async function tail(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { url: { type: 'string' }, token: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new Error('tail needs one EXECUTION_ID');
+  const { url, token } = server(values, env);
+  return follow(url, token, positionals[0]);
+}
+
 export async function runCli(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -138,6 +217,8 @@ export async function runCli(
   try {
     if (command === 'lint') return await lint(rest);
     if (command === 'plan') return await plan(rest, env);
+    if (command === 'run') return await run(rest, env);
+    if (command === 'tail') return await tail(rest, env);
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   } catch (err) {

@@ -33,6 +33,12 @@ export interface AppConfig {
   loginWindowSeconds: number;
   runbooksDir: string;
   trustProxy: boolean;
+  /** Executions one worker process runs at once. */
+  workerConcurrency: number;
+  /** SSH commands in flight at once across a worker process (all executions). */
+  sshMaxParallel: number;
+  /** A running execution whose worker has not reported for this long is marked interrupted. */
+  heartbeatTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +112,11 @@ const envSchema = z.object({
   LOGIN_WINDOW: positiveInt('the login rate-limit window in seconds').prefault('300'),
   RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
   TRUST_PROXY: bool.prefault('false'),
+  WORKER_CONCURRENCY: positiveInt('executions run at once per worker').prefault('4'),
+  SSH_MAX_PARALLEL: positiveInt('SSH commands in flight per worker').prefault('100'),
+  HEARTBEAT_TIMEOUT: positiveInt(
+    'seconds before a silent worker’s executions are interrupted',
+  ).prefault('60'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -176,6 +187,9 @@ export function parseEnv(
     loginWindowSeconds: e.LOGIN_WINDOW,
     runbooksDir: abs(e.RUNBOOKS_DIR),
     trustProxy: e.TRUST_PROXY,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    sshMaxParallel: e.SSH_MAX_PARALLEL,
+    heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
   };
 }
 
@@ -214,3 +228,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConf
 
 /** Injection token for the AppConfig object. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** Injection token for the resolved database URL (DATABASE_URL or the embedded server's). */
+export const DATABASE_URL = Symbol('DATABASE_URL');

@@ -1,0 +1,99 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+export const EXECUTION_STATUSES = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'canceled',
+  'timed_out',
+  'interrupted',
+] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+export const FINAL_STATUSES: readonly ExecutionStatus[] = [
+  'succeeded',
+  'failed',
+  'canceled',
+  'timed_out',
+  'interrupted',
+];
+
+export interface ExecutionTarget {
+  id: string | null;
+  name: string;
+  hostname: string;
+}
+
+/**
+ * One run of a pinned runbook version. This row is the truth: the queue carries only its id, and
+ * a worker claims it by moving it from queued to running.
+ */
+@Entity('executions')
+@Index('executions_runbook_created_idx', ['runbookName', 'createdAt'])
+@Index('executions_status_idx', ['status'])
+@Index('executions_actor_created_idx', ['actorName', 'createdAt'])
+export class ExecutionEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'runbook_name', type: 'varchar', length: 63 })
+  runbookName: string;
+
+  @Column({ name: 'runbook_version', type: 'integer' })
+  runbookVersion: number;
+
+  @Column({ name: 'version_id', type: 'uuid' })
+  versionId: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: ExecutionStatus;
+
+  /** Option values with secure ones masked; the real secure values are in `secretOptions`. */
+  @Column({ type: 'jsonb' })
+  options: Record<string, unknown>;
+
+  /** Secure option values, AES-256-GCM encrypted (key derived from SECRET_KEY). */
+  @Column({ name: 'secret_options', type: 'bytea', nullable: true })
+  secretOptions: Buffer | null;
+
+  @Column({ type: 'jsonb' })
+  targets: ExecutionTarget[];
+
+  @Column({ name: 'actor_id', type: 'uuid', nullable: true })
+  actorId: string | null;
+
+  @Column({ name: 'actor_name', type: 'varchar', length: 128 })
+  actorName: string;
+
+  /** What started it: api, cli, console, slack, alert, rerun. */
+  @Column({ type: 'varchar', length: 16 })
+  trigger: string;
+
+  @Column({ name: 'incident_id', type: 'varchar', length: 64, nullable: true })
+  incidentId: string | null;
+
+  @Column({ name: 'rerun_of', type: 'uuid', nullable: true })
+  rerunOf: string | null;
+
+  @Column({ name: 'cancel_requested', type: 'boolean', default: false })
+  cancelRequested: boolean;
+
+  /** host:pid of the worker running it. */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  worker: string | null;
+
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', nullable: true })
+  heartbeatAt: Date | null;
+
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  finishedAt: Date | null;
+}

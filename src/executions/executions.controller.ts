@@ -1,0 +1,176 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+  Sse,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { map, type Observable } from 'rxjs';
+import type { AuditContext } from '../audit/audit.service.js';
+import type { AppAbility, Principal } from '../auth/casl/ability.js';
+import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
+import {
+  ExecutionDto,
+  ExecutionQueryDto,
+  LogQueryDto,
+  StartExecutionDto,
+  StepResultDto,
+  toExecutionDto,
+  toStepResultDto,
+} from './executions.dto.js';
+import { ExecutionsService, toLogEvent } from './executions.service.js';
+
+@ApiTags('executions')
+@ApiBearerAuth()
+@Controller('executions')
+export class ExecutionsController {
+  constructor(private readonly executions: ExecutionsService) {}
+
+  @Post()
+  @CheckAbility('run', 'Runbook')
+  @ApiOperation({
+    summary: 'Run a runbook: authorized against it and its targets, options validated, queued',
+  })
+  @ApiOkResponse({ type: ExecutionDto })
+  async start(
+    @Body() body: StartExecutionDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+    @Audit() audit: AuditContext,
+  ): Promise<ExecutionDto> {
+    const e = await this.executions.start(
+      {
+        runbook: body.runbook,
+        version: body.version,
+        options: body.options,
+        nodes: body.nodes,
+        incidentId: body.incidentId,
+        trigger: body.via ?? 'api',
+      },
+      { principal, ability, audit },
+    );
+    return toExecutionDto(e);
+  }
+
+  @Get()
+  @ApiOperation({
+    summary: 'Executions you may see, newest first (by runbook, status, actor, time)',
+  })
+  @ApiOkResponse({ type: ExecutionDto, isArray: true })
+  async list(
+    @Query() q: ExecutionQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<ExecutionDto[]> {
+    const rows = await this.executions.list(
+      {
+        ...q,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+        limit: q.limit ?? 50,
+      },
+      { principal, ability },
+    );
+    return rows.map(toExecutionDto);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'An execution with its per-node, per-step results' })
+  async get(
+    @Param('id', ParseUUIDPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<ExecutionDto & { results: StepResultDto[] }> {
+    const e = await this.executions.get(id, { principal, ability });
+    return {
+      ...toExecutionDto(e),
+      results: (await this.executions.results(id)).map(toStepResultDto),
+    };
+  }
+
+  @Get(':id/logs')
+  @ApiProduces('application/json', 'text/plain')
+  @ApiOperation({
+    summary:
+      'Output lines in order (filter by node and step, page with after); format=text to download',
+  })
+  async logs(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Query() q: LogQueryDto,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    await this.executions.get(id, { principal, ability });
+    const rows = await this.executions.logs(id, {
+      afterSeq: q.after,
+      node: q.node,
+      step: q.step,
+      limit: q.limit ?? 1000,
+    });
+    if (q.format === 'text') {
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.setHeader('Content-Disposition', `attachment; filename="execution-${id}.log"`);
+      return (
+        rows
+          .map(
+            (r) => `${r.at.toISOString()} ${r.node ?? '-'} ${r.step ?? '-'} ${r.stream}: ${r.line}`,
+          )
+          .join('\n') + '\n'
+      );
+    }
+    return {
+      items: rows.map(toLogEvent),
+      nextAfter: rows.length ? rows[rows.length - 1].seq : (q.after ?? 0),
+    };
+  }
+
+  @Sse(':id/stream')
+  @ApiOperation({
+    summary:
+      'Live output (server-sent events); resumes after Last-Event-ID; ends with the final status',
+  })
+  async stream(
+    @Param('id', ParseUUIDPipe) id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Query('after') after: string | undefined,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+  ): Promise<Observable<{ id?: string; type: string; data: string }>> {
+    await this.executions.get(id, { principal, ability });
+    const from = Number(lastEventId ?? after ?? 0);
+    return this.executions
+      .stream(id, Number.isInteger(from) && from >= 0 ? from : 0)
+      .pipe(map((e) => ({ ...e, data: JSON.stringify(e.data) })));
+  }
+
+  @Post(':id/cancel')
+  @ApiOperation({ summary: 'Stop an execution: remote processes are killed' })
+  async cancel(
+    @Param('id', ParseUUIDPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+    @Audit() audit: AuditContext,
+  ): Promise<ExecutionDto> {
+    return toExecutionDto(await this.executions.cancel(id, { principal, ability, audit }));
+  }
+
+  @Post(':id/rerun')
+  @ApiOperation({ summary: 'Run the same version with the same options and nodes again' })
+  async rerun(
+    @Param('id', ParseUUIDPipe) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @CurrentAbility() ability: AppAbility,
+    @Audit() audit: AuditContext,
+  ): Promise<ExecutionDto> {
+    return toExecutionDto(await this.executions.rerun(id, { principal, ability, audit }));
+  }
+}

@@ -1,0 +1,189 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import type { ExecutionResultEntity } from './execution-result.entity.js';
+import { EXECUTION_STATUSES, type ExecutionEntity } from './execution.entity.js';
+
+export class StartExecutionDto {
+  @ApiProperty({ example: 'diagnose-host' })
+  @Matches(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'must be a runbook name' })
+  runbook: string;
+
+  @ApiPropertyOptional({ description: 'Run this version instead of the current one' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  version?: number;
+
+  @ApiPropertyOptional({ example: { service: 'nginx' } })
+  @IsOptional()
+  @IsObject()
+  options?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: "Narrow to these of the runbook's target nodes",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsString({ each: true })
+  @Length(1, 253, { each: true })
+  nodes?: string[];
+
+  @ApiPropertyOptional({ example: 'INC-42' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  incidentId?: string;
+
+  @ApiPropertyOptional({ enum: ['api', 'cli', 'console'], default: 'api' })
+  @IsOptional()
+  @IsIn(['api', 'cli', 'console'])
+  via?: 'api' | 'cli' | 'console';
+}
+
+export class ExecutionQueryDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'must be a runbook name' })
+  runbook?: string;
+
+  @ApiPropertyOptional({ enum: EXECUTION_STATUSES })
+  @IsOptional()
+  @IsIn(EXECUTION_STATUSES)
+  status?: (typeof EXECUTION_STATUSES)[number];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  actor?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional({ default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+export class LogQueryDto {
+  @ApiPropertyOptional({ description: 'Only lines after this sequence number' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  after?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(253)
+  node?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(63)
+  step?: string;
+
+  @ApiPropertyOptional({ default: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  limit?: number;
+
+  @ApiPropertyOptional({ enum: ['json', 'text'], description: 'text: a plain-text download' })
+  @IsOptional()
+  @IsIn(['json', 'text'])
+  format?: 'json' | 'text';
+}
+
+export class ExecutionDto {
+  @ApiProperty() id: string;
+  @ApiProperty() runbook: string;
+  @ApiProperty() version: number;
+  @ApiProperty({ enum: EXECUTION_STATUSES }) status: string;
+  @ApiProperty({ type: Object, description: 'Secure values are ****' }) options: Record<
+    string,
+    unknown
+  >;
+  @ApiProperty({ type: [String] }) targets: string[];
+  @ApiProperty() actor: string;
+  @ApiProperty() trigger: string;
+  @ApiProperty({ nullable: true, type: String }) incidentId: string | null;
+  @ApiProperty({ nullable: true, type: String }) rerunOf: string | null;
+  @ApiProperty({ nullable: true, type: String }) error: string | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
+}
+
+export class StepResultDto {
+  @ApiProperty() step: string;
+  @ApiProperty({ nullable: true, type: String }) node: string | null;
+  @ApiProperty() status: string;
+  @ApiProperty({ nullable: true, type: Number }) exitCode: number | null;
+  @ApiProperty() attempt: number;
+  @ApiProperty({ nullable: true, type: Number }) durationMs: number | null;
+  @ApiProperty({ nullable: true, type: String }) error: string | null;
+}
+
+export function toExecutionDto(e: ExecutionEntity): ExecutionDto {
+  return {
+    id: e.id,
+    runbook: e.runbookName,
+    version: e.runbookVersion,
+    status: e.status,
+    options: e.options,
+    targets: e.targets.map((t) => t.name),
+    actor: e.actorName,
+    trigger: e.trigger,
+    incidentId: e.incidentId,
+    rerunOf: e.rerunOf,
+    error: e.error,
+    createdAt: e.createdAt.toISOString(),
+    startedAt: e.startedAt?.toISOString() ?? null,
+    finishedAt: e.finishedAt?.toISOString() ?? null,
+  };
+}
+
+export function toStepResultDto(r: ExecutionResultEntity): StepResultDto {
+  return {
+    step: r.step,
+    node: r.node,
+    status: r.status,
+    exitCode: r.exitCode,
+    attempt: r.attempt,
+    durationMs: r.durationMs,
+    error: r.error,
+  };
+}

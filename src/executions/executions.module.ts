@@ -1,0 +1,46 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { BullModule, getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import type { AppConfig } from '../config/config.js';
+import { NodesModule } from '../nodes/nodes.module.js';
+import { RunbooksModule } from '../runbooks/runbooks.module.js';
+import { ExecutionEvents } from './execution-events.js';
+import {
+  BULL_QUEUE_NAME,
+  BullExecutionQueue,
+  EXECUTION_QUEUE,
+  InProcessExecutionQueue,
+} from './execution-queue.js';
+import { ExecutionRunner } from './execution.runner.js';
+import { ExecutionsController } from './executions.controller.js';
+import { ExecutionsService } from './executions.service.js';
+
+/** Bull on Redis when REDIS_URL is set; otherwise the in-process queue behind the same interface. */
+@Module({})
+export class ExecutionsModule {
+  static register(config: AppConfig): DynamicModule {
+    const queue: Provider = config.redisUrl
+      ? {
+          provide: EXECUTION_QUEUE,
+          inject: [getQueueToken(BULL_QUEUE_NAME)],
+          useFactory: (q: Queue<{ executionId: string }>) => new BullExecutionQueue(q),
+        }
+      : { provide: EXECUTION_QUEUE, useFactory: () => new InProcessExecutionQueue() };
+    return {
+      module: ExecutionsModule,
+      imports: [
+        RunbooksModule,
+        NodesModule,
+        ...(config.redisUrl
+          ? [
+              BullModule.forRoot({ url: config.redisUrl, prefix: 'firebreak' }),
+              BullModule.registerQueue({ name: BULL_QUEUE_NAME }),
+            ]
+          : []),
+      ],
+      controllers: config.role === 'worker' ? [] : [ExecutionsController],
+      providers: [queue, ExecutionEvents, ExecutionRunner, ExecutionsService],
+      exports: [ExecutionsService],
+    };
+  }
+}

@@ -1,0 +1,490 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { subject } from '@casl/ability';
+import { Observable } from 'rxjs';
+import { DataSource, LessThan, type FindOptionsWhere } from 'typeorm';
+import { AuditService, type AuditContext } from '../audit/audit.service.js';
+import type { AppAbility, Principal } from '../auth/casl/ability.js';
+import { DomainException, notFound, validationFailed } from '../common/errors.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { deriveKey } from '../config/keys.js';
+import { NodesService } from '../nodes/nodes.service.js';
+import { test as testCondition } from '../runbooks/condition.js';
+import { validateOptions } from '../runbooks/options.js';
+import type { NodeFilter } from '../runbooks/runbook.schema.js';
+import { runbookAccess } from '../runbooks/runbooks.acl.js';
+import { RunbooksService } from '../runbooks/runbooks.service.js';
+import { renderText } from '../runbooks/template.js';
+import { ExecutionEvents } from './execution-events.js';
+import { ExecutionLogEntity } from './execution-log.entity.js';
+import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
+import { ExecutionResultEntity } from './execution-result.entity.js';
+import { ExecutionEntity, FINAL_STATUSES, type ExecutionStatus } from './execution.entity.js';
+import { ExecutionRunner } from './execution.runner.js';
+import { EXECUTION_CHANNEL } from './log-writer.js';
+import { openOptions, sealOptions } from './secret-options.js';
+
+export interface StartRequest {
+  runbook: string;
+  /** Pin an older version; default the current one. */
+  version?: number;
+  options?: Record<string, unknown>;
+  /** Narrow the runbook's targets to these node names (must be among them). */
+  nodes?: string[];
+  incidentId?: string;
+  trigger: 'api' | 'cli' | 'console' | 'slack' | 'alert' | 'rerun';
+  rerunOf?: string;
+}
+
+export interface Actor {
+  principal: Principal;
+  ability: AppAbility;
+  audit: AuditContext;
+}
+
+export interface ExecutionQuery {
+  runbook?: string;
+  status?: ExecutionStatus;
+  actor?: string;
+  from?: Date;
+  to?: Date;
+  before?: Date;
+  limit: number;
+}
+
+export interface LogEvent {
+  seq: number;
+  at: string;
+  node: string | null;
+  step: string | null;
+  stream: string;
+  line: string;
+}
+
+/**
+ * The one way an execution starts, whoever asks (REST, CLI, console, Slack, alerts):
+ * authorize against the concrete runbook → validate options → resolve targets → pin the version →
+ * persist as queued → audit → enqueue. Also reads, cancels and streams executions.
+ */
+@Injectable()
+export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(ExecutionsService.name);
+  private readonly optionsKey: Buffer;
+  private reaper: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(EXECUTION_QUEUE) private readonly queue: ExecutionQueue,
+    private readonly runbooks: RunbooksService,
+    private readonly nodes: NodesService,
+    private readonly audit: AuditService,
+    private readonly events: ExecutionEvents,
+    private readonly runner: ExecutionRunner,
+  ) {
+    this.optionsKey = deriveKey(config.secretKey, 'execution-options');
+  }
+
+  private get repo() {
+    return this.dataSource.getRepository(ExecutionEntity);
+  }
+
+  /** Worker role: consume the queue, honour cancel notices, reap executions of dead workers. */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role === 'api') return;
+    this.unsubscribe = await this.events.subscribe('*', (n) => {
+      if (n.kind === 'cancel') this.runner.cancelLocal(n.id);
+    });
+    await this.reap();
+    this.reaper = setInterval(
+      () => void this.reap(),
+      (this.config.heartbeatTimeoutSeconds * 1000) / 2,
+    );
+    this.reaper.unref();
+    this.queue.consume((id) => this.runner.run(id), this.config.workerConcurrency);
+    // Queued rows whose queue entry was lost (in-process queue and a restart): enqueue again.
+    for (const e of await this.repo.find({ where: { status: 'queued' }, select: { id: true } }))
+      await this.queue.enqueue(e.id);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.reaper);
+    this.unsubscribe?.();
+    await this.queue.close();
+  }
+
+  /** Running executions whose worker stopped reporting are interrupted, never left running. */
+  async reap(): Promise<number> {
+    const cutoff = new Date(Date.now() - this.config.heartbeatTimeoutSeconds * 1000);
+    const stale = await this.repo.find({
+      where: { status: 'running', heartbeatAt: LessThan(cutoff) },
+    });
+    for (const e of stale) {
+      const res = await this.repo.update(
+        { id: e.id, status: 'running', heartbeatAt: LessThan(cutoff) },
+        {
+          status: 'interrupted',
+          finishedAt: new Date(),
+          error: `worker ${e.worker ?? '?'} stopped reporting`,
+        },
+      );
+      if (res.affected) {
+        await this.audit.record(
+          { actorId: null, actorName: 'system' },
+          {
+            action: 'execution.interrupt',
+            outcome: 'failure',
+            subjectType: 'Execution',
+            subjectId: e.id,
+            details: { worker: e.worker },
+          },
+        );
+        await this.dataSource.query('SELECT pg_notify($1, $2)', [
+          EXECUTION_CHANNEL,
+          JSON.stringify({ id: e.id, kind: 'status' }),
+        ]);
+      }
+    }
+    return stale.length;
+  }
+
+  async start(req: StartRequest, actor: Actor): Promise<ExecutionEntity> {
+    const { runbook, version } = await this.runbooks.get(req.runbook, actor.ability, req.version);
+    const def = version.definition;
+    const access = runbookAccess(def);
+    if (!actor.ability.can('run', subject('Runbook', access))) {
+      await this.audit.record(actor.audit, {
+        action: 'access.denied',
+        outcome: 'denied',
+        subjectType: 'Runbook',
+        subjectId: def.name,
+        details: {
+          attempted: 'run',
+          reason: `your roles (${actor.principal.roles.join(', ') || 'none'}) and groups do not allow running ${def.name}`,
+        },
+      });
+      throw new DomainException(
+        'FORBIDDEN',
+        `you may not run ${def.name}: it runs for ${access.runners.join(', ')}`,
+        { runbook: def.name },
+      );
+    }
+    if (runbook.disabled) {
+      throw new DomainException(
+        'CONFLICT',
+        `runbook ${def.name} is disabled${runbook.disabledReason ? `: ${runbook.disabledReason}` : ''}`,
+      );
+    }
+    const v = validateOptions(def.options ?? [], req.options ?? {});
+    if (!v.ok) throw validationFailed(v.problems.map(({ path, message }) => ({ path, message })));
+
+    const targets = await this.resolveTargets(def.targets?.nodes, v.options.values, req.nodes);
+    const needsTargets = def.steps.some(
+      (s) =>
+        (s.on ?? (s.http || s.check?.http ? 'local' : 'targets')) === 'targets' &&
+        !s.sleep &&
+        !s.approval &&
+        !s.runbook,
+    );
+    if (needsTargets && targets.length === 0 && !def.targets?.allowEmpty) {
+      throw new DomainException('VALIDATION_FAILED', `no node matches the targets of ${def.name}`, [
+        { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
+      ]);
+    }
+    if (def.approval) {
+      const matching = def.approval.when
+        ? targets.filter((t) =>
+            testCondition(def.approval!.when!, { options: v.options.values, node: t }),
+          )
+        : targets;
+      if (!def.approval.when || matching.length) {
+        throw new DomainException(
+          'CONFLICT',
+          `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${def.approval.reason ?? 'approval required'}; approvals are not available yet`,
+          { approvers: runbookAccess(def).approvers },
+        );
+      }
+    }
+
+    const id = randomUUID();
+    const secrets = Object.fromEntries(
+      [...v.options.secure]
+        .filter((k) => typeof v.options.values[k] === 'string')
+        .map((k) => [k, v.options.values[k] as string]),
+    );
+    const masked = Object.fromEntries(
+      Object.entries(v.options.values).map(([k, val]) => [
+        k,
+        v.options.secure.has(k) ? '****' : val,
+      ]),
+    );
+    const execution = await this.dataSource.transaction(async (m) => {
+      const saved = await m.save(
+        m.create(ExecutionEntity, {
+          id,
+          runbookName: def.name,
+          runbookVersion: version.version,
+          versionId: version.id,
+          status: 'queued',
+          options: masked,
+          secretOptions: Object.keys(secrets).length
+            ? sealOptions(secrets, this.optionsKey, id)
+            : null,
+          targets: targets.map((t) => ({ id: t.id, name: t.name, hostname: t.hostname })),
+          actorId: actor.principal.id,
+          actorName: actor.principal.username,
+          trigger: req.trigger,
+          incidentId: req.incidentId ?? null,
+          rerunOf: req.rerunOf ?? null,
+        }),
+      );
+      await this.audit.record(
+        actor.audit,
+        {
+          action: 'execution.start',
+          subjectType: 'Execution',
+          subjectId: id,
+          details: {
+            runbook: def.name,
+            version: version.version,
+            options: masked,
+            targets: targets.map((t) => t.name),
+            trigger: req.trigger,
+            incidentId: req.incidentId ?? null,
+          },
+          secretValues: v.options.secretValues,
+        },
+        m,
+      );
+      return saved;
+    });
+    await this.queue.enqueue(id);
+    return execution;
+  }
+
+  private async resolveTargets(
+    filter: NodeFilter | undefined,
+    options: Record<string, unknown>,
+    narrow: string[] | undefined,
+  ) {
+    const names = filter?.names?.map((n) => renderText(n, { options }).text).filter(Boolean);
+    const rendered: NodeFilter | undefined = filter
+      ? { ...filter, ...(names ? { names } : {}) }
+      : undefined;
+    const all = await this.nodes.resolve(rendered);
+    if (!narrow?.length) return all;
+    const unknown = narrow.filter((n) => !all.some((t) => t.name === n));
+    if (unknown.length) {
+      throw new DomainException(
+        'VALIDATION_FAILED',
+        `not among this runbook's targets: ${unknown.join(', ')}`,
+        [{ path: 'nodes', message: `not among this runbook's targets: ${unknown.join(', ')}` }],
+      );
+    }
+    return all.filter((t) => narrow.includes(t.name));
+  }
+
+  /** An execution the caller may see: their own, or one of a runbook they may view. Else 404. */
+  async get(id: string, actor: Pick<Actor, 'ability' | 'principal'>): Promise<ExecutionEntity> {
+    const e = await this.repo.findOneBy({ id });
+    if (!e || !(await this.canSee(e, actor))) throw notFound('Execution', id);
+    return e;
+  }
+
+  private async canSee(
+    e: ExecutionEntity,
+    actor: Pick<Actor, 'ability' | 'principal'>,
+  ): Promise<boolean> {
+    if (e.actorId === actor.principal.id) return true;
+    try {
+      await this.runbooks.get(e.runbookName, actor.ability, e.runbookVersion);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async list(
+    q: ExecutionQuery,
+    actor: Pick<Actor, 'ability' | 'principal'>,
+  ): Promise<ExecutionEntity[]> {
+    const where: FindOptionsWhere<ExecutionEntity> = {};
+    if (q.runbook) where.runbookName = q.runbook;
+    if (q.status) where.status = q.status;
+    if (q.actor) where.actorName = q.actor;
+    const qb = this.repo.createQueryBuilder('e').where(where);
+    if (q.from) qb.andWhere('e.created_at >= :from', { from: q.from });
+    if (q.to) qb.andWhere('e.created_at < :to', { to: q.to });
+    if (q.before) qb.andWhere('e.created_at < :before', { before: q.before });
+    const rows = await qb
+      .orderBy('e.created_at', 'DESC')
+      .limit(q.limit * 2)
+      .getMany();
+    const visible: ExecutionEntity[] = [];
+    const cache = new Map<string, boolean>();
+    for (const e of rows) {
+      const key = `${e.runbookName}@${e.runbookVersion}`;
+      if (!cache.has(key)) cache.set(key, await this.canSee({ ...e, actorId: null }, actor));
+      if (e.actorId === actor.principal.id || cache.get(key)) visible.push(e);
+      if (visible.length === q.limit) break;
+    }
+    return visible;
+  }
+
+  results(executionId: string) {
+    return this.dataSource
+      .getRepository(ExecutionResultEntity)
+      .find({ where: { executionId }, order: { startedAt: 'ASC' } });
+  }
+
+  async logs(
+    executionId: string,
+    q: { afterSeq?: number; node?: string; step?: string; limit: number },
+  ): Promise<ExecutionLogEntity[]> {
+    const qb = this.dataSource
+      .getRepository(ExecutionLogEntity)
+      .createQueryBuilder('l')
+      .where('l.execution_id = :id', { id: executionId });
+    if (q.afterSeq) qb.andWhere('l.seq > :after', { after: q.afterSeq });
+    if (q.node) qb.andWhere('l.node = :node', { node: q.node });
+    if (q.step) qb.andWhere('l.step = :step', { step: q.step });
+    return qb.orderBy('l.seq', 'ASC').limit(q.limit).getMany();
+  }
+
+  async cancel(id: string, actor: Actor): Promise<ExecutionEntity> {
+    const e = await this.get(id, actor);
+    // Whoever started it, or anyone who may run the runbook, may stop it.
+    if (e.actorId !== actor.principal.id) {
+      const { version } = await this.runbooks.get(e.runbookName, actor.ability, e.runbookVersion);
+      if (!actor.ability.can('run', subject('Runbook', runbookAccess(version.definition)))) {
+        throw new DomainException('FORBIDDEN', `you may not cancel runs of ${e.runbookName}`);
+      }
+    }
+    if (FINAL_STATUSES.includes(e.status))
+      throw new DomainException('CONFLICT', `execution is already ${e.status}`);
+    await this.dataSource.transaction(async (m) => {
+      await m.update(ExecutionEntity, { id }, { cancelRequested: true });
+      await m.query(
+        `UPDATE executions SET status = 'canceled', finished_at = now(), error = 'canceled before it started' WHERE id = $1 AND status = 'queued'`,
+        [id],
+      );
+      await this.audit.record(
+        actor.audit,
+        {
+          action: 'execution.cancel',
+          subjectType: 'Execution',
+          subjectId: id,
+          details: { runbook: e.runbookName, status: e.status },
+        },
+        m,
+      );
+      await m.query('SELECT pg_notify($1, $2)', [
+        EXECUTION_CHANNEL,
+        JSON.stringify({ id, kind: 'cancel' }),
+      ]);
+      await m.query('SELECT pg_notify($1, $2)', [
+        EXECUTION_CHANNEL,
+        JSON.stringify({ id, kind: 'status' }),
+      ]);
+    });
+    return this.repo.findOneByOrFail({ id });
+  }
+
+  /** The same runbook version and options again (secure values included), as a new execution. */
+  async rerun(id: string, actor: Actor): Promise<ExecutionEntity> {
+    const e = await this.get(id, actor);
+    const secrets = e.secretOptions ? openOptions(e.secretOptions, this.optionsKey, e.id) : {};
+    return this.start(
+      {
+        runbook: e.runbookName,
+        version: e.runbookVersion,
+        options: { ...e.options, ...secrets },
+        nodes: e.targets.map((t) => t.name),
+        incidentId: e.incidentId ?? undefined,
+        trigger: 'rerun',
+        rerunOf: e.id,
+      },
+      actor,
+    );
+  }
+
+  /**
+   * Live output as server-sent events: every line after `afterSeq` (the Last-Event-ID), then new
+   * ones as workers in any process write them (LISTEN/NOTIFY), ending with the final status.
+   */
+  stream(id: string, afterSeq: number): Observable<{ id?: string; type: string; data: unknown }> {
+    return new Observable((sub) => {
+      let last = afterSeq;
+      let busy = false;
+      let again = false;
+      let done = false;
+      const pump = async () => {
+        if (busy) {
+          again = true;
+          return;
+        }
+        busy = true;
+        try {
+          do {
+            again = false;
+            const rows = await this.logs(id, { afterSeq: last, limit: 1000 });
+            for (const r of rows) {
+              sub.next({ id: String(r.seq), type: 'log', data: toLogEvent(r) });
+              last = r.seq;
+            }
+            if (rows.length === 1000) again = true;
+            else {
+              const e = await this.repo.findOneBy({ id });
+              if (e && FINAL_STATUSES.includes(e.status)) {
+                const more = await this.logs(id, { afterSeq: last, limit: 1 });
+                if (more.length) again = true;
+                else {
+                  sub.next({ type: 'end', data: { status: e.status, error: e.error } });
+                  done = true;
+                  sub.complete();
+                }
+              }
+            }
+          } while (again && !done);
+        } catch (err) {
+          sub.error(err);
+        } finally {
+          busy = false;
+        }
+      };
+      let unsubscribe: (() => void) | undefined;
+      const safety = setInterval(() => void pump(), 5000);
+      void this.events
+        .subscribe(id, () => void pump())
+        .then((u) => {
+          if (done) u();
+          else unsubscribe = u;
+          void pump();
+        });
+      return () => {
+        done = true;
+        clearInterval(safety);
+        unsubscribe?.();
+      };
+    });
+  }
+}
+
+export function toLogEvent(r: ExecutionLogEntity): LogEvent {
+  return {
+    seq: r.seq,
+    at: r.at.toISOString(),
+    node: r.node,
+    step: r.step,
+    stream: r.stream,
+    line: r.line,
+  };
+}

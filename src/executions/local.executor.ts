@@ -1,0 +1,159 @@
+import { spawn } from 'node:child_process';
+
+import { LineSplitter } from './line-splitter.js';
+import type { ExecOptions, ExecResult } from './ssh.client.js';
+
+/** After SIGTERM, how long the process group gets before SIGKILL. */
+export const LOCAL_KILL_GRACE_MS = 2000;
+
+/**
+ * Variables passed through from the service's own environment. Everything else (database URL,
+ * signing and encryption keys…) stays out of runbook commands; pass more with `env`.
+ */
+const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'TZ', 'TMPDIR'];
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && (INHERITED_ENV.includes(name) || name.startsWith('LC_'))) {
+      env[name] = value;
+    }
+  }
+  env.PATH ??= '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  return env;
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: something in the group exists but is not ours to signal; treat as alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Runs `command` with `/bin/sh -c` on this machine, in its own process group (`detached`), so a
+ * timeout or cancel stops everything it started: SIGTERM to the group, SIGKILL after 2 s if any
+ * of it is still there (`killGraceMs`). Output is streamed line by line like an SSH exec. Resolves when the
+ * command's output streams close (like sshd: background jobs that keep stdout open keep the
+ * command running). The environment is a small allow-list from this process (PATH, HOME, USER,
+ * LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR) plus `env`. If `onLine` throws, later lines are not
+ * delivered and the promise rejects with that error once the command has finished.
+ */
+export function runLocal(
+  command: string,
+  opts: ExecOptions & { cwd?: string; env?: Record<string, string>; killGraceMs?: number },
+): Promise<ExecResult> {
+  const started = Date.now();
+  if (command.includes('\0')) return Promise.reject(new Error('command contains a NUL byte'));
+  if (opts.signal?.aborted) {
+    return Promise.resolve({
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      canceled: true,
+      durationMs: 0,
+    });
+  }
+
+  return new Promise<ExecResult>((resolve, reject) => {
+    let callbackError: Error | undefined;
+    const deliver = (stream: 'stdout' | 'stderr', line: string) => {
+      if (callbackError !== undefined) return;
+      try {
+        opts.onLine(stream, line);
+      } catch (error) {
+        callbackError =
+          error instanceof Error ? error : new Error(`onLine threw: ${String(error)}`);
+      }
+    };
+    const out = new LineSplitter((line) => deliver('stdout', line));
+    const err = new LineSplitter((line) => deliver('stderr', line));
+
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: opts.cwd,
+      env: { ...baseEnv(), ...opts.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pid = child.pid;
+    child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.write(chunk));
+
+    let timedOut = false;
+    let canceled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const stop = () => {
+      if (stopped || pid === undefined) return;
+      stopped = true;
+      killGroup(pid, 'SIGTERM');
+      const deadline = Date.now() + (opts.killGraceMs ?? LOCAL_KILL_GRACE_MS);
+      // Poll so that a group that exits quickly does not keep a 2 s timer alive.
+      const check = () => {
+        if (!groupAlive(pid)) return;
+        if (Date.now() >= deadline) {
+          killGroup(pid, 'SIGKILL');
+          return;
+        }
+        killTimer = setTimeout(check, 50);
+      };
+      killTimer = setTimeout(check, 50);
+    };
+
+    const timer =
+      opts.timeoutMs !== undefined
+        ? setTimeout(() => {
+            if (canceled) return;
+            timedOut = true;
+            stop();
+          }, opts.timeoutMs)
+        : undefined;
+    const onAbort = () => {
+      if (timedOut) return;
+      canceled = true;
+      stop();
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const cleanup = () => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+
+    child.once('error', (error) => {
+      cleanup();
+      clearTimeout(killTimer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      cleanup();
+      out.end();
+      err.end();
+      // The shell is gone but, after a stop, stragglers that closed their stdio may remain:
+      // the poll above keeps running until the group is empty or has been SIGKILLed.
+      if (!stopped) clearTimeout(killTimer);
+      if (callbackError !== undefined) {
+        reject(callbackError);
+        return;
+      }
+      resolve({
+        exitCode: code,
+        signal,
+        timedOut,
+        canceled,
+        durationMs: Date.now() - started,
+      });
+    });
+  });
+}
