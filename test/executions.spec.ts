@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { runCli } from '../src/cli/firebreak-cli.js';
+import { ExecutionsService } from '../src/executions/executions.service.js';
 import { ensureBinary } from './support/binaries.js';
 import { registerFleet, readSse, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
@@ -366,6 +369,61 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
     const outside = await start({ runbook: 'echo-value', options: { v: 'x' }, nodes: ['ghost'] });
     expect(outside.status).toBe(400);
     expect(outside.body.message).toMatch(/ghost/);
+  });
+
+  it('`firebreak run --follow` prints live output and exits 0 on success', async () => {
+    const token = (
+      await t
+        .http()
+        .post('/auth/tokens')
+        .set('Authorization', t.adminAuth)
+        .send({ name: 'cli-run' })
+    ).body.token as string;
+    const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (
+      out.push(chunk),
+      true
+    )) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await runCli(
+        ['run', 'echo-value', '-o', 'v=hello from the cli', '--node', 'web-2', '--follow'],
+        {
+          FIREBREAK_URL: url,
+          FIREBREAK_TOKEN: token,
+        },
+      );
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(code).toBe(0);
+    expect(out.join('')).toContain('web-2 print | hello from the cli');
+    const list = await t
+      .http()
+      .get('/executions?runbook=echo-value&limit=1')
+      .set('Authorization', t.adminAuth);
+    expect(list.body[0]).toMatchObject({ trigger: 'cli', targets: ['web-2'], status: 'succeeded' });
+  });
+
+  it('a running execution whose worker went silent is marked interrupted, never left running', async () => {
+    const res = await start({ runbook: 'echo-value', options: { v: 'x' }, nodes: ['web-1'] });
+    await waitFinished(t, res.body.id as string);
+    const ds = t.app.get(DataSource);
+    await ds.query(
+      `UPDATE executions SET status = 'running', finished_at = NULL, worker = 'gone:1', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
+      [res.body.id],
+    );
+    expect(await t.app.get(ExecutionsService).reap()).toBeGreaterThanOrEqual(1);
+    const after = await t
+      .http()
+      .get(`/executions/${res.body.id}`)
+      .set('Authorization', t.adminAuth);
+    expect(after.body).toMatchObject({
+      status: 'interrupted',
+      error: 'worker gone:1 stopped reporting',
+    });
   });
 });
 
