@@ -29,6 +29,17 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   const filter = new AllExceptionsFilter();
   app.use(requestId);
   app.use(app.get(MetricsService).middleware());
+  if (config.role === 'worker') {
+    // A worker runs executions from the queue; over HTTP it answers only health and metrics.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.path === '/health' || req.path === '/metrics') return next();
+      res.status(404).json({
+        code: 'NOT_FOUND',
+        message: `this is a worker process (ROLE=worker): it serves only /health and /metrics; send ${req.method} ${req.path} to an api process`,
+        requestId: (req as Request & { id?: string }).id ?? null,
+      });
+    });
+  }
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
   // Runbooks are sent as YAML.
   app.use(

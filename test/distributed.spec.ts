@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Bull from 'bull';
 import pg from 'pg';
 import { freePort } from '../src/database/embedded-postgres.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -160,8 +161,26 @@ describe('an api process and a separate worker process over a real Redis queue',
     await client.end();
     expect(rows[0].worker).toMatch(new RegExp(`:${worker.child.pid}$`));
 
-    // A double enqueue of a finished execution is a no-op.
+    // The worker answers only health and metrics over HTTP.
+    const onWorker = await fetch(`http://127.0.0.1:${worker.port}/runbooks`, {
+      headers: { authorization: auth },
+    });
+    expect(onWorker.status).toBe(404);
+    expect(((await onWorker.json()) as { message: string }).message).toMatch(/worker process/);
+
+    // Delivering the same execution id again (a double enqueue) is a no-op: the row is the truth.
+    const logCount = async () =>
+      (
+        (await call('GET', `/executions/${id}/logs?limit=10000`, undefined, auth)).body
+          .items as unknown[]
+      ).length;
+    const before = await logCount();
+    const queue = new Bull('executions', redis.url, { prefix: 'firebreak' });
+    const job = await queue.add('run', { executionId: id }, { jobId: id });
+    await job.finished();
+    await queue.close();
     const again = await call('GET', `/executions/${id}`, undefined, auth);
     expect(again.body.status).toBe('succeeded');
+    expect(await logCount()).toBe(before);
   });
 });

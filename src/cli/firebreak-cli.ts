@@ -16,7 +16,7 @@ import { followExecution } from './sse.js';
 
 const USAGE = `usage:
   firebreak lint [FILES|DIRS...]
-  firebreak run NAME [-o key=value ...] [--node NAME ...] [--incident ID] [--follow]
+  firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow]
   firebreak tail EXECUTION_ID
   firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
       [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
@@ -163,7 +163,6 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     options: {
       option: { type: 'string', short: 'o', multiple: true },
       node: { type: 'string', multiple: true },
-      incident: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       url: { type: 'string' },
       token: { type: 'string' },
@@ -180,7 +179,6 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       options: parseOptionArgs(values.option ?? []),
       via: 'cli',
       ...(values.node ? { nodes: values.node } : {}),
-      ...(values.incident ? { incidentId: values.incident } : {}),
     }),
   });
   const payload = (await res.json()) as { id?: string; code?: string; message?: string };

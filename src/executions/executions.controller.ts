@@ -52,7 +52,6 @@ export class ExecutionsController {
         version: body.version,
         options: body.options,
         nodes: body.nodes,
-        incidentId: body.incidentId,
         trigger: body.via ?? 'api',
       },
       { principal, ability, audit },

@@ -45,11 +45,6 @@ export class StartExecutionDto {
   @Length(1, 253, { each: true })
   nodes?: string[];
 
-  @ApiPropertyOptional({ example: 'INC-42' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  incidentId?: string;
 
   @ApiPropertyOptional({ enum: ['api', 'cli', 'console'], default: 'api' })
   @IsOptional()
