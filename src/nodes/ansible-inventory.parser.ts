@@ -1,6 +1,6 @@
 import { isMap, LineCounter, parseDocument } from 'yaml';
-import { formatPath } from '../runbooks/runbook.parser.js';
-import { YamlLocator, type InventoryProblem } from './inventory.parser.js';
+import { formatPath, YamlLocator } from '../common/yaml-source.js';
+import type { InventoryProblem } from './inventory.parser.js';
 import {
   ATTRIBUTE_KEY_RE,
   GROUP_NAME_MESSAGE,

@@ -1,22 +1,19 @@
 import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Document,
-  type Node,
-} from 'yaml';
+  formatPath,
+  loadYamlSource,
+  sortProblems,
+  type PathKey,
+  type SourceProblem,
+  type YamlLocator,
+} from '../common/yaml-source.js';
 import type { z } from 'zod';
-import { formatPath, type RunbookProblem } from '../runbooks/runbook.parser.js';
 import { didYouMean } from '../runbooks/suggest.js';
 import { INVENTORY_KEYS, inventorySchema, type Inventory } from './inventory.schema.js';
 
 export const MAX_INVENTORY_BYTES = 1024 * 1024;
 
 /** One problem in an inventory file, with where it is (same shape as a runbook problem). */
-export type InventoryProblem = RunbookProblem;
+export type InventoryProblem = SourceProblem;
 
 export type InventoryParseResult =
   | { ok: true; inventory: Required<Inventory>; problems: [] }
@@ -26,45 +23,6 @@ export type InventoryParseResult =
 export interface InventoryContext {
   /** Names of the credentials in the store. */
   credentials: ReadonlySet<string>;
-}
-
-type PathKey = string | number;
-
-/** Line and column of a YAML path: the value's node, or with `key` the map key itself. */
-export class YamlLocator {
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  at(path: readonly PathKey[], key?: string): { line: number; col: number } {
-    let node: unknown = this.doc.contents;
-    for (const p of path) {
-      const next = child(node, p);
-      if (next === undefined || next === null) break;
-      node = next;
-    }
-    if (key !== undefined && isMap(node)) {
-      const pair = node.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === key);
-      if (pair && isScalar(pair.key) && pair.key.range) return this.pos(pair.key.range[0]);
-    }
-    const range = (node as Node | undefined)?.range;
-    return range ? this.pos(range[0]) : { line: 1, col: 1 };
-  }
-
-  private pos(offset: number) {
-    const { line, col } = this.lines.linePos(offset);
-    return { line, col };
-  }
-}
-
-function child(node: unknown, key: PathKey): unknown {
-  if (isMap(node)) {
-    const pair = node.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === key);
-    return pair?.value ?? undefined;
-  }
-  if (isSeq(node) && typeof key === 'number') return node.items[key];
-  return undefined;
 }
 
 /**
@@ -81,29 +39,10 @@ export function parseInventory(
   const add = (path: readonly PathKey[], message: string, where: { line: number; col: number }) =>
     problems.push({ file, path: formatPath(path), line: where.line, col: where.col, message });
 
-  if (Buffer.byteLength(text) > MAX_INVENTORY_BYTES) {
-    add([], `file is larger than ${MAX_INVENTORY_BYTES / 1024} KiB`, { line: 1, col: 1 });
-    return { ok: false, problems };
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    uniqueKeys: true,
-    prettyErrors: false,
-    strict: true,
-  });
-  for (const err of doc.errors) {
-    add([], `YAML: ${err.message.split('\n')[0]}`, err.linePos?.[0] ?? lines.linePos(err.pos[0]));
-  }
-  if (problems.length) return { ok: false, problems };
-
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 50 });
-  } catch (e) {
-    add([], `YAML: ${(e as Error).message}`, { line: 1, col: 1 });
-    return { ok: false, problems };
-  }
+  const loaded = loadYamlSource(file, text, MAX_INVENTORY_BYTES);
+  if (!loaded.ok) return { ok: false, problems: loaded.problems };
+  const { locate } = loaded;
+  let data = loaded.data;
   if (data === null || data === undefined) data = {};
   if (typeof data !== 'object' || Array.isArray(data)) {
     add([], 'an inventory is a YAML mapping with `nodes` and `clusters` lists', {
@@ -112,7 +51,6 @@ export function parseInventory(
     });
     return { ok: false, problems };
   }
-  const locate = new YamlLocator(doc, lines);
   const parsed = inventorySchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) schemaProblem(issue, data, locate, add);
@@ -122,10 +60,6 @@ export function parseInventory(
   checkMeaning(inventory, context, (path, message) => add(path, message, locate.at(path)));
   if (problems.length) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, inventory, problems: [] };
-}
-
-function sortProblems(p: InventoryProblem[]): InventoryProblem[] {
-  return p.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 function getIn(data: unknown, path: readonly PathKey[]): unknown {

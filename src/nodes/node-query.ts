@@ -1,5 +1,5 @@
 import { validationFailed, type FieldProblem } from '../common/errors.js';
-import { formatPath } from '../runbooks/runbook.parser.js';
+import { formatPath } from '../common/yaml-source.js';
 import { nodeFilterSchema, type NodeFilter } from '../runbooks/runbook.schema.js';
 import { didYouMean } from '../runbooks/suggest.js';
 import { ATTRIBUTE_KEY_MESSAGE, ATTRIBUTE_KEY_RE } from './inventory.schema.js';

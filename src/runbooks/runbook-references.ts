@@ -1,4 +1,5 @@
-import { formatPath, locateIn, type RunbookProblem } from './runbook.parser.js';
+import { formatPath, locateIn } from '../common/yaml-source.js';
+import type { RunbookProblem } from './runbook.parser.js';
 import type { RunbookDefinition } from './runbook.schema.js';
 
 export interface ParsedRunbook {

@@ -1,13 +1,11 @@
 import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Document,
-  type Node,
-} from 'yaml';
+  formatPath,
+  loadYamlSource,
+  sortProblems,
+  type PathKey,
+  type SourceProblem,
+  type YamlLocator,
+} from '../common/yaml-source.js';
 import type { z } from 'zod';
 import { conditionPaths, ConditionError, parseCondition } from './condition.js';
 import { validateOptions } from './options.js';
@@ -61,63 +59,11 @@ export const SECRET_HEADER =
   /^(authorization|proxy-authorization|cookie|x-api-key|.*token.*|.*secret.*)$/i;
 
 /** One problem in a runbook, with where it is. */
-export interface RunbookProblem {
-  file: string;
-  /** YAML path, e.g. `steps[2].run`; empty for the document. */
-  path: string;
-  line: number;
-  col: number;
-  message: string;
-}
+export type RunbookProblem = SourceProblem;
 
 export type ParseResult =
   | { ok: true; definition: RunbookDefinition; problems: [] }
   | { ok: false; definition?: undefined; problems: RunbookProblem[] };
-
-type PathKey = string | number;
-
-export function formatPath(path: readonly PathKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** Locates a YAML path in the document: the value's node, or for `key` a map key. */
-class Locator {
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  at(path: readonly PathKey[], opts: { key?: string } = {}): { line: number; col: number } {
-    let node: unknown = this.doc.contents;
-    let best: unknown = node;
-    for (const p of path) {
-      const next = this.child(node, p);
-      if (next === undefined) break;
-      node = next;
-      best = next;
-    }
-    if (opts.key && isMap(best)) {
-      const pair = best.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === opts.key);
-      if (pair && isScalar(pair.key) && pair.key.range) return this.pos(pair.key.range[0]);
-    }
-    const range = (best as Node | undefined)?.range;
-    return range ? this.pos(range[0]) : { line: 1, col: 1 };
-  }
-
-  private child(node: unknown, key: PathKey): unknown {
-    if (isMap(node)) {
-      const pair = node.items.find((i) => isPair(i) && isScalar(i.key) && i.key.value === key);
-      return pair?.value ?? undefined;
-    }
-    if (isSeq(node) && typeof key === 'number') return node.items[key];
-    return undefined;
-  }
-
-  private pos(offset: number) {
-    const { line, col } = this.lines.linePos(offset);
-    return { line, col };
-  }
-}
 
 /**
  * Parses and checks one runbook file: YAML syntax, the schema (unknown keys with a suggestion),
@@ -129,31 +75,9 @@ export function parseRunbook(file: string, text: string): ParseResult {
   const add = (path: readonly PathKey[], message: string, where: { line: number; col: number }) =>
     problems.push({ file, path: formatPath(path), line: where.line, col: where.col, message });
 
-  if (Buffer.byteLength(text) > MAX_RUNBOOK_BYTES) {
-    add([], `file is larger than ${MAX_RUNBOOK_BYTES / 1024} KiB`, { line: 1, col: 1 });
-    return { ok: false, problems };
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    uniqueKeys: true,
-    prettyErrors: false,
-    strict: true,
-  });
-  for (const err of doc.errors) {
-    const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
-    add([], `YAML: ${err.message.split('\n')[0]}`, pos);
-  }
-  if (problems.length) return { ok: false, problems };
-  const locate = new Locator(doc, lines);
-
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 50 });
-  } catch (e) {
-    add([], `YAML: ${(e as Error).message}`, { line: 1, col: 1 });
-    return { ok: false, problems };
-  }
+  const loaded = loadYamlSource(file, text, MAX_RUNBOOK_BYTES);
+  if (!loaded.ok) return { ok: false, problems: loaded.problems };
+  const { data, locate } = loaded;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     add([], 'a runbook is a YAML mapping with name, description, kind and steps', {
       line: 1,
@@ -170,17 +94,6 @@ export function parseRunbook(file: string, text: string): ParseResult {
   checkMeaning(def, (path, message) => add(path, message, locate.at(path)));
   if (problems.length) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, definition: def, problems: [] };
-}
-
-/** Line and column of a YAML path in a file's text (for problems found after parsing). */
-export function locateIn(text: string, path: readonly PathKey[]): { line: number; col: number } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
-  return new Locator(doc, lines).at(path);
-}
-
-function sortProblems(p: RunbookProblem[]): RunbookProblem[] {
-  return p.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 function getIn(data: unknown, path: readonly PathKey[]): unknown {
@@ -215,7 +128,7 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] {
 function schemaProblem(
   issue: z.core.$ZodIssue,
   data: unknown,
-  locate: Locator,
+  locate: YamlLocator,
   add: (path: readonly PathKey[], message: string, where: { line: number; col: number }) => void,
 ) {
   const path = issue.path as PathKey[];
@@ -228,7 +141,7 @@ function schemaProblem(
         add(
           [...path, key],
           `"${key}" is not allowed for options of type ${String(type)}`,
-          locate.at(path, { key }),
+          locate.at(path, key),
         );
         continue;
       }
@@ -240,7 +153,7 @@ function schemaProblem(
       ) {
         hint = ` (a step has a name and one of ${STEP_KINDS.join(', ')})`;
       }
-      add([...path, key], `unknown key "${key}"${hint}`, locate.at(path, { key }));
+      add([...path, key], `unknown key "${key}"${hint}`, locate.at(path, key));
     }
     return;
   }

@@ -160,34 +160,14 @@ export interface Rendered {
   display: string;
 }
 
-/** A shell command: each value becomes one quoted word (a list: one per item). */
-export function renderShell(template: string, values: TemplateValues): Rendered {
-  let text = '';
-  let display = '';
-  for (const seg of parseTemplate(template)) {
-    if ('literal' in seg) {
-      text += seg.literal;
-      display += seg.literal;
-      continue;
-    }
-    const r = resolve(seg.path, values);
-    if ('placeholder' in r) {
-      text += r.placeholder;
-      display += r.placeholder;
-      continue;
-    }
-    const words = asWords(r.value).map(shellQuote).join(' ');
-    text += words;
-    display += r.secret ? MASK : words;
-  }
-  return { text, display };
-}
-
-/** Plain text (URLs, headers, messages); `encode` escapes each value for its context. */
-export function renderText(
+/**
+ * The one rendering loop: literal text stays, each reference becomes `word(value)`; the
+ * displayed form masks secure values.
+ */
+function render(
   template: string,
   values: TemplateValues,
-  encode: (v: string) => string = (v) => v,
+  word: (value: unknown, seg: Extract<Segment, { path: string[] }>) => string,
 ): Rendered {
   let text = '';
   let display = '';
@@ -203,11 +183,25 @@ export function renderText(
       display += r.placeholder;
       continue;
     }
-    const s = encode(asWords(r.value).join(','));
+    const s = word(r.value, seg);
     text += s;
     display += r.secret ? MASK : s;
   }
   return { text, display };
+}
+
+/** A shell command: each value becomes one quoted word (a list: one per item). */
+export function renderShell(template: string, values: TemplateValues): Rendered {
+  return render(template, values, (value) => asWords(value).map(shellQuote).join(' '));
+}
+
+/** Plain text (URLs, headers, messages); `encode` escapes each value for its context. */
+export function renderText(
+  template: string,
+  values: TemplateValues,
+  encode: (v: string) => string = (v) => v,
+): Rendered {
+  return render(template, values, (value) => encode(asWords(value).join(',')));
 }
 
 /**
@@ -351,37 +345,20 @@ export function quotedTemplateRefs(command: string): string[] {
  * value is percent-encoded, so it cannot add path segments, queries or fragments.
  */
 export function renderUrl(template: string, values: TemplateValues): Rendered {
-  let text = '';
-  let display = '';
-  for (const seg of parseTemplate(template)) {
-    if ('literal' in seg) {
-      text += seg.literal;
-      display += seg.literal;
-      continue;
-    }
-    const r = resolve(seg.path, values);
-    if ('placeholder' in r) {
-      text += r.placeholder;
-      display += r.placeholder;
-      continue;
-    }
-    const raw = asWords(r.value).join(',');
-    let s: string;
+  return render(template, values, (value, seg) => {
+    const raw = asWords(value).join(',');
     if (seg.offset === 0) {
-      if (!/^https?:\/\/[^\s]+$/.test(raw))
+      if (!/^https?:\/\/[^\s]+$/.test(raw)) {
         throw new TemplateError(`${seg.source} must be an http(s) URL to start a URL`, 0);
-      s = raw.replace(/\/+$/, '');
-    } else {
-      if (raw === '.' || raw === '..') {
-        throw new TemplateError(
-          `${seg.source} is "${raw}", which would change the URL's path`,
-          seg.offset,
-        );
       }
-      s = encodeURIComponent(raw);
+      return raw.replace(/\/+$/, '');
     }
-    text += s;
-    display += r.secret ? MASK : s;
-  }
-  return { text, display };
+    if (raw === '.' || raw === '..') {
+      throw new TemplateError(
+        `${seg.source} is "${raw}", which would change the URL's path`,
+        seg.offset,
+      );
+    }
+    return encodeURIComponent(raw);
+  });
 }
