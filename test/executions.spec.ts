@@ -141,6 +141,25 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
     expect(text.text).toMatch(/web-3 memory stdout: .*Mem:/);
   });
 
+  it('a plan without nodes resolves the targets from the inventory', async () => {
+    const res = await t
+      .http()
+      .post('/runbooks/echo-value/plan')
+      .set('Authorization', t.adminAuth)
+      .send({ options: { v: 'x; rm -rf / #' } });
+    expect(res.status).toBe(200);
+    expect(res.body.plan.targets.map((n: { name: string }) => n.name)).toEqual([
+      'web-1',
+      'web-2',
+      'web-3',
+    ]);
+    expect(res.body.plan.steps[1].actions[0]).toEqual({
+      node: 'web-1',
+      command: 'echo web-1 staging ****',
+    });
+    expect(res.body.plan.steps[0].actions[0].command).toBe("printf '%s\\n' 'x; rm -rf / #'");
+  });
+
   it('every hostile option value reaches the remote shell as one literal argument', async () => {
     const hostile = [
       'x; rm -rf / #',

@@ -21,6 +21,7 @@ import { validateOptions } from '../runbooks/options.js';
 import type { NodeFilter } from '../runbooks/runbook.schema.js';
 import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
+import { renderNodeFilter } from '../runbooks/node-filter.js';
 import { renderText } from '../runbooks/template.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
@@ -275,10 +276,7 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
     options: Record<string, unknown>,
     narrow: string[] | undefined,
   ) {
-    const names = filter?.names?.map((n) => renderText(n, { options }).text).filter(Boolean);
-    const rendered: NodeFilter | undefined = filter
-      ? { ...filter, ...(names ? { names } : {}) }
-      : undefined;
+    const rendered = renderNodeFilter(filter, options, (t, v) => renderText(t, v).text);
     const all = await this.nodes.resolve(rendered);
     if (!narrow?.length) return all;
     const unknown = narrow.filter((n) => !all.some((t) => t.name === n));

@@ -41,3 +41,14 @@ export function selectNodes(
 ): TargetNode[] {
   return filter ? nodes.filter((n) => nodeMatches(filter, n)) : [...nodes];
 }
+
+/** A runbook's target filter with its `names` templates rendered from the option values. */
+export function renderNodeFilter(
+  filter: NodeFilter | undefined,
+  options: Record<string, unknown>,
+  render: (template: string, values: { options: Record<string, unknown> }) => string,
+): NodeFilter | undefined {
+  if (!filter) return undefined;
+  const names = filter.names?.map((n) => render(n, { options })).filter(Boolean);
+  return { ...filter, ...(names ? { names } : {}) };
+}

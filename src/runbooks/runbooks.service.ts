@@ -9,7 +9,8 @@ import type { AppAbility } from '../auth/casl/ability.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import type { TargetNode } from './node-filter.js';
+import { NodesService } from '../nodes/nodes.service.js';
+import { renderNodeFilter, type TargetNode } from './node-filter.js';
 import { validateOptions } from './options.js';
 import { gitCommitOf, readRunbookFiles } from './runbook-files.js';
 import { checkReferences, type ParsedRunbook } from './runbook-references.js';
@@ -59,6 +60,7 @@ export class RunbooksService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly nodes: NodesService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -329,7 +331,7 @@ export class RunbooksService implements OnApplicationBootstrap {
   /**
    * Dry run of a version: options validated, targets resolved, the exact commands and requests
    * per node with secure values masked, and whether approval would be required. Nothing runs.
-   * Until the node inventory exists, targets are the nodes given here, or the runbook's names.
+   * Targets are the inventory's nodes matching the runbook, or the nodes given (a what-if).
    */
   async plan(
     name: string,
@@ -348,12 +350,12 @@ export class RunbooksService implements OnApplicationBootstrap {
     const def = version.definition;
     const v = validateOptions(def.options ?? [], input.options ?? {});
     if (!v.ok) throw validationFailed(v.problems.map(({ path, message }) => ({ path, message })));
+    // Targets: the nodes given (a what-if), else the inventory's nodes matching the runbook.
     const nodes =
       input.nodes ??
-      (def.targets?.nodes?.names ?? []).map((n) => {
-        const host = renderText(n, { options: v.options.values }).text;
-        return { name: host, hostname: host, port: 22, user: 'root', tags: [], attributes: {} };
-      });
+      (await this.nodes.resolve(
+        renderNodeFilter(def.targets?.nodes, v.options.values, (t, vals) => renderText(t, vals).text),
+      ));
     const plan = planRunbook(def, v.options, nodes);
     await this.audit.record(ctx, {
       action: 'runbook.plan',
