@@ -45,7 +45,6 @@ export class StartExecutionDto {
   @Length(1, 253, { each: true })
   nodes?: string[];
 
-
   @ApiPropertyOptional({ enum: ['api', 'cli', 'console'], default: 'api' })
   @IsOptional()
   @IsIn(['api', 'cli', 'console'])

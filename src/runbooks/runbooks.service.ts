@@ -354,7 +354,11 @@ export class RunbooksService implements OnApplicationBootstrap {
     const nodes =
       input.nodes ??
       (await this.nodes.resolve(
-        renderNodeFilter(def.targets?.nodes, v.options.values, (t, vals) => renderText(t, vals).text),
+        renderNodeFilter(
+          def.targets?.nodes,
+          v.options.values,
+          (t, vals) => renderText(t, vals).text,
+        ),
       ));
     const plan = planRunbook(def, v.options, nodes);
     await this.audit.record(ctx, {
