@@ -8,6 +8,7 @@ import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { loggerOptions } from './observability/logging.js';
 import { ExecutionsModule } from './executions/executions.module.js';
+import { IncidentsModule } from './incidents/incidents.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { RunbooksModule } from './runbooks/runbooks.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         RunbooksModule,
         NodesModule,
         ExecutionsModule.register(config),
+        IncidentsModule.register(config),
       ],
     };
   }

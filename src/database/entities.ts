@@ -4,6 +4,9 @@ import { AuditEntryEntity } from '../audit/audit-entry.entity.js';
 import { ExecutionLogEntity } from '../executions/execution-log.entity.js';
 import { ExecutionResultEntity } from '../executions/execution-result.entity.js';
 import { ExecutionEntity } from '../executions/execution.entity.js';
+import { IncidentRoleEntity } from '../incidents/incident-role.entity.js';
+import { IncidentTimelineEntity } from '../incidents/incident-timeline.entity.js';
+import { IncidentEntity } from '../incidents/incident.entity.js';
 import { ClusterEntity } from '../nodes/cluster.entity.js';
 import { CredentialEntity } from '../nodes/credential.entity.js';
 import { NodeEntity } from '../nodes/node.entity.js';
@@ -23,4 +26,7 @@ export const ENTITIES = [
   ExecutionEntity,
   ExecutionResultEntity,
   ExecutionLogEntity,
+  IncidentEntity,
+  IncidentRoleEntity,
+  IncidentTimelineEntity,
 ];

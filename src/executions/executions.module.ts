@@ -28,6 +28,8 @@ export class ExecutionsModule {
       : { provide: EXECUTION_QUEUE, useFactory: () => new InProcessExecutionQueue() };
     return {
       module: ExecutionsModule,
+      // Global so IncidentsModule (and later alerts, Slack) can start runs through the one service.
+      global: true,
       imports: [
         RunbooksModule,
         NodesModule,

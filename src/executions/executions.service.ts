@@ -290,6 +290,11 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
     return all.filter((t) => narrow.includes(t.name));
   }
 
+  /** An execution by id with no access check, for system readers (the incident timeline). */
+  getForSystem(id: string): Promise<ExecutionEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
   /** An execution the caller may see: their own, or one of a runbook they may view. Else 404. */
   async get(id: string, actor: Pick<Actor, 'ability' | 'principal'>): Promise<ExecutionEntity> {
     const e = await this.repo.findOneBy({ id });
