@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.js';
 import { dataSourceOptions } from './database/data-source.js';
+import { PgNotificationsModule } from './database/pg-notifications.js';
 import { loggerOptions } from './observability/logging.js';
 import { ExecutionsModule } from './executions/executions.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
@@ -30,6 +31,7 @@ export class AppModule {
         TypeOrmModule.forRoot(
           dataSourceOptions(databaseUrl, [], { applicationName: `firebreak-${config.role}` }),
         ),
+        PgNotificationsModule,
         ObservabilityModule,
         AuditModule,
         AuthModule,
