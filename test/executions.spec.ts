@@ -380,6 +380,26 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
     );
   });
 
+  it('a page of executions is full even when many newer ones are hidden from the caller', async () => {
+    const ds = t.app.get(DataSource);
+    const [{ version_id: versionId }] = (await ds.query(
+      "SELECT version_id FROM executions WHERE runbook_name = 'secret-diag' LIMIT 1",
+    )) as Array<{ version_id: string }>;
+    await ds.query(
+      `INSERT INTO executions (id, runbook_name, runbook_version, version_id, status, options, targets, actor_name, trigger, created_at)
+       SELECT gen_random_uuid(), 'secret-diag', 1, $1, 'succeeded', '{}', '[]', 'admin', 'api', now() + (n || ' ms')::interval
+       FROM generate_series(1, 120) AS n`,
+      [versionId],
+    );
+    const viewer = await t.userWithRoles(['viewer']);
+    const page = await t.http().get('/executions?limit=5').set('Authorization', viewer.auth);
+    expect(page.status).toBe(200);
+    expect(page.body).toHaveLength(5);
+    expect(
+      (page.body as Array<{ runbook: string }>).every((e) => e.runbook !== 'secret-diag'),
+    ).toBe(true);
+  });
+
   it('refuses bad requests by name: unknown runbook, bad options, nodes outside the targets', async () => {
     expect((await start({ runbook: 'no-such' })).status).toBe(404);
     const bad = await start({ runbook: 'echo-value', options: { v: 'x', nope: 1 } });

@@ -327,17 +327,30 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
     if (q.from) qb.andWhere('e.created_at >= :from', { from: q.from });
     if (q.to) qb.andWhere('e.created_at < :to', { to: q.to });
     if (q.before) qb.andWhere('e.created_at < :before', { before: q.before });
-    const rows = await qb
-      .orderBy('e.created_at', 'DESC')
-      .limit(q.limit * 2)
-      .getMany();
+    // Visibility depends on each runbook's access, so filter in pages until the page is full
+    // (or there is nothing more), rather than returning a short page.
     const visible: ExecutionEntity[] = [];
     const cache = new Map<string, boolean>();
-    for (const e of rows) {
-      const key = `${e.runbookName}@${e.runbookVersion}`;
-      if (!cache.has(key)) cache.set(key, await this.canSee({ ...e, actorId: null }, actor));
-      if (e.actorId === actor.principal.id || cache.get(key)) visible.push(e);
-      if (visible.length === q.limit) break;
+    const batch = Math.max(q.limit * 2, 50);
+    for (
+      let offset = 0, pages = 0;
+      visible.length < q.limit && pages < 20;
+      offset += batch, pages++
+    ) {
+      const rows = await qb
+        .clone()
+        .orderBy('e.created_at', 'DESC')
+        .addOrderBy('e.id', 'DESC')
+        .skip(offset)
+        .take(batch)
+        .getMany();
+      for (const e of rows) {
+        const key = `${e.runbookName}@${e.runbookVersion}`;
+        if (!cache.has(key)) cache.set(key, await this.canSee({ ...e, actorId: null }, actor));
+        if (e.actorId === actor.principal.id || cache.get(key)) visible.push(e);
+        if (visible.length === q.limit) break;
+      }
+      if (rows.length < batch) break;
     }
     return visible;
   }
