@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { DataSource, LessThan, type FindOptionsWhere } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import type { AppAbility, Principal } from '../auth/casl/ability.js';
@@ -30,6 +30,7 @@ import { ExecutionResultEntity } from './execution-result.entity.js';
 import { ExecutionEntity, FINAL_STATUSES, type ExecutionStatus } from './execution.entity.js';
 import { ExecutionRunner } from './execution.runner.js';
 import { EXECUTION_CHANNEL } from './log-writer.js';
+import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { openOptions, sealOptions } from './secret-options.js';
 
 export interface StartRequest {
@@ -436,60 +437,21 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
    * Live output as server-sent events: every line after `afterSeq` (the Last-Event-ID), then new
    * ones as workers in any process write them (LISTEN/NOTIFY), ending with the final status.
    */
-  stream(id: string, afterSeq: number): Observable<{ id?: string; type: string; data: unknown }> {
-    return new Observable((sub) => {
-      let last = afterSeq;
-      let busy = false;
-      let again = false;
-      let done = false;
-      const pump = async () => {
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        try {
-          do {
-            again = false;
-            const rows = await this.logs(id, { afterSeq: last, limit: 1000 });
-            for (const r of rows) {
-              sub.next({ id: String(r.seq), type: 'log', data: toLogEvent(r) });
-              last = r.seq;
-            }
-            if (rows.length === 1000) again = true;
-            else {
-              const e = await this.repo.findOneBy({ id });
-              if (e && FINAL_STATUSES.includes(e.status)) {
-                const more = await this.logs(id, { afterSeq: last, limit: 1 });
-                if (more.length) again = true;
-                else {
-                  sub.next({ type: 'end', data: { status: e.status, error: e.error } });
-                  done = true;
-                  sub.complete();
-                }
-              }
-            }
-          } while (again && !done);
-        } catch (err) {
-          sub.error(err);
-        } finally {
-          busy = false;
-        }
-      };
-      let unsubscribe: (() => void) | undefined;
-      const safety = setInterval(() => void pump(), 5000);
-      void this.events
-        .subscribe(id, () => void pump())
-        .then((u) => {
-          if (done) u();
-          else unsubscribe = u;
-          void pump();
-        });
-      return () => {
-        done = true;
-        clearInterval(safety);
-        unsubscribe?.();
-      };
+  stream(id: string, afterSeq: number): Observable<TailEvent> {
+    return tailStream<ExecutionLogEntity, number, unknown>({
+      after: afterSeq,
+      fetch: (after, limit) => this.logs(id, { afterSeq: after, limit }),
+      pageSize: 1000,
+      cursorOf: (r) => r.seq,
+      toEvent: (r) => ({ id: String(r.seq), type: 'log', data: toLogEvent(r) }),
+      subscribe: (wake) => this.events.subscribe(id, wake),
+      // Finished, and no line was written between the last read and the status check.
+      ended: async (after) => {
+        const e = await this.repo.findOneBy({ id });
+        if (!e || !FINAL_STATUSES.includes(e.status)) return null;
+        if ((await this.logs(id, { afterSeq: after, limit: 1 })).length) return null;
+        return { type: 'end', data: { status: e.status, error: e.error } };
+      },
     });
   }
 }

@@ -230,7 +230,7 @@ export class IncidentsController {
     @Param('id') id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Query('after') after: string | undefined,
-  ): Promise<Observable<{ id: string; type: string; data: string }>> {
+  ): Promise<Observable<{ id?: string; type: string; data: string }>> {
     const incident = await this.incidents.find(id);
     const from = lastEventId ?? after ?? '0';
     return this.incidents

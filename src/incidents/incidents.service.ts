@@ -8,7 +8,8 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
 import { Gauge, Histogram } from 'prom-client';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { UsersService } from '../auth/users.service.js';
@@ -223,54 +224,17 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
    * The timeline as server-sent events: every entry after `afterId` (the Last-Event-ID), then new
    * ones as any process appends them (LISTEN/NOTIFY). Never ends by itself.
    */
-  stream(
-    incidentId: string,
-    afterId: string,
-  ): Observable<{ id: string; type: string; data: IncidentTimelineEntity }> {
-    return new Observable((sub) => {
-      let last = afterId;
-      let busy = false;
-      let again = false;
-      let closed = false;
-      const pump = async () => {
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        try {
-          do {
-            again = false;
-            const rows = await this.entriesAfter(incidentId, last, 500);
-            for (const r of rows) {
-              if (closed) return;
-              sub.next({ id: r.id, type: 'entry', data: r });
-              last = r.id;
-            }
-            if (rows.length === 500) again = true;
-          } while (again && !closed);
-        } catch (err) {
-          if (!closed) sub.error(err);
-        } finally {
-          busy = false;
-        }
-      };
-      let unsubscribe: (() => void) | undefined;
-      const safety = setInterval(() => void pump(), 5000);
-      void this.events
-        .onIncident((n) => {
-          if (n.incidentId === incidentId) void pump();
-        })
-        .then((u) => {
-          if (closed) u();
-          else unsubscribe = u;
-          void pump();
-        });
-      return () => {
-        closed = true;
-        clearInterval(safety);
-        unsubscribe?.();
-      };
+  stream(incidentId: string, afterId: string): Observable<TailEvent<IncidentTimelineEntity>> {
+    return tailStream({
+      after: afterId,
+      fetch: (after, limit) => this.entriesAfter(incidentId, after, limit),
+      pageSize: 500,
+      cursorOf: (r) => r.id,
+      toEvent: (r) => ({ id: r.id, type: 'entry', data: r }),
+      subscribe: (wake) =>
+        this.events.onIncident((n) => {
+          if (n.incidentId === incidentId) wake();
+        }),
     });
   }
 

@@ -3,7 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, QueryFailedError, type EntityManager } from 'typeorm';
+import {
+  DataSource,
+  In,
+  QueryFailedError,
+  type EntityManager,
+  type EntityTarget,
+  type FindOptionsWhere,
+} from 'typeorm';
 import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
@@ -521,13 +528,8 @@ export class NodesService implements OnApplicationBootstrap {
     return this.get(id);
   }
 
-  private async lockNode(m: EntityManager, ref: string): Promise<NodeEntity> {
-    const node = await m.findOne(NodeEntity, {
-      where: UUID_RE.test(ref) ? { id: ref } : { name: ref },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!node) throw notFound('Node', ref);
-    return node;
+  private lockNode(m: EntityManager, ref: string): Promise<NodeEntity> {
+    return lockByRef(m, NodeEntity, 'Node', ref);
   }
 
   private auditNode(
@@ -538,9 +540,22 @@ export class NodesService implements OnApplicationBootstrap {
     name: string,
     details: Record<string, unknown>,
   ) {
+    return this.auditNamed(m, ctx, 'Node', action, id, name, details);
+  }
+
+  /** An audit entry about a named inventory object, in the caller's transaction. */
+  private auditNamed(
+    m: EntityManager,
+    ctx: AuditContext,
+    subjectType: 'Node' | 'Cluster',
+    action: string,
+    id: string,
+    name: string,
+    details: Record<string, unknown>,
+  ) {
     return this.audit.record(
       ctx,
-      { action, subjectType: 'Node', subjectId: id, details: { name, ...details } },
+      { action, subjectType, subjectId: id, details: { name, ...details } },
       m,
     );
   }
@@ -644,13 +659,8 @@ export class NodesService implements OnApplicationBootstrap {
     });
   }
 
-  private async lockCluster(m: EntityManager, ref: string): Promise<ClusterEntity> {
-    const cluster = await m.findOne(ClusterEntity, {
-      where: UUID_RE.test(ref) ? { id: ref } : { name: ref },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!cluster) throw notFound('Cluster', ref);
-    return cluster;
+  private lockCluster(m: EntityManager, ref: string): Promise<ClusterEntity> {
+    return lockByRef(m, ClusterEntity, 'Cluster', ref);
   }
 
   private auditCluster(
@@ -661,11 +671,7 @@ export class NodesService implements OnApplicationBootstrap {
     name: string,
     details: Record<string, unknown>,
   ) {
-    return this.audit.record(
-      ctx,
-      { action, subjectType: 'Cluster', subjectId: id, details: { name, ...details } },
-      m,
-    );
+    return this.auditNamed(m, ctx, 'Cluster', action, id, name, details);
   }
 
   // ---------------------------------------------------------------- credentials
@@ -818,13 +824,8 @@ export class NodesService implements OnApplicationBootstrap {
     }
   }
 
-  private async lockCredential(m: EntityManager, ref: string): Promise<CredentialEntity> {
-    const c = await m.findOne(CredentialEntity, {
-      where: UUID_RE.test(ref) ? { id: ref } : { name: ref },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!c) throw notFound('Credential', ref);
-    return c;
+  private lockCredential(m: EntityManager, ref: string): Promise<CredentialEntity> {
+    return lockByRef(m, CredentialEntity, 'Credential', ref);
   }
 
   private auditCredential(
@@ -1239,4 +1240,17 @@ function secretValues(
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Reads and row-locks a node, cluster or credential by id or name, or 404s naming it. */
+async function lockByRef<T extends { id: string; name: string }>(
+  m: EntityManager,
+  entity: EntityTarget<T>,
+  what: string,
+  ref: string,
+): Promise<T> {
+  const where = (UUID_RE.test(ref) ? { id: ref } : { name: ref }) as FindOptionsWhere<T>;
+  const row = await m.findOne(entity, { where, lock: { mode: 'pessimistic_write' } });
+  if (!row) throw notFound(what, ref);
+  return row;
 }
