@@ -2,11 +2,12 @@
 # Firebreak service image: one image, two roles (ROLE=api | worker), see docker-compose.yml.
 
 # --- build: full dependency tree, compile TypeScript to dist/ ----------------------------------
-FROM node:20-bookworm-slim AS build
-# package.json's `allowScripts` approvals (native builds: argon2, ssh2, ...) need npm 11.
-RUN npm install -g npm@11 && npm --version
+FROM node:24-bookworm-slim AS build
+# Node 24 ships npm 11, which package.json's `allowScripts` approvals (argon2, ssh2, ...) need.
 WORKDIR /app
 COPY package.json package-lock.json ./
+# postinstall: native addons built for the Node that loads them.
+COPY scripts/native-addons.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
@@ -14,10 +15,9 @@ COPY migrations ./migrations
 RUN npm run build
 
 # --- runtime: production dependencies and compiled output only ---------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # git: runbook provenance (the commit that last changed a runbook file); openssh-client: ssh tools.
-RUN npm install -g npm@11 && npm cache clean --force \
- && apt-get update \
+RUN apt-get update \
  && apt-get install -y --no-install-recommends openssh-client git \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
@@ -27,6 +27,7 @@ ENV NODE_ENV=production \
     RUNBOOKS_DIR=/app/runbooks
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/native-addons.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY runbooks ./runbooks

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 import { dataSourceOptions, migrate } from './database/data-source.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { bootLogger } from './observability/boot-logger.js';
+import { runtimeInfo } from './observability/runtime.js';
 
 /**
  * `npm start`: validate config → start the embedded Postgres (when no DATABASE_URL) → migrate
@@ -85,8 +86,9 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
 
     await app.listen(config.port, config.host);
+    const runtime = runtimeInfo();
     log.info(
-      `Firebreak listening on ${config.publicUrl} (role ${config.role}, ${embedded ? 'embedded Postgres' : 'DATABASE_URL'}, ${config.redisUrl ? 'Redis queue' : 'in-process queue'}) in ${Date.now() - started} ms`,
+      `Firebreak listening on ${config.publicUrl} (role ${config.role}, ${embedded ? 'embedded Postgres' : 'DATABASE_URL'}, ${config.redisUrl ? 'Redis queue' : 'in-process queue'}, Node ${runtime.node}${runtime.sshNativeCrypto ? '' : ', ssh2 without its native crypto binding'}) in ${Date.now() - started} ms`,
     );
     if (admin.created && admin.password) {
       // Printed once, to the terminal only, never to the structured log.
