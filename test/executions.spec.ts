@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { runCli } from '../src/cli/firebreak-cli.js';
-import { ExecutionsService } from '../src/executions/executions.service.js';
+import { ExecutionsProcessor } from '../src/executions/executions.processor.js';
 import { ensureBinary } from './support/binaries.js';
 import { registerFleet, readSse, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
@@ -454,7 +454,7 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
       `UPDATE executions SET status = 'running', finished_at = NULL, worker = 'gone:1', heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
       [res.body.id],
     );
-    expect(await t.app.get(ExecutionsService).reap()).toBeGreaterThanOrEqual(1);
+    expect(await t.app.get(ExecutionsProcessor).reap()).toBeGreaterThanOrEqual(1);
     const after = await t
       .http()
       .get(`/executions/${res.body.id}`)

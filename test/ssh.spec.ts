@@ -9,13 +9,10 @@ import { promisify } from 'node:util';
 import { Client, utils, type ConnectConfig } from 'ssh2';
 
 import type { SshTarget } from '../src/nodes/node-connection.js';
-import {
-  MAX_CONCURRENT_CHANNELS,
-  SshError,
-  SshSession,
-  wrapRemoteCommand,
-  type ExecResult,
-} from '../src/executions/ssh.client.js';
+import { MAX_CONCURRENT_CHANNELS, SshSession } from '../src/executions/transports/ssh.client.js';
+import { SshError } from '../src/executions/transports/ssh-errors.js';
+import { wrapRemoteCommand } from '../src/executions/transports/remote-command.js';
+import type { ExecResult } from '../src/executions/transports/exec.js';
 import { renderShell } from '../src/runbooks/template.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 

@@ -1,14 +1,39 @@
 import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { PgNotifications } from '../database/pg-notifications.js';
-import { EXECUTION_CHANNEL, type ExecutionNotice } from './log-writer.js';
+
+/** The Postgres NOTIFY channel of execution events; nothing outside this file names it. */
+const EXECUTION_CHANNEL = 'firebreak_execution';
+
+export interface ExecutionNotice {
+  id: string;
+  /** New log lines, a status change, or a cancel request for the worker running it. */
+  kind: 'logs' | 'status' | 'cancel';
+}
 
 /**
- * Execution events (new log lines, status changes, cancel requests) over Postgres NOTIFY, so an
- * SSE viewer on one api process sees output written by a worker in another.
+ * Execution events over Postgres NOTIFY, so an SSE viewer on one api process sees output written
+ * by a worker in another and a cancel reaches whichever worker runs it. The only sender and the
+ * one way to subscribe (the incidents module listens here for finished runs).
  */
 @Injectable()
 export class ExecutionEvents {
-  constructor(private readonly notifications: PgNotifications) {}
+  constructor(
+    private readonly notifications: PgNotifications,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  /**
+   * Sends a notice; pass the transaction's manager so it is delivered only if (and when) the
+   * change it announces commits.
+   */
+  async publish(
+    notice: ExecutionNotice,
+    m: EntityManager = this.dataSource.manager,
+  ): Promise<void> {
+    await m.query('SELECT pg_notify($1, $2)', [EXECUTION_CHANNEL, JSON.stringify(notice)]);
+  }
 
   /** Calls `fn` for notices about one execution id, or about all with '*'; returns the unsubscribe. */
   subscribe(executionId: string, fn: (notice: ExecutionNotice) => void): Promise<() => void> {

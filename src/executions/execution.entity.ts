@@ -1,27 +1,17 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { ExecutionStatus } from './execution-state.js';
 
-export const EXECUTION_STATUSES = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'canceled',
-  'timed_out',
-  'interrupted',
-] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-export const FINAL_STATUSES: readonly ExecutionStatus[] = [
-  'succeeded',
-  'failed',
-  'canceled',
-  'timed_out',
-  'interrupted',
-];
-
+/**
+ * A target node as resolved when the execution started: what the runner needs for templates,
+ * conditions and connecting (by id). Rows from before port/user/attributes were kept lack them.
+ */
 export interface ExecutionTarget {
   id: string | null;
   name: string;
   hostname: string;
+  port?: number;
+  user?: string;
+  attributes?: Record<string, string>;
 }
 
 /**

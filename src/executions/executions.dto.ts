@@ -16,7 +16,8 @@ import {
   Min,
 } from 'class-validator';
 import type { ExecutionResultEntity } from './execution-result.entity.js';
-import { EXECUTION_STATUSES, type ExecutionEntity } from './execution.entity.js';
+import type { ExecutionEntity } from './execution.entity.js';
+import { EXECUTION_STATUSES } from './execution-state.js';
 
 export class StartExecutionDto {
   @ApiProperty({ example: 'diagnose-host' })

@@ -11,7 +11,9 @@ import {
   EXECUTION_QUEUE,
   InProcessExecutionQueue,
 } from './execution-queue.js';
+import { ExecutionRepository } from './execution.repository.js';
 import { ExecutionRunner } from './execution.runner.js';
+import { ExecutionsProcessor } from './executions.processor.js';
 import { ExecutionsController } from './executions.controller.js';
 import { ExecutionsService } from './executions.service.js';
 
@@ -41,8 +43,16 @@ export class ExecutionsModule {
           : []),
       ],
       controllers: config.role === 'worker' ? [] : [ExecutionsController],
-      providers: [queue, ExecutionEvents, ExecutionRunner, ExecutionsService],
-      exports: [ExecutionsService],
+      providers: [
+        queue,
+        ExecutionEvents,
+        ExecutionRepository,
+        ExecutionRunner,
+        ExecutionsProcessor,
+        ExecutionsService,
+      ],
+      // The one start path, and execution events for those who follow runs (incidents).
+      exports: [ExecutionsService, ExecutionEvents],
     };
   }
 }

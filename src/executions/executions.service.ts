@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
 import type { Observable } from 'rxjs';
-import { DataSource, LessThan, type FindOptionsWhere } from 'typeorm';
+import { DataSource, type FindOptionsWhere } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import type { AppAbility, Principal } from '../auth/casl/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
@@ -27,9 +21,9 @@ import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
 import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
 import { ExecutionResultEntity } from './execution-result.entity.js';
-import { ExecutionEntity, FINAL_STATUSES, type ExecutionStatus } from './execution.entity.js';
-import { ExecutionRunner } from './execution.runner.js';
-import { EXECUTION_CHANNEL } from './log-writer.js';
+import { ExecutionEntity } from './execution.entity.js';
+import { ExecutionRepository } from './execution.repository.js';
+import { isFinal, type ExecutionStatus } from './execution-state.js';
 import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { openOptions, sealOptions } from './secret-options.js';
 
@@ -73,89 +67,28 @@ export interface LogEvent {
 /**
  * The one way an execution starts, whoever asks (REST, CLI, console, Slack, alerts):
  * authorize against the concrete runbook → validate options → resolve targets → pin the version →
- * persist as queued → audit → enqueue. Also reads, cancels and streams executions.
+ * persist as queued → audit → enqueue. Also reads, cancels and streams executions. Running them
+ * is the worker's (`ExecutionsProcessor`, `ExecutionRunner`); status writes are the repository's.
  */
 @Injectable()
-export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(ExecutionsService.name);
+export class ExecutionsService {
   private readonly optionsKey: Buffer;
-  private reaper: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(EXECUTION_QUEUE) private readonly queue: ExecutionQueue,
     private readonly runbooks: RunbooksService,
     private readonly nodes: NodesService,
     private readonly audit: AuditService,
     private readonly events: ExecutionEvents,
-    private readonly runner: ExecutionRunner,
+    private readonly executions: ExecutionRepository,
   ) {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
   }
 
   private get repo() {
     return this.dataSource.getRepository(ExecutionEntity);
-  }
-
-  /** Worker role: consume the queue, honour cancel notices, reap executions of dead workers. */
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.config.role === 'api') return;
-    this.unsubscribe = await this.events.subscribe('*', (n) => {
-      if (n.kind === 'cancel') this.runner.cancelLocal(n.id);
-    });
-    await this.reap();
-    this.reaper = setInterval(
-      () => void this.reap(),
-      (this.config.heartbeatTimeoutSeconds * 1000) / 2,
-    );
-    this.reaper.unref();
-    this.queue.consume((id) => this.runner.run(id), this.config.workerConcurrency);
-    // Queued rows whose queue entry was lost (in-process queue and a restart): enqueue again.
-    for (const e of await this.repo.find({ where: { status: 'queued' }, select: { id: true } }))
-      await this.queue.enqueue(e.id);
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.reaper);
-    this.unsubscribe?.();
-    await this.queue.close();
-  }
-
-  /** Running executions whose worker stopped reporting are interrupted, never left running. */
-  async reap(): Promise<number> {
-    const cutoff = new Date(Date.now() - this.config.heartbeatTimeoutSeconds * 1000);
-    const stale = await this.repo.find({
-      where: { status: 'running', heartbeatAt: LessThan(cutoff) },
-    });
-    for (const e of stale) {
-      const res = await this.repo.update(
-        { id: e.id, status: 'running', heartbeatAt: LessThan(cutoff) },
-        {
-          status: 'interrupted',
-          finishedAt: new Date(),
-          error: `worker ${e.worker ?? '?'} stopped reporting`,
-        },
-      );
-      if (res.affected) {
-        await this.audit.record(
-          { actorId: null, actorName: 'system' },
-          {
-            action: 'execution.interrupt',
-            outcome: 'failure',
-            subjectType: 'Execution',
-            subjectId: e.id,
-            details: { worker: e.worker },
-          },
-        );
-        await this.dataSource.query('SELECT pg_notify($1, $2)', [
-          EXECUTION_CHANNEL,
-          JSON.stringify({ id: e.id, kind: 'status' }),
-        ]);
-      }
-    }
-    return stale.length;
   }
 
   async start(req: StartRequest, actor: Actor): Promise<ExecutionEntity> {
@@ -228,29 +161,33 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
         v.options.secure.has(k) ? '****' : val,
       ]),
     );
-    const execution = await this.dataSource.transaction(async (m) => {
-      const saved = await m.save(
-        m.create(ExecutionEntity, {
-          id,
-          runbookName: def.name,
-          runbookVersion: version.version,
-          versionId: version.id,
-          status: 'queued',
-          options: masked,
-          secretOptions: Object.keys(secrets).length
-            ? sealOptions(secrets, this.optionsKey, id)
-            : null,
-          targets: targets.map((t) => ({ id: t.id, name: t.name, hostname: t.hostname })),
-          actorId: actor.principal.id,
-          actorName: actor.principal.username,
-          trigger: req.trigger,
-          incidentId: req.incidentId ?? null,
-          rerunOf: req.rerunOf ?? null,
-        }),
-      );
-      await this.audit.record(
-        actor.audit,
-        {
+    const execution = await this.executions.create(
+      {
+        id,
+        runbookName: def.name,
+        runbookVersion: version.version,
+        versionId: version.id,
+        options: masked,
+        secretOptions: Object.keys(secrets).length
+          ? sealOptions(secrets, this.optionsKey, id)
+          : null,
+        targets: targets.map((t) => ({
+          id: t.id,
+          name: t.name,
+          hostname: t.hostname,
+          port: t.port,
+          user: t.user,
+          attributes: t.attributes,
+        })),
+        actorId: actor.principal.id,
+        actorName: actor.principal.username,
+        trigger: req.trigger,
+        incidentId: req.incidentId ?? null,
+        rerunOf: req.rerunOf ?? null,
+      },
+      {
+        ctx: actor.audit,
+        record: {
           action: 'execution.start',
           subjectType: 'Execution',
           subjectId: id,
@@ -264,10 +201,8 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
           },
           secretValues: v.options.secretValues,
         },
-        m,
-      );
-      return saved;
-    });
+      },
+    );
     await this.queue.enqueue(id);
     return execution;
   }
@@ -385,34 +320,17 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
         throw new DomainException('FORBIDDEN', `you may not cancel runs of ${e.runbookName}`);
       }
     }
-    if (FINAL_STATUSES.includes(e.status))
+    if (isFinal(e.status))
       throw new DomainException('CONFLICT', `execution is already ${e.status}`);
-    await this.dataSource.transaction(async (m) => {
-      await m.update(ExecutionEntity, { id }, { cancelRequested: true });
-      await m.query(
-        `UPDATE executions SET status = 'canceled', finished_at = now(), error = 'canceled before it started' WHERE id = $1 AND status = 'queued'`,
-        [id],
-      );
-      await this.audit.record(
-        actor.audit,
-        {
-          action: 'execution.cancel',
-          subjectType: 'Execution',
-          subjectId: id,
-          details: { runbook: e.runbookName, status: e.status },
-        },
-        m,
-      );
-      await m.query('SELECT pg_notify($1, $2)', [
-        EXECUTION_CHANNEL,
-        JSON.stringify({ id, kind: 'cancel' }),
-      ]);
-      await m.query('SELECT pg_notify($1, $2)', [
-        EXECUTION_CHANNEL,
-        JSON.stringify({ id, kind: 'status' }),
-      ]);
+    return this.executions.requestCancel(id, {
+      ctx: actor.audit,
+      record: {
+        action: 'execution.cancel',
+        subjectType: 'Execution',
+        subjectId: id,
+        details: { runbook: e.runbookName, status: e.status },
+      },
     });
-    return this.repo.findOneByOrFail({ id });
   }
 
   /** The same runbook version and options again (secure values included), as a new execution. */
@@ -448,7 +366,7 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
       // Finished, and no line was written between the last read and the status check.
       ended: async (after) => {
         const e = await this.repo.findOneBy({ id });
-        if (!e || !FINAL_STATUSES.includes(e.status)) return null;
+        if (!e || !isFinal(e.status)) return null;
         if ((await this.logs(id, { afterSeq: after, limit: 1 })).length) return null;
         return { type: 'end', data: { status: e.status, error: e.error } };
       },

@@ -1,12 +1,6 @@
 import type { DataSource } from 'typeorm';
+import type { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity, type LogStream } from './execution-log.entity.js';
-
-export const EXECUTION_CHANNEL = 'firebreak_execution';
-
-export interface ExecutionNotice {
-  id: string;
-  kind: 'logs' | 'status' | 'cancel';
-}
 
 /** Masks every secret value wherever it appears in a line of output. */
 export function maskLine(line: string, secrets: readonly string[]): string {
@@ -28,6 +22,7 @@ export class ExecutionLogWriter {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly events: ExecutionEvents,
     private readonly executionId: string,
     startSeq: number,
     private readonly secrets: readonly string[],
@@ -63,10 +58,7 @@ export class ExecutionLogWriter {
       if (batch.length === 0) return;
       await this.dataSource.transaction(async (m) => {
         await m.createQueryBuilder().insert().into(ExecutionLogEntity).values(batch).execute();
-        await m.query('SELECT pg_notify($1, $2)', [
-          EXECUTION_CHANNEL,
-          JSON.stringify({ id: this.executionId, kind: 'logs' } satisfies ExecutionNotice),
-        ]);
+        await this.events.publish({ id: this.executionId, kind: 'logs' }, m);
       });
     });
     return this.flushing;

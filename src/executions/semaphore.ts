@@ -1,18 +1,47 @@
-/** Bounds concurrent work: at most `size` holders; the rest wait in order. */
+/** A counting semaphore: at most `size` holders; the rest wait in order, and may give up. */
 export class Semaphore {
   private active = 0;
-  private readonly waiters: Array<() => void> = [];
+  private readonly waiters: Array<{ grant: () => void }> = [];
 
   constructor(private readonly size: number) {}
 
+  /** Resolves true when a slot is held; false when `signal` aborted first (nothing is held). */
+  acquire(signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return Promise.resolve(false);
+    if (this.active < this.size) {
+      this.active++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const waiter = {
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(true);
+        },
+      };
+      const onAbort = () => {
+        const index = this.waiters.indexOf(waiter);
+        if (index !== -1) this.waiters.splice(index, 1);
+        resolve(false);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Hands the slot to the next waiter, or frees it. */
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next.grant();
+    else this.active--;
+  }
+
   async use<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.size) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.active++;
+    await this.acquire();
     try {
       return await fn();
     } finally {
-      this.active--;
-      this.waiters.shift()?.();
+      this.release();
     }
   }
 }

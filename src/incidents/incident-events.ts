@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PgNotifications } from '../database/pg-notifications.js';
-import { EXECUTION_CHANNEL, type ExecutionNotice } from '../executions/log-writer.js';
+import { ExecutionEvents, type ExecutionNotice } from '../executions/execution-events.js';
 
 export const INCIDENT_CHANNEL = 'firebreak_incident';
 
@@ -19,15 +19,17 @@ type ExecutionListener = (n: ExecutionNotice) => void;
  */
 @Injectable()
 export class IncidentEvents {
-  constructor(private readonly notifications: PgNotifications) {}
+  constructor(
+    private readonly notifications: PgNotifications,
+    private readonly executions: ExecutionEvents,
+  ) {}
 
   onIncident(fn: IncidentListener): Promise<() => void> {
     return this.notifications.listen(INCIDENT_CHANNEL, (p) => fn(p as IncidentNotice));
   }
 
   onExecution(fn: ExecutionListener): Promise<() => void> {
-    return this.notifications.listen(EXECUTION_CHANNEL, (p) => {
-      const n = p as ExecutionNotice;
+    return this.executions.subscribe('*', (n) => {
       if (n.kind === 'status') fn(n);
     });
   }

@@ -231,6 +231,11 @@ export class RunbooksService implements OnApplicationBootstrap {
   }
 
   /** Runbooks the caller may see, by name, description or tag search and kind. */
+  /** A pinned version by id, with no access check: for the worker running an execution of it. */
+  versionForRun(versionId: string): Promise<RunbookVersionEntity> {
+    return this.versions.findOneByOrFail({ id: versionId });
+  }
+
   async list(
     q: RunbookQuery,
     ability: AppAbility,

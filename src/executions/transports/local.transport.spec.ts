@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { runLocal } from './local.executor.js';
-import type { ExecResult } from './ssh.client.js';
+import { runLocal } from './local.transport.js';
+import type { ExecResult } from './exec.js';
 
 const execFileAsync = promisify(execFile);
 

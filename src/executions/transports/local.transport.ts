@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 
 import { LineSplitter } from './line-splitter.js';
-import type { ExecOptions, ExecResult } from './ssh.client.js';
+import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
 
 /** After SIGTERM, how long the process group gets before SIGKILL. */
 export const LOCAL_KILL_GRACE_MS = 2000;
@@ -67,16 +67,8 @@ export function runLocal(
   }
 
   return new Promise<ExecResult>((resolve, reject) => {
-    let callbackError: Error | undefined;
-    const deliver = (stream: 'stdout' | 'stderr', line: string) => {
-      if (callbackError !== undefined) return;
-      try {
-        opts.onLine(stream, line);
-      } catch (error) {
-        callbackError =
-          error instanceof Error ? error : new Error(`onLine threw: ${String(error)}`);
-      }
-    };
+    const sink = new LineSink(opts.onLine);
+    const deliver = sink.deliver;
     const out = new LineSplitter((line) => deliver('stdout', line));
     const err = new LineSplitter((line) => deliver('stderr', line));
 
@@ -143,8 +135,8 @@ export function runLocal(
       // The shell is gone but, after a stop, stragglers that closed their stdio may remain:
       // the poll above keeps running until the group is empty or has been SIGKILLed.
       if (!stopped) clearTimeout(killTimer);
-      if (callbackError !== undefined) {
-        reject(callbackError);
+      if (sink.error !== undefined) {
+        reject(sink.error);
         return;
       }
       resolve({

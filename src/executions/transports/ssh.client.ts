@@ -1,43 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 
-import type { SshFailureKind, SshTarget } from '../nodes/node-connection.js';
-import { shellQuote } from '../runbooks/template.js';
+import type { SshTarget } from '../../nodes/node-connection.js';
+import { fingerprintOf } from '../../nodes/ssh-keys.js';
+import { shellQuote } from '../../runbooks/template.js';
+import { Semaphore } from '../semaphore.js';
+import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
 import { LineSplitter } from './line-splitter.js';
+import { REMOTE_KILL_GRACE_MS, remoteKillCommand, wrapRemoteCommand } from './remote-command.js';
+import { classify, SshError, where } from './ssh-errors.js';
 
 // The one place that speaks SSH (ssh2). Everything above it deals in SshTarget, SshSession and
 // SshError.
-
-/** A connection-level failure, with a message a responder can act on. */
-export class SshError extends Error {
-  constructor(
-    readonly kind: SshFailureKind,
-    message: string,
-    readonly node: string,
-  ) {
-    super(message);
-    this.name = 'SshError';
-  }
-}
-
-export interface ExecResult {
-  /** The remote exit status; null when the process was killed by a signal or never reported. */
-  exitCode: number | null;
-  /** The signal that killed the process (`SIGTERM`), when the server reported one. */
-  signal: string | null;
-  timedOut: boolean;
-  canceled: boolean;
-  durationMs: number;
-}
-
-export interface ExecOptions {
-  /** Stops the command (its whole process group) after this long; counted from its start. */
-  timeoutMs?: number;
-  /** Aborting stops the command the same way; a command still queued never starts. */
-  signal?: AbortSignal;
-  onLine: (stream: 'stdout' | 'stderr', line: string) => void;
-}
 
 export interface SshConnectOptions {
   /** Connect + handshake + authentication must finish within this. Default 10000. */
@@ -59,157 +34,14 @@ export const MAX_CONCURRENT_CHANNELS = 6;
  * the command it kills. 6 + 3 stays under OpenSSH's default MaxSessions of 10.
  */
 const MAX_KILL_CHANNELS = 3;
-/** After SIGTERM to the remote process group, how long before SIGKILL. */
-export const REMOTE_KILL_GRACE_MS = 2000;
 /** After the kill, how long to wait for the server to close the command's channel by itself. */
 const CLOSE_GRACE_MS = 1000;
 /** How long a stop waits for the wrapper to report the process group id. */
 const PGID_WAIT_MS = 2000;
 
-/** `SHA256:…` fingerprint of a raw SSH public key blob, as `ssh-keygen -lf` prints it. */
-export function sshFingerprint(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-
 function normalizeFingerprint(value: string): string {
   const trimmed = value.trim().replace(/=+$/, '');
   return /^SHA256:/i.test(trimmed) ? `SHA256:${trimmed.slice(7)}` : `SHA256:${trimmed}`;
-}
-
-function where(target: SshTarget): string {
-  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  return `${target.node} (${host}:${target.port})`;
-}
-
-const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
-
-/** Maps an ssh2 / socket error to an SshError. */
-function classify(
-  error: Error & { code?: unknown; level?: unknown },
-  target: SshTarget,
-  phase: 'connecting' | 'connected',
-  readyTimeoutMs: number,
-): SshError {
-  const at = where(target);
-  const code = typeof error.code === 'string' ? error.code : undefined;
-  const make = (kind: SshFailureKind, message: string) =>
-    new SshError(kind, `${at}: ${message}`, target.node);
-  if (code === 'ECONNREFUSED') {
-    return make('refused', 'connection refused — is sshd running and the port right?');
-  }
-  if (code && UNREACHABLE_CODES.has(code)) {
-    return make('unreachable', `host unreachable (${code}) — check the address and network path`);
-  }
-  if (code && DNS_CODES.has(code)) {
-    return make(
-      'unreachable',
-      `host unreachable: cannot resolve ${target.host} (${code}) — check the node's hostname`,
-    );
-  }
-  if (code === 'ETIMEDOUT') {
-    return make('timed_out', `timed out connecting (${code}) — is the host up and the port open?`);
-  }
-  if (error.level === 'client-timeout') {
-    if (phase === 'connecting') {
-      return make(
-        'timed_out',
-        `timed out after ${readyTimeoutMs} ms connecting — the host did not complete the SSH ` +
-          'handshake (down, firewalled, or overloaded?)',
-      );
-    }
-    return make('timed_out', 'connection timed out: the server stopped answering keepalives');
-  }
-  if (error.level === 'client-authentication') {
-    return make(
-      'auth_failed',
-      `authentication failed for user ${target.username} — check the node's credential`,
-    );
-  }
-  const detail = error.message ? ` (${error.message})` : '';
-  return make(
-    'disconnected',
-    phase === 'connecting'
-      ? `connection closed during the SSH handshake${detail} — is this an SSH server?`
-      : `connection lost${detail}`,
-  );
-}
-
-/** A counting semaphore whose waiters can give up. */
-class Slots {
-  private active = 0;
-  private readonly waiters: Array<{ grant: () => void }> = [];
-
-  constructor(private readonly max: number) {}
-
-  /** Resolves true when a slot is held; false when `signal` aborted first. */
-  acquire(signal?: AbortSignal): Promise<boolean> {
-    if (signal?.aborted) return Promise.resolve(false);
-    if (this.active < this.max) {
-      this.active++;
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => {
-      const waiter = {
-        grant: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(true);
-        },
-      };
-      const onAbort = () => {
-        const index = this.waiters.indexOf(waiter);
-        if (index !== -1) this.waiters.splice(index, 1);
-        resolve(false);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
-    });
-  }
-
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next.grant();
-    else this.active--;
-  }
-}
-
-const WRAPPER_ARGV0 = 'firebreak';
-
-/**
- * The remote command line for `command`: a small POSIX wrapper that makes sure the command runs
- * as the leader of its own process group, reports that group's id on stderr as the line
- * `<marker> <pgid>`, then execs `/bin/sh -c command` (same pid, so same group). OpenSSH already
- * starts non-PTY sessions with setsid(), so the wrapper is usually the group leader; otherwise
- * `setsid` (which does not fork for a non-leader) makes it one. Without `setsid` on the node it
- * reports `<marker> -` and a stop falls back to channel signals.
- *
- * The line is read by the login shell, then everything runs under /bin/sh; the user's command is
- * passed as an argument, never spliced into the wrapper.
- */
-export function wrapRemoteCommand(command: string, marker: string): string {
-  if (!/^[A-Za-z0-9_]+$/.test(marker)) throw new Error('marker must be [A-Za-z0-9_]+');
-  const script = [
-    `if kill -s 0 -- -$$ 2>/dev/null; then printf '%s %s\\n' ${marker} "$$" >&2; exec /bin/sh -c "$1"; fi`,
-    `if command -v setsid >/dev/null 2>&1; then exec setsid /bin/sh -c 'printf "%s %s\\n" "$0" "$$" >&2; exec /bin/sh -c "$1"' ${marker} "$1"; fi`,
-    `printf '%s -\\n' ${marker} >&2; exec /bin/sh -c "$1"`,
-  ].join('\n');
-  return `exec /bin/sh -c ${shellQuote(script)} ${WRAPPER_ARGV0} ${shellQuote(command)}`;
-}
-
-/**
- * The remote command that stops process group `pgid`: SIGTERM, then SIGKILL after `graceMs`
- * unless the group is gone sooner (polled every 100 ms). Uses `kill -s SIG -- -pgid`: dash, the
- * usual /bin/sh, rejects `kill -TERM -- -pgid`.
- */
-export function remoteKillCommand(pgid: number, graceMs = REMOTE_KILL_GRACE_MS): string {
-  if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`bad process group id ${pgid}`);
-  const rounds = Math.max(1, Math.ceil(graceMs / 100));
-  const script =
-    `p=${pgid}; kill -s TERM -- -$p 2>/dev/null || exit 0; i=0; ` +
-    `while [ $i -lt ${rounds} ]; do kill -s 0 -- -$p 2>/dev/null || exit 0; ` +
-    `sleep 0.1 2>/dev/null || { sleep 1; i=$((i+9)); }; i=$((i+1)); done; ` +
-    `kill -s KILL -- -$p 2>/dev/null; exit 0`;
-  return `exec /bin/sh -c ${shellQuote(script)}`;
 }
 
 function connectConfig(
@@ -244,8 +76,8 @@ export class SshSession {
   private isClosed = false;
   private closing: Promise<void> | undefined;
   private failure: SshError | undefined;
-  private readonly channels = new Slots(MAX_CONCURRENT_CHANNELS);
-  private readonly killChannels = new Slots(MAX_KILL_CHANNELS);
+  private readonly channels = new Semaphore(MAX_CONCURRENT_CHANNELS);
+  private readonly killChannels = new Semaphore(MAX_KILL_CHANNELS);
   /** Rejecters of in-flight operations, failed when the connection drops. */
   private readonly inflight = new Set<(error: SshError) => void>();
   private sftpUnavailable: boolean;
@@ -294,7 +126,7 @@ export class SshSession {
     let learned = false;
     let rejection: SshError | undefined;
     const hostVerifier = (key: Buffer): boolean => {
-      seen = sshFingerprint(key);
+      seen = fingerprintOf(key);
       if (pinned !== null) {
         if (seen === pinned) return true;
         rejection = new SshError(
@@ -502,16 +334,8 @@ export class SshSession {
     channel.end();
 
     return new Promise<ExecResult>((resolve, reject) => {
-      let callbackError: Error | undefined;
-      const deliver = (stream: 'stdout' | 'stderr', line: string) => {
-        if (callbackError !== undefined) return;
-        try {
-          opts.onLine(stream, line);
-        } catch (error) {
-          callbackError =
-            error instanceof Error ? error : new Error(`onLine threw: ${String(error)}`);
-        }
-      };
+      const sink = new LineSink(opts.onLine);
+      const deliver = sink.deliver;
 
       // The first stderr line is the wrapper's `<marker> <pgid>`; it is not the command's.
       let pgid: number | null | undefined;
@@ -567,8 +391,8 @@ export class SshSession {
           reject(error);
           return;
         }
-        if (callbackError !== undefined) {
-          reject(callbackError);
+        if (sink.error !== undefined) {
+          reject(sink.error);
           return;
         }
         resolve({

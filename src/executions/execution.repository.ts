@@ -1,0 +1,266 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
+import { ExecutionEvents } from './execution-events.js';
+import {
+  assertTransition,
+  fromStatuses,
+  type ExecutionTransition,
+  type RunOutcome,
+} from './execution-state.js';
+import { ExecutionResultEntity, type StepStatus } from './execution-result.entity.js';
+import { ExecutionEntity } from './execution.entity.js';
+
+const CANCELED_BEFORE_START = 'canceled before it started';
+
+/**
+ * The only code that writes an execution's status. Each method is one move of the state table
+ * (`execution-state.ts`), written as a conditional UPDATE on the statuses that move starts from,
+ * so two processes racing for the same row cannot both win; each announces itself with
+ * `ExecutionEvents.publish` and, where it is an action, is audited in the same transaction.
+ */
+@Injectable()
+export class ExecutionRepository {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly events: ExecutionEvents,
+    private readonly audit: AuditService,
+  ) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(ExecutionEntity);
+  }
+
+  findById(id: string): Promise<ExecutionEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  /** A new execution, queued, with its audit record in the same transaction. */
+  async create(
+    fields: Omit<
+      ExecutionEntity,
+      | 'status'
+      | 'createdAt'
+      | 'startedAt'
+      | 'finishedAt'
+      | 'heartbeatAt'
+      | 'worker'
+      | 'error'
+      | 'cancelRequested'
+    >,
+    audit: { ctx: AuditContext; record: AuditEvent },
+  ): Promise<ExecutionEntity> {
+    return this.dataSource.transaction(async (m) => {
+      const saved = await m.save(m.create(ExecutionEntity, { ...fields, status: 'queued' }));
+      await this.audit.record(audit.ctx, audit.record, m);
+      return saved;
+    });
+  }
+
+  /**
+   * A worker takes a queued execution (queued → running). Null when another worker has it, it
+   * already ended, or a cancel was requested — then it is closed out as canceled here.
+   */
+  async claim(id: string, worker: string): Promise<ExecutionEntity | null> {
+    const claimed = await this.move(id, 'claim', 'running', {
+      extraWhere: 'AND NOT cancel_requested',
+      set: { startedAt: 'now()', heartbeatAt: 'now()', worker },
+    });
+    if (!claimed) {
+      await this.move(id, 'cancelQueued', 'canceled', {
+        extraWhere: 'AND cancel_requested',
+        set: { finishedAt: 'now()', error: CANCELED_BEFORE_START },
+      });
+      return null;
+    }
+    return this.repo.findOneByOrFail({ id });
+  }
+
+  /** The worker is alive; answers whether someone asked it to stop. */
+  async heartbeat(id: string): Promise<{ cancelRequested: boolean }> {
+    const [rows] = await this.dataSource.query<[Array<{ cancel_requested: boolean }>, number]>(
+      'UPDATE executions SET heartbeat_at = now() WHERE id = $1 RETURNING cancel_requested',
+      [id],
+    );
+    return { cancelRequested: Boolean(rows[0]?.cancel_requested) };
+  }
+
+  /** How the worker's run ended (running → succeeded, failed, canceled, timed_out); audited. */
+  async finish(execution: ExecutionEntity, status: RunOutcome, error: string | null) {
+    await this.dataSource.transaction(async (m) => {
+      const moved = await this.move(
+        execution.id,
+        'finish',
+        status,
+        { set: { finishedAt: 'now()', error } },
+        m,
+      );
+      if (!moved) return; // interrupted meanwhile by the reaper: that verdict stands
+      await this.audit.record(
+        { actorId: execution.actorId, actorName: execution.actorName },
+        {
+          action: 'execution.finish',
+          outcome: status === 'succeeded' ? 'success' : 'failure',
+          subjectType: 'Execution',
+          subjectId: execution.id,
+          details: {
+            runbook: execution.runbookName,
+            version: execution.runbookVersion,
+            status,
+            error,
+          },
+        },
+        m,
+      );
+    });
+  }
+
+  /**
+   * Running executions whose worker stopped reporting before `cutoff` become interrupted (never
+   * left running); each audited. Returns how many were found stale.
+   */
+  async interruptStale(cutoff: Date): Promise<number> {
+    const stale = await this.repo.find({
+      where: { status: In([...fromStatuses('interrupt')]), heartbeatAt: LessThan(cutoff) },
+    });
+    for (const e of stale) {
+      await this.dataSource.transaction(async (m) => {
+        const moved = await this.move(
+          e.id,
+          'interrupt',
+          'interrupted',
+          {
+            extraWhere: 'AND heartbeat_at < $2',
+            params: [cutoff],
+            set: { finishedAt: 'now()', error: `worker ${e.worker ?? '?'} stopped reporting` },
+          },
+          m,
+        );
+        if (!moved) return;
+        await this.audit.record(
+          { actorId: null, actorName: 'system' },
+          {
+            action: 'execution.interrupt',
+            outcome: 'failure',
+            subjectType: 'Execution',
+            subjectId: e.id,
+            details: { worker: e.worker },
+          },
+          m,
+        );
+      });
+    }
+    return stale.length;
+  }
+
+  /**
+   * Asks for a stop: a queued execution ends as canceled at once; a running one is stopped by
+   * its worker (the cancel notice, or its next heartbeat). Audited with `audit`.
+   */
+  async requestCancel(
+    id: string,
+    audit: { ctx: AuditContext; record: AuditEvent },
+  ): Promise<ExecutionEntity> {
+    await this.dataSource.transaction(async (m) => {
+      await m.update(ExecutionEntity, { id }, { cancelRequested: true });
+      await this.move(
+        id,
+        'cancelQueued',
+        'canceled',
+        { set: { finishedAt: 'now()', error: CANCELED_BEFORE_START }, notify: false },
+        m,
+      );
+      await this.audit.record(audit.ctx, audit.record, m);
+      await this.events.publish({ id, kind: 'cancel' }, m);
+      await this.events.publish({ id, kind: 'status' }, m);
+    });
+    return this.repo.findOneByOrFail({ id });
+  }
+
+  /** Ids of queued executions, oldest first (to enqueue again after a restart). */
+  async queuedIds(): Promise<string[]> {
+    const rows = await this.repo.find({
+      where: { status: In([...fromStatuses('claim')]) },
+      select: { id: true },
+      order: { createdAt: 'ASC' },
+    });
+    return rows.map((r) => r.id);
+  }
+
+  /** A step started on a node (node null: once on the Firebreak host); returns the result row. */
+  startStep(executionId: string, step: string, node: string | null) {
+    return this.dataSource.getRepository(ExecutionResultEntity).save({
+      executionId,
+      step,
+      node,
+      status: 'running',
+      attempt: 1,
+      startedAt: new Date(),
+    });
+  }
+
+  /** How that step ended on that node. */
+  async finishStep(
+    result: Pick<ExecutionResultEntity, 'id' | 'startedAt'>,
+    outcome: { status: StepStatus; exitCode: number | null; error: string | null; attempt: number },
+  ): Promise<void> {
+    const finishedAt = new Date();
+    await this.dataSource.getRepository(ExecutionResultEntity).update(
+      { id: result.id },
+      {
+        ...outcome,
+        finishedAt,
+        durationMs: finishedAt.getTime() - result.startedAt.getTime(),
+      },
+    );
+  }
+
+  /**
+   * One move of the state table: UPDATE … WHERE status IN (the move's from-statuses), then a
+   * status notice (in the same transaction) when a row moved. Returns whether it moved.
+   */
+  private async move(
+    id: string,
+    transition: ExecutionTransition,
+    to: ExecutionEntity['status'],
+    opts: {
+      set?: Partial<Record<'startedAt' | 'finishedAt' | 'heartbeatAt', 'now()'>> & {
+        worker?: string;
+        error?: string | null;
+      };
+      extraWhere?: string;
+      params?: unknown[];
+      notify?: boolean;
+    },
+    m: EntityManager = this.dataSource.manager,
+  ): Promise<boolean> {
+    assertTransition(transition, to);
+    const params: unknown[] = [id, ...(opts.params ?? [])];
+    const bind = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const columns: Record<string, string> = {
+      startedAt: 'started_at',
+      finishedAt: 'finished_at',
+      heartbeatAt: 'heartbeat_at',
+      worker: 'worker',
+      error: 'error',
+    };
+    const sets = [`status = ${bind(to)}`];
+    for (const [key, value] of Object.entries(opts.set ?? {})) {
+      const column = columns[key];
+      sets.push(`${column} = ${value === 'now()' && key !== 'error' ? 'now()' : bind(value)}`);
+    }
+    const from = fromStatuses(transition);
+    const inList = from.map((s) => bind(s)).join(', ');
+    // TypeORM returns [rows, affected] for UPDATE … RETURNING.
+    const [, affected] = await m.query<[unknown[], number]>(
+      `UPDATE executions SET ${sets.join(', ')} WHERE id = $1 AND status IN (${inList}) ${opts.extraWhere ?? ''} RETURNING id`,
+      params,
+    );
+    if (affected > 0 && opts.notify !== false) await this.events.publish({ id, kind: 'status' }, m);
+    return affected > 0;
+  }
+}

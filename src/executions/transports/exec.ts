@@ -1,0 +1,44 @@
+/** What both transports (SSH and local) take and return for one command. */
+
+export interface ExecResult {
+  /** The remote exit status; null when the process was killed by a signal or never reported. */
+  exitCode: number | null;
+  /** The signal that killed the process (`SIGTERM`), when the server reported one. */
+  signal: string | null;
+  timedOut: boolean;
+  canceled: boolean;
+  durationMs: number;
+}
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface ExecOptions {
+  /** Stops the command (its whole process group) after this long; counted from its start. */
+  timeoutMs?: number;
+  /** Aborting stops the command the same way; a command still queued never starts. */
+  signal?: AbortSignal;
+  onLine: (stream: OutputStream, line: string) => void;
+}
+
+/**
+ * Hands output lines to `onLine` until it throws: the first error is kept (the command's result
+ * rejects with it once the command ends) and later lines are dropped.
+ */
+export class LineSink {
+  private failure: Error | undefined;
+
+  constructor(private readonly onLine: ExecOptions['onLine']) {}
+
+  readonly deliver = (stream: OutputStream, line: string): void => {
+    if (this.failure !== undefined) return;
+    try {
+      this.onLine(stream, line);
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(`onLine threw: ${String(error)}`);
+    }
+  };
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+}

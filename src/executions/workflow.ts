@@ -1,0 +1,306 @@
+import { test as testCondition } from '../runbooks/condition.js';
+import {
+  durationMs,
+  stepKind,
+  type RunbookDefinition,
+  type StepDefinition,
+} from '../runbooks/runbook.schema.js';
+import { renderText, type TemplateValues } from '../runbooks/template.js';
+import type { ExecutionRepository } from './execution.repository.js';
+import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
+import type { LogStream } from './execution-log.entity.js';
+import { STEP_EXECUTORS, type StepAttempt, type StepCall } from './executors/index.js';
+import { MAX_CAPTURE_BYTES, sleep } from './executors/step-executor.js';
+import { mapLimit } from './semaphore.js';
+import { extractCaptures } from './step-output.js';
+import type { ExecResult } from './transports/exec.js';
+import { SshError } from './transports/ssh-errors.js';
+
+const DEFAULT_MAX_PARALLEL = 50;
+
+type Outcome = 'ok' | 'failed' | 'skipped';
+type Captures = Record<string, { captures: Record<string, string> }>;
+
+interface NodeState {
+  target: ExecutionTarget;
+  captures: Captures;
+  failed: boolean;
+}
+
+/** Why a run stopped early: canceled (by a person or shutdown) or the runbook's timeout. */
+export class Aborted extends Error {
+  constructor(readonly status: 'canceled' | 'timed_out') {
+    super(status);
+  }
+}
+
+/** Where a step's commands go: the node's transport, or the Firebreak host for null. */
+export interface StepTransport {
+  exec(
+    target: ExecutionTarget | null,
+    command: string,
+    opts: {
+      timeoutMs?: number;
+      signal: AbortSignal;
+      onLine: (stream: 'stdout' | 'stderr', line: string) => void;
+    },
+  ): Promise<ExecResult>;
+  upload(target: ExecutionTarget, path: string, content: string, mode: number): Promise<void>;
+  remove(target: ExecutionTarget, path: string): Promise<void>;
+}
+
+export interface WorkflowContext {
+  def: RunbookDefinition;
+  execution: ExecutionEntity;
+  /** Option values, secure ones included (templates quote them; the log masks them). */
+  options: Record<string, unknown>;
+  secure: ReadonlySet<string>;
+  log: (node: string | null, step: string | null, stream: LogStream, line: string) => void;
+  signal: AbortSignal;
+  transport: StepTransport;
+  results: Pick<ExecutionRepository, 'startStep' | 'finishStep'>;
+}
+
+/**
+ * A runbook's steps over its targets: batches by strategy (parallel, sequential, rolling), each
+ * batch running every step in order; per step `when`, retries, captures and a result row per
+ * node; `keepGoing` and `onError`. Returns false when anything failed. Step kinds are the
+ * executors' business; this decides only what runs where and when.
+ */
+export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
+  const { def, execution, log, signal } = ctx;
+  const states = execution.targets.map((target): NodeState => ({
+    target,
+    captures: {},
+    failed: false,
+  }));
+  const strategy = def.targets?.strategy ?? 'parallel';
+  const batchSize =
+    strategy === 'parallel'
+      ? Math.max(1, states.length)
+      : strategy === 'sequential'
+        ? 1
+        : Math.max(
+            1,
+            Number(
+              renderText(String(def.targets?.batchSize ?? 1), { options: ctx.options }).text,
+            ) || 1,
+          );
+  const batches: NodeState[][] = [];
+  for (let i = 0; i < states.length; i += batchSize) batches.push(states.slice(i, i + batchSize));
+  if (batches.length === 0) batches.push([]);
+  const keepGoing = def.targets?.keepGoing ?? false;
+  const localCaptures: Captures = {};
+
+  let failed = false;
+  for (const [b, batch] of batches.entries()) {
+    if (batches.length > 1)
+      log(
+        null,
+        null,
+        'system',
+        `batch ${b + 1}/${batches.length}: ${batch.map((s) => s.target.name).join(', ')}`,
+      );
+    for (const step of def.steps) {
+      throwIfAborted(signal);
+      const ok = await runStep(step, batch, localCaptures, ctx);
+      if (!ok) {
+        failed = true;
+        if (!keepGoing || batch.every((s) => s.failed)) break;
+      }
+    }
+    if (failed && !keepGoing) break;
+  }
+  if (failed && def.onError?.length) {
+    log(null, null, 'system', 'running onError steps');
+    const failedNodes = states.filter((s) => s.failed);
+    for (const step of def.onError) {
+      if (signal.aborted) break;
+      await runStep(
+        step,
+        failedNodes.length ? failedNodes.map((s) => ({ ...s, failed: false })) : states,
+        localCaptures,
+        ctx,
+      );
+    }
+  }
+  return !failed;
+}
+
+/** Whether a step runs once on the Firebreak host rather than on each target. */
+export function runsLocally(step: StepDefinition): boolean {
+  const kind = stepKind(step);
+  return (
+    kind === 'sleep' ||
+    kind === 'approval' ||
+    kind === 'runbook' ||
+    (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'local'
+  );
+}
+
+/** One step on a batch: once on the host for local/sleep steps, else on every live node. */
+async function runStep(
+  step: StepDefinition,
+  batch: NodeState[],
+  localCaptures: Captures,
+  ctx: WorkflowContext,
+): Promise<boolean> {
+  if (runsLocally(step)) {
+    const outcome = await runOnce(step, null, localCaptures, ctx);
+    return outcome !== 'failed' || Boolean(step.continueOnError);
+  }
+  const live = batch.filter((s) => !s.failed);
+  const maxParallel = ctx.def.targets?.maxParallel ?? DEFAULT_MAX_PARALLEL;
+  const outcomes = await mapLimit(live, maxParallel, async (state) => {
+    const outcome = await runOnce(step, state.target, state.captures, ctx);
+    if (outcome === 'failed' && !step.continueOnError) state.failed = true;
+    return outcome;
+  });
+  return outcomes.every((o) => o !== 'failed') || Boolean(step.continueOnError);
+}
+
+/** A step on one node (or locally), with `when`, retries and captures, and its result row. */
+async function runOnce(
+  step: StepDefinition,
+  target: ExecutionTarget | null,
+  captures: Captures,
+  ctx: WorkflowContext,
+): Promise<Outcome> {
+  const values: TemplateValues = {
+    options: ctx.options,
+    secureOptions: ctx.secure,
+    steps: captures,
+    execution: { id: ctx.execution.id, actor: ctx.execution.actorName },
+    ...(target ? { node: nodeValues(target) } : {}),
+  };
+  const nodeName = target?.name ?? null;
+  const result = await ctx.results.startStep(ctx.execution.id, step.name, nodeName);
+  if (
+    step.when &&
+    !testCondition(step.when, { options: ctx.options, node: values.node ?? null, steps: captures })
+  ) {
+    ctx.log(nodeName, step.name, 'system', `skipped: ${step.when} is false`);
+    await ctx.results.finishStep(result, {
+      status: 'skipped',
+      exitCode: null,
+      error: null,
+      attempt: 1,
+    });
+    return 'skipped';
+  }
+  const attempts = step.retry?.attempts ?? 1;
+  let last: StepAttempt = { ok: false, exitCode: null, error: 'not run', output: '' };
+  let used = 0;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    throwIfAborted(ctx.signal);
+    used = attempt;
+    if (attempt > 1) {
+      ctx.log(
+        nodeName,
+        step.name,
+        'system',
+        `attempt ${attempt}/${attempts}: ${last.error ?? 'failed'}`,
+      );
+      await sleep(step.retry?.delay ? durationMs(step.retry.delay) : 1000, ctx.signal);
+    }
+    last = await attemptStep(step, target, values, ctx);
+    if (last.ok || last.fatal) break;
+  }
+  if (last.ok && step.capture) {
+    const { values: got, missing } = extractCaptures(step.capture, last.output);
+    if (missing.length) {
+      last = { ...last, ok: false, error: `capture ${missing.join(', ')} not found in the output` };
+    } else {
+      captures[step.name] = { captures: got };
+    }
+  }
+  throwIfAborted(ctx.signal);
+  if (!last.ok) ctx.log(nodeName, step.name, 'system', `failed: ${last.error}`);
+  await ctx.results.finishStep(result, {
+    status: last.ok ? 'succeeded' : last.timedOut ? 'timed_out' : 'failed',
+    exitCode: last.exitCode,
+    error: last.ok ? null : (last.error ?? null),
+    attempt: used,
+  });
+  return last.ok ? 'ok' : 'failed';
+}
+
+/** One attempt through the step kind's executor; a connection failure is not worth a retry. */
+async function attemptStep(
+  step: StepDefinition,
+  target: ExecutionTarget | null,
+  values: TemplateValues,
+  ctx: WorkflowContext,
+): Promise<StepAttempt> {
+  const kind = stepKind(step);
+  const executor = STEP_EXECUTORS[kind];
+  if (!executor)
+    return {
+      ok: false,
+      fatal: true,
+      exitCode: null,
+      error: `${kind} steps are not supported by this engine yet`,
+      output: '',
+    };
+  const nodeName = target?.name ?? null;
+  const timeoutMs = step.timeout ? durationMs(step.timeout) : undefined;
+  const log = (stream: LogStream, line: string) => ctx.log(nodeName, step.name, stream, line);
+  const call: StepCall = {
+    step,
+    node: nodeName,
+    values,
+    executionId: ctx.execution.id,
+    timeoutMs,
+    signal: ctx.signal,
+    log,
+    async shell(command) {
+      log('system', `$ ${command.display}`);
+      const lines: string[] = [];
+      let bytes = 0;
+      const result = await ctx.transport.exec(target, command.text, {
+        timeoutMs,
+        signal: ctx.signal,
+        onLine: (stream, line) => {
+          log(stream, line);
+          if (stream === 'stdout' && bytes < MAX_CAPTURE_BYTES) {
+            lines.push(line);
+            bytes += line.length + 1;
+          }
+        },
+      });
+      return { result, stdout: lines.join('\n') };
+    },
+    upload: (path, content, mode) => ctx.transport.upload(requireNode(target), path, content, mode),
+    remove: (path) => ctx.transport.remove(requireNode(target), path),
+  };
+  try {
+    return await executor.execute(call);
+  } catch (err) {
+    if (err instanceof Aborted || ctx.signal.aborted)
+      throw err instanceof Aborted ? err : (ctx.signal.reason as Error);
+    if (err instanceof SshError)
+      return { ok: false, fatal: true, exitCode: null, error: err.message, output: '' };
+    return { ok: false, exitCode: null, error: (err as Error).message, output: '' };
+  }
+}
+
+function requireNode(target: ExecutionTarget | null): ExecutionTarget {
+  if (!target) throw new Error('files can only be written on a node');
+  return target;
+}
+
+/** The node's fields for templates and conditions, as resolved when the execution started. */
+function nodeValues(target: ExecutionTarget): NonNullable<TemplateValues['node']> {
+  return {
+    name: target.name,
+    hostname: target.hostname,
+    port: target.port ?? 22,
+    user: target.user ?? '',
+    attributes: target.attributes ?? {},
+  };
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted)
+    throw signal.reason instanceof Aborted ? signal.reason : new Aborted('canceled');
+}
