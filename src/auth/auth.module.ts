@@ -11,7 +11,7 @@ import { AuthAcl } from './auth.acl.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { AuthenticationGuard } from './authentication.guard.js';
-import { AbilityFactory } from './casl/ability.factory.js';
+import { AbilityFactory } from '../common/access/ability.factory.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';

@@ -15,8 +15,8 @@ import {
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
 import type { AuditContext } from '../audit/audit.service.js';
-import type { AppAbility, Principal } from '../auth/casl/ability.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import { toExecutionDto, type ExecutionDto } from '../executions/executions.dto.js';
 import type { Actor } from '../executions/executions.service.js';
