@@ -2,13 +2,17 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import type { AppConfig } from '../config/config.js';
 import { IncidentEvents } from './incident-events.js';
+import { IncidentExecutionsService } from './incident-executions.service.js';
+import { IncidentTimelineService } from './incident-timeline.service.js';
 import { IncidentsAcl } from './incidents.acl.js';
 import { IncidentsController } from './incidents.controller.js';
 import { IncidentsService } from './incidents.service.js';
+import { PostmortemService } from './postmortem.service.js';
+import { ResponseMetricsService } from './response-metrics.service.js';
 
 /**
  * Incidents; ExecutionsService comes from the global ExecutionsModule. A worker serves no
- * incident routes (it answers only /health and /metrics) but still offers the service.
+ * incident routes (it answers only /health and /metrics) but still offers the services.
  */
 @Module({})
 export class IncidentsModule {
@@ -17,8 +21,17 @@ export class IncidentsModule {
       module: IncidentsModule,
       imports: [AuthModule],
       controllers: config.role === 'worker' ? [] : [IncidentsController],
-      providers: [IncidentEvents, IncidentsService, IncidentsAcl],
-      exports: [IncidentsService],
+      providers: [
+        IncidentEvents,
+        IncidentTimelineService,
+        ResponseMetricsService,
+        IncidentsService,
+        IncidentExecutionsService,
+        PostmortemService,
+        IncidentsAcl,
+      ],
+      // Other modules append to a timeline through IncidentTimelineService.append.
+      exports: [IncidentsService, IncidentTimelineService],
     };
   }
 }
