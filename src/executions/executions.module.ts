@@ -1,16 +1,20 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { BullModule, getQueueToken } from '@nestjs/bull';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { ExecutionEvents } from './execution-events.js';
+import { ExecutionLogEntity } from './execution-log.entity.js';
 import {
   BULL_QUEUE_NAME,
   BullExecutionQueue,
   EXECUTION_QUEUE,
   InProcessExecutionQueue,
 } from './execution-queue.js';
+import { ExecutionResultEntity } from './execution-result.entity.js';
+import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRunner } from './execution.runner.js';
 import { ExecutionsController } from './executions.controller.js';
 import { ExecutionsService } from './executions.service.js';
@@ -31,6 +35,7 @@ export class ExecutionsModule {
       // Global so IncidentsModule (and later alerts, Slack) can start runs through the one service.
       global: true,
       imports: [
+        TypeOrmModule.forFeature([ExecutionEntity, ExecutionResultEntity, ExecutionLogEntity]),
         RunbooksModule,
         NodesModule,
         ...(config.redisUrl
