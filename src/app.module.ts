@@ -28,9 +28,14 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config, databaseUrl),
         LoggerModule.forRoot(loggerOptions(config)),
-        TypeOrmModule.forRoot(
-          dataSourceOptions(databaseUrl, [], { applicationName: `firebreak-${config.role}` }),
-        ),
+        // Each module registers its entities with TypeOrmModule.forFeature.
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(databaseUrl, [], {
+            applicationName: `firebreak-${config.role}`,
+            entities: [],
+          }),
+          autoLoadEntities: true,
+        }),
         PgNotificationsModule,
         ObservabilityModule,
         AuditModule,

@@ -1,6 +1,8 @@
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { schemaDrift } from '../src/database/data-source.js';
+import { startTestApp } from './support/app.js';
 import { createTestDatabase, openDataSource, type TestDatabase } from './support/database.js';
+import { entityClasses } from './support/entities.js';
 
 describe('schema (real Postgres)', () => {
   let db: TestDatabase;
@@ -18,6 +20,27 @@ describe('schema (real Postgres)', () => {
   it('entities and migrations agree (run `npm run migration:generate -- Name` when this fails)', async () => {
     const drift = await schemaDrift(ds);
     expect(drift.up).toEqual([]);
+  });
+
+  it('the app registers every entity through its modules (TypeOrmModule.forFeature)', async () => {
+    const t = await startTestApp();
+    try {
+      const registered = t.app.get(DataSource).entityMetadatas.map((m) => m.name);
+      expect(registered.sort()).toEqual(
+        entityClasses()
+          .map((c) => c.name)
+          .sort(),
+      );
+      // …and every table the migrations create has its entity (no file missed by the glob).
+      const tables = (await ds.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'migrations'",
+      )) as Array<{ table_name: string }>;
+      expect(ds.entityMetadatas.map((m) => m.tableName).sort()).toEqual(
+        tables.map((r) => r.table_name).sort(),
+      );
+    } finally {
+      await t.close();
+    }
   });
 
   it('every migration reverts and re-applies cleanly', async () => {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { hasRole, type AclBuilder, type Principal } from '../auth/casl/ability.js';
-import { AclRules, type AclProvider } from '../auth/casl/acl.decorator.js';
+import { hasRole, type AclBuilder, type Principal } from '../common/access/ability.js';
+import { AclRules, type AclProvider } from '../common/access/acl.decorator.js';
 
 /** The audit trail is read and verified by admins; nobody, admins included, may change it. */
 export function defineAuditAcl(p: Principal, { can, cannot }: AclBuilder): void {

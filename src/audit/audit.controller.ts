@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { AuditPageDto, AuditQueryDto, toAuditEntryDto } from './audit.dto.js';
 import { AuditService, type VerifyResult } from './audit.service.js';
 

@@ -1,19 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import {
-  IsIn,
-  IsInt,
-  IsISO8601,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { PagedTimeRangeQueryDto } from '../common/time-range.dto.js';
 import type { AuditEntryEntity } from './audit-entry.entity.js';
 
-export class AuditQueryDto {
+export class AuditQueryDto extends PagedTimeRangeQueryDto(100, 1000) {
   @ApiPropertyOptional({ description: 'Username (or system actor) that acted' })
   @IsOptional()
   @IsString()
@@ -42,30 +32,12 @@ export class AuditQueryDto {
   @MaxLength(256)
   subjectId?: string;
 
-  @ApiPropertyOptional({ description: 'ISO 8601, inclusive' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional({ description: 'ISO 8601, exclusive' })
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-
   @ApiPropertyOptional({
     description: 'Page: entries with an id below this (use nextBefore from the previous page)',
   })
   @IsOptional()
   @Matches(/^\d{1,19}$/, { message: 'must be an entry id' })
   before?: string;
-
-  @ApiPropertyOptional({ default: 100, minimum: 1, maximum: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
 }
 
 export class AuditEntryDto {

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
 import { auditContextOf, type FirebreakRequest } from '../common/request-context.js';
-import { REQUIRED_ABILITY, type RequiredAbility } from './casl/acl.decorator.js';
+import { REQUIRED_ABILITY, type RequiredAbility } from '../common/access/acl.decorator.js';
 
 /**
  * Route-level permission check (`@CheckAbility(action, subject)`), run after authentication.

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-http-bearer';
-import type { Principal } from './casl/ability.js';
+import type { Principal } from '../common/access/ability.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { toPrincipal } from './auth.service.js';
 

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { DomainException, notFound } from '../common/errors.js';
 import { ApiTokenEntity } from './api-token.entity.js';
-import type { AppAbility, Principal } from './casl/ability.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
 import { API_TOKEN_PREFIX, generateApiToken, hashApiToken } from './secrets.js';
 import { UserEntity } from './user.entity.js';
 

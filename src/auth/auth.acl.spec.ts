@@ -1,7 +1,7 @@
 import { subject } from '@casl/ability';
 import { defineAuditAcl } from '../audit/audit.acl.js';
 import { defineAuthAcl } from './auth.acl.js';
-import { buildAbility, hasRole, ROLES, type Principal } from './casl/ability.js';
+import { buildAbility, hasRole, ROLES, type Principal } from '../common/access/ability.js';
 
 const SELF = '11111111-1111-4111-8111-111111111111';
 const OTHER = '22222222-2222-4222-8222-222222222222';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { hasRole, type AclBuilder, type Principal } from './casl/ability.js';
-import { AclRules, type AclProvider } from './casl/acl.decorator.js';
+import { hasRole, type AclBuilder, type Principal } from '../common/access/ability.js';
+import { AclRules, type AclProvider } from '../common/access/acl.decorator.js';
 
 /**
  * Users and API tokens. Admins manage users and may revoke anyone's token; everyone reads their

@@ -27,7 +27,7 @@ import {
   toApiTokenDto,
 } from './auth.dto.js';
 import { AuthService } from './auth.service.js';
-import type { AppAbility, Principal } from './casl/ability.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from './current.decorator.js';
 import { UserDto, toUserDto } from './users.dto.js';
 import { UsersService } from './users.service.js';

@@ -2,23 +2,27 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
 import { AbilityGuard } from './ability.guard.js';
+import { ApiTokenEntity } from './api-token.entity.js';
 import { ApiTokenStrategy } from './api-token.strategy.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import { AuthAcl } from './auth.acl.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { AuthenticationGuard } from './authentication.guard.js';
-import { AbilityFactory } from './casl/ability.factory.js';
+import { AbilityFactory } from '../common/access/ability.factory.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { UserEntity } from './user.entity.js';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
 @Module({
   imports: [
     DiscoveryModule,
+    TypeOrmModule.forFeature([UserEntity, ApiTokenEntity]),
     PassportModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],

@@ -3,7 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import type { Principal } from './casl/ability.js';
+import type { Principal } from '../common/access/ability.js';
 import { verifyPassword } from './secrets.js';
 import type { UserEntity } from './user.entity.js';
 import { UsersService } from './users.service.js';

@@ -5,8 +5,8 @@ import { DomainException } from '../common/errors.js';
 import { IS_PUBLIC } from '../common/public.decorator.js';
 import type { FirebreakRequest } from '../common/request-context.js';
 import { API_TOKEN_PREFIX } from './secrets.js';
-import type { Principal } from './casl/ability.js';
-import { AbilityFactory } from './casl/ability.factory.js';
+import type { Principal } from '../common/access/ability.js';
+import { AbilityFactory } from '../common/access/ability.factory.js';
 
 function mapFailure(err: unknown, user: unknown, info: unknown): Principal {
   if (err)

@@ -3,7 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import type { Principal } from './casl/ability.js';
+import type { Principal } from '../common/access/ability.js';
 import { AuthService, type JwtClaims } from './auth.service.js';
 
 /** Console sessions: short-lived HS256 JWTs signed with a key derived from SECRET_KEY. */

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuditContext } from '../audit/audit.service.js';
-import { CheckAbility } from './casl/acl.decorator.js';
-import type { AppAbility } from './casl/ability.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
+import type { AppAbility } from '../common/access/ability.js';
 import { Audit, CurrentAbility } from './current.decorator.js';
 import { CreateUserDto, UpdateUserDto, UserDto, toUserDto } from './users.dto.js';
 import { UsersService } from './users.service.js';

@@ -12,7 +12,7 @@ import {
   MaxLength,
   MinLength,
 } from 'class-validator';
-import { ROLES } from './casl/ability.js';
+import { ROLES } from '../common/access/ability.js';
 import type { UserEntity } from './user.entity.js';
 
 export const USERNAME_RE = /^[a-z0-9][a-z0-9._-]{1,63}$/;

@@ -4,7 +4,7 @@ import { subject } from '@casl/ability';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
 import { DomainException, notFound } from '../common/errors.js';
-import type { AppAbility } from './casl/ability.js';
+import type { AppAbility } from '../common/access/ability.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import type { CreateUserDto, UpdateUserDto } from './users.dto.js';
 import { UserEntity } from './user.entity.js';

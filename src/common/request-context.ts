@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { AppAbility, Principal } from '../auth/casl/ability.js';
+import type { AppAbility, Principal } from './access/ability.js';
 import type { AuditContext } from '../audit/audit.service.js';
 
 /** What the guards attach to a request. */

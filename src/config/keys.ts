@@ -6,7 +6,7 @@ import { hkdfSync } from 'node:crypto';
  */
 export function deriveKey(
   secretKey: string,
-  purpose: 'jwt' | 'credentials' | 'webhooks' | 'execution-options',
+  purpose: 'jwt' | 'credentials' | 'execution-options',
 ): Buffer {
   return Buffer.from(hkdfSync('sha256', secretKey, 'firebreak', `firebreak/${purpose}/v1`, 32));
 }

@@ -1,7 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions, type MigrationInterface } from 'typeorm';
-import { ENTITIES } from './entities.js';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -12,18 +11,29 @@ export const COMPILED_MIGRATIONS = join(
 );
 
 /**
+ * Every compiled entity, dist/src/<module>/*.entity.js, for data sources opened outside Nest (the
+ * migration CLI). In the app each module registers its own with TypeOrmModule.forFeature.
+ */
+export const COMPILED_ENTITIES = join(dirname(fileURLToPath(import.meta.url)), '../**/*.entity.js');
+
+/**
  * One description of the database for the app, the migration CLI and the tests. `synchronize`
- * is never on: the schema changes only through migrations/.
+ * is never on: the schema changes only through migrations/. `entities` defaults to every
+ * compiled entity; the app passes none and auto-loads the modules' own.
  */
 export function dataSourceOptions(
   url: string,
   migrations: Array<string | MigrationClass> = [COMPILED_MIGRATIONS],
-  extra: Partial<{ poolSize: number; applicationName: string }> = {},
+  extra: Partial<{
+    poolSize: number;
+    applicationName: string;
+    entities: NonNullable<DataSourceOptions['entities']>;
+  }> = {},
 ): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities: extra.entities ?? [COMPILED_ENTITIES],
     migrations,
     migrationsTableName: 'migrations',
     synchronize: false,

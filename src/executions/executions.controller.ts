@@ -14,8 +14,8 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from
 import type { Response } from 'express';
 import { map, type Observable } from 'rxjs';
 import type { AuditContext } from '../audit/audit.service.js';
-import type { AppAbility, Principal } from '../auth/casl/ability.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import {
   ExecutionDto,

@@ -5,7 +5,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -15,6 +14,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { PagedTimeRangeQueryDto } from '../common/time-range.dto.js';
 import type { ExecutionResultEntity } from './execution-result.entity.js';
 import type { ExecutionEntity } from './execution.entity.js';
 import { EXECUTION_STATUSES } from './execution-state.js';
@@ -52,7 +52,7 @@ export class StartExecutionDto {
   via?: 'api' | 'cli' | 'console';
 }
 
-export class ExecutionQueryDto {
+export class ExecutionQueryDto extends PagedTimeRangeQueryDto(50, 500) {
   @ApiPropertyOptional()
   @IsOptional()
   @Matches(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'must be a runbook name' })
@@ -68,24 +68,6 @@ export class ExecutionQueryDto {
   @IsString()
   @MaxLength(128)
   actor?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-
-  @ApiPropertyOptional({ default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
 }
 
 export class LogQueryDto {

@@ -1,10 +1,12 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { BullModule, getQueueToken } from '@nestjs/bull';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { ExecutionEvents } from './execution-events.js';
+import { ExecutionLogEntity } from './execution-log.entity.js';
 import {
   BULL_QUEUE_NAME,
   BullExecutionQueue,
@@ -12,6 +14,8 @@ import {
   InProcessExecutionQueue,
 } from './execution-queue.js';
 import { ExecutionRepository } from './execution.repository.js';
+import { ExecutionResultEntity } from './execution-result.entity.js';
+import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRunner } from './execution.runner.js';
 import { ExecutionsProcessor } from './executions.processor.js';
 import { ExecutionsController } from './executions.controller.js';
@@ -33,6 +37,7 @@ export class ExecutionsModule {
       // Global so IncidentsModule (and later alerts, Slack) can start runs through the one service.
       global: true,
       imports: [
+        TypeOrmModule.forFeature([ExecutionEntity, ExecutionResultEntity, ExecutionLogEntity]),
         RunbooksModule,
         NodesModule,
         ...(config.redisUrl

@@ -5,7 +5,7 @@ import { subject } from '@casl/ability';
 import type { Observable } from 'rxjs';
 import { DataSource, type FindOptionsWhere } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
-import type { AppAbility, Principal } from '../auth/casl/ability.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';

@@ -25,8 +25,6 @@ export const STATUSES = [
 ] as const;
 export type IncidentStatus = (typeof STATUSES)[number];
 
-export const OPEN_STATUSES: readonly IncidentStatus[] = STATUSES.filter((s) => s !== 'resolved');
-
 /**
  * Allowed moves. An open incident may move to any other open status (skipping ahead, or back
  * when a fix did not hold) and may be resolved directly; nothing returns to `triggered`. A

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { hasRole, type AclBuilder, type Principal } from '../auth/casl/ability.js';
-import { AclRules, type AclProvider } from '../auth/casl/acl.decorator.js';
+import { hasRole, type AclBuilder, type Principal } from '../common/access/ability.js';
+import { AclRules, type AclProvider } from '../common/access/acl.decorator.js';
 
 /**
  * Incidents (see incident-rules.ts `mayDo` for the same table): viewers read; responders declare,

@@ -15,8 +15,8 @@ import {
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { map, type Observable } from 'rxjs';
 import type { AuditContext } from '../audit/audit.service.js';
-import type { AppAbility, Principal } from '../auth/casl/ability.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import type { AppAbility, Principal } from '../common/access/ability.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import { toExecutionDto, type ExecutionDto } from '../executions/executions.dto.js';
 import type { Actor } from '../executions/executions.service.js';
@@ -36,8 +36,12 @@ import {
   toTimelineEntryDto,
   UpdateIncidentDto,
 } from './incidents.dto.js';
+import { IncidentExecutionsService } from './incident-executions.service.js';
+import { IncidentTimelineService } from './incident-timeline.service.js';
 import { IncidentsService, type IncidentWithRoles } from './incidents.service.js';
+import { PostmortemService } from './postmortem.service.js';
 import type { ResponseMetrics } from './response-metrics.js';
+import { ResponseMetricsService } from './response-metrics.service.js';
 
 const dto = ({ incident, roles }: IncidentWithRoles) => toIncidentDto(incident, roles);
 
@@ -45,7 +49,13 @@ const dto = ({ incident, roles }: IncidentWithRoles) => toIncidentDto(incident, 
 @ApiBearerAuth()
 @Controller('incidents')
 export class IncidentsController {
-  constructor(private readonly incidents: IncidentsService) {}
+  constructor(
+    private readonly incidents: IncidentsService,
+    private readonly timelines: IncidentTimelineService,
+    private readonly responseMetrics: ResponseMetricsService,
+    private readonly incidentExecutions: IncidentExecutionsService,
+    private readonly postmortems: PostmortemService,
+  ) {}
 
   @Post()
   @CheckAbility('create', 'Incident')
@@ -81,7 +91,7 @@ export class IncidentsController {
     summary: 'MTTA, MTTM and MTTR (seconds) per severity and counts by status, for a window',
   })
   metrics(@Query() q: MetricsQueryDto): Promise<ResponseMetrics> {
-    return this.incidents.metrics(
+    return this.responseMetrics.forWindow(
       q.from ? new Date(q.from) : undefined,
       q.to ? new Date(q.to) : undefined,
     );
@@ -202,7 +212,7 @@ export class IncidentsController {
     @Audit() audit: AuditContext,
   ): Promise<ExecutionDto> {
     return toExecutionDto(
-      await this.incidents.startExecution(id, body, { principal, ability, audit }),
+      await this.incidentExecutions.start(id, body, { principal, ability, audit }),
     );
   }
 
@@ -214,7 +224,7 @@ export class IncidentsController {
     @Query() q: TimelineQueryDto,
   ): Promise<{ items: TimelineEntryDto[]; nextAfter: string | null }> {
     const limit = q.limit ?? 100;
-    const rows = await this.incidents.timeline(id, q.after, limit);
+    const rows = await this.timelines.page(id, q.after, limit);
     return {
       items: rows.map(toTimelineEntryDto),
       nextAfter: rows.length ? String(rows[rows.length - 1].id) : (q.after ?? null),
@@ -233,7 +243,7 @@ export class IncidentsController {
   ): Promise<Observable<{ id?: string; type: string; data: string }>> {
     const incident = await this.incidents.find(id);
     const from = lastEventId ?? after ?? '0';
-    return this.incidents
+    return this.timelines
       .stream(incident.id, /^\d{1,19}$/.test(from) ? from : '0')
       .pipe(map((e) => ({ ...e, data: JSON.stringify(toTimelineEntryDto(e.data)) })));
   }
@@ -246,6 +256,6 @@ export class IncidentsController {
     summary: 'Postmortem as Markdown: summary, impact, roles, durations, timeline, actions',
   })
   postmortem(@Param('id') id: string): Promise<string> {
-    return this.incidents.postmortem(id);
+    return this.postmortems.markdown(id);
   }
 }

@@ -6,7 +6,6 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -17,6 +16,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PagedTimeRangeQueryDto, TimeRangeQueryDto } from '../common/time-range.dto.js';
 import type { IncidentRoleEntity } from './incident-role.entity.js';
 import { ICS_ROLES, NOTE_MAX_CHARS, SEVERITIES, STATUSES, type IcsRole } from './incident-rules.js';
 import type { IncidentTimelineEntity } from './incident-timeline.entity.js';
@@ -186,7 +186,7 @@ export class IncidentExecutionDto {
   nodes?: string[];
 }
 
-export class IncidentQueryDto {
+export class IncidentQueryDto extends PagedTimeRangeQueryDto(50, 500) {
   @ApiPropertyOptional({ enum: STATUSES })
   @IsOptional()
   @IsIn(STATUSES)
@@ -196,37 +196,9 @@ export class IncidentQueryDto {
   @IsOptional()
   @IsIn(SEVERITIES)
   severity?: (typeof SEVERITIES)[number];
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-
-  @ApiPropertyOptional({ default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit?: number;
 }
 
-export class MetricsQueryDto {
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  from?: string;
-
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsISO8601({ strict: true })
-  to?: string;
-}
+export class MetricsQueryDto extends TimeRangeQueryDto {}
 
 export class TimelineQueryDto {
   @ApiPropertyOptional({ description: 'Only entries after this id' })

@@ -1,25 +1,13 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
-import { Gauge, Histogram } from 'prom-client';
-import type { Observable } from 'rxjs';
-import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { UsersService } from '../auth/users.service.js';
-import { DomainException, notFound, validationFailed } from '../common/errors.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ExecutionEntity } from '../executions/execution.entity.js';
-import { FINAL_STATUSES } from '../executions/execution-state.js';
-import { ExecutionsService, type Actor } from '../executions/executions.service.js';
-import { MetricsService } from '../observability/metrics.service.js';
-import { INCIDENT_CHANNEL, IncidentEvents } from './incident-events.js';
+import { DomainException, validationFailed } from '../common/errors.js';
+import type { Actor } from '../executions/executions.service.js';
+import { incidentDenied } from './incident-access.js';
+import { findIncident } from './incident-lookup.js';
 import { IncidentRoleEntity } from './incident-role.entity.js';
 import {
   checkTransition,
@@ -27,15 +15,14 @@ import {
   isIcsRole,
   MULTI_HOLDER_ROLES,
   NOTE_MAX_CHARS,
-  SEVERITIES,
   type IcsRole,
   type IncidentStatus,
   type Severity,
 } from './incident-rules.js';
-import { IncidentTimelineEntity } from './incident-timeline.entity.js';
+import type { IncidentTimelineEntity } from './incident-timeline.entity.js';
+import { IncidentTimelineService } from './incident-timeline.service.js';
 import { IncidentEntity, incidentRef, type IncidentSource } from './incident.entity.js';
-import { renderPostmortem } from './postmortem.js';
-import { responseMetrics, secondsBetween, type ResponseMetrics } from './response-metrics.js';
+import { ResponseMetricsService } from './response-metrics.service.js';
 
 export interface DeclareRequest {
   title: string;
@@ -64,113 +51,35 @@ export interface IncidentQuery {
   limit: number;
 }
 
-/** What other modules (alerts, Slack, approvals) append; kinds are listed in docs/incidents.md. */
-export interface TimelineEntry {
-  kind: string;
-  summary: string;
-  details?: Record<string, unknown>;
-  subjectType?: string | null;
-  subjectId?: string | null;
-  /** Appending twice with the same key records one entry. */
-  dedupeKey?: string | null;
-  at?: Date;
-}
-
 export interface IncidentWithRoles {
   incident: IncidentEntity;
   roles: IncidentRoleEntity[];
 }
 
-type TimeField = 'acknowledgedAt' | 'identifiedAt' | 'mitigatedAt' | 'resolvedAt';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const REF_RE = /^INC-(\d{1,9})$/i;
-
 /**
- * Incidents: declare, status and severity, ICS roles, the one timeline, runbooks run for an
- * incident, postmortem and response metrics. Every change is audited in its own transaction, and
- * other modules append to the timeline through `appendTimeline`, never through our tables.
+ * Incident commands: declare, edit, status and severity, ICS roles and hand-offs, notes, plus the
+ * reads they rest on. Only the commander or an admin changes an incident (notes: responders); each
+ * change is audited in its own transaction, together with its timeline entries.
  */
 @Injectable()
-export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(IncidentsService.name);
-  private unsubscribe: (() => void) | undefined;
-  private readonly durations: Record<
-    'acknowledgedAt' | 'mitigatedAt' | 'resolvedAt',
-    Histogram<'severity'>
-  >;
-
+export class IncidentsService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly users: UsersService,
-    private readonly executions: ExecutionsService,
-    private readonly events: IncidentEvents,
-    metrics: MetricsService,
-  ) {
-    const buckets = [60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200];
-    const histogram = (stage: string, help: string) =>
-      new Histogram({
-        name: `firebreak_incident_time_to_${stage}_seconds`,
-        help,
-        labelNames: ['severity'],
-        buckets,
-        registers: [metrics.registry],
-      });
-    this.durations = {
-      acknowledgedAt: histogram('acknowledge', 'Declared to first acknowledged, by severity'),
-      mitigatedAt: histogram('mitigate', 'Declared to first monitoring (mitigated), by severity'),
-      resolvedAt: histogram('resolve', 'Declared to resolved, by severity'),
-    };
-    const ds = this.dataSource;
-    new Gauge({
-      name: 'firebreak_incidents_open',
-      help: 'Incidents not resolved, by severity',
-      labelNames: ['severity'],
-      registers: [metrics.registry],
-      async collect() {
-        const rows = await ds.query<Array<{ severity: string; n: number }>>(
-          `SELECT severity, count(*)::int AS n FROM incidents WHERE status <> 'resolved' GROUP BY severity`,
-        );
-        for (const s of SEVERITIES)
-          this.set({ severity: s }, rows.find((r) => r.severity === s)?.n ?? 0);
-      },
-    });
-  }
+    private readonly timeline: IncidentTimelineService,
+    private readonly responseMetrics: ResponseMetricsService,
+  ) {}
 
   private get repo() {
     return this.dataSource.getRepository(IncidentEntity);
   }
 
-  /** API processes record when an incident's execution finishes (deduplicated across processes). */
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.config.role === 'worker') return;
-    this.unsubscribe = await this.events.onExecution((n) => {
-      void this.recordExecutionFinished(n.id).catch((err: Error) =>
-        this.logger.warn(`timeline for execution ${n.id}: ${err.message}`),
-      );
-    });
-  }
-
-  onModuleDestroy(): void {
-    this.unsubscribe?.();
-  }
-
   // ---- reads ----------------------------------------------------------------------------------
 
   /** An incident by `INC-42` or uuid; 404 otherwise. */
-  async find(ref: string, m: EntityManager = this.dataSource.manager, lock = false) {
-    const num = REF_RE.exec(ref)?.[1];
-    const where = num ? { number: Number(num) } : UUID_RE.test(ref) ? { id: ref } : null;
-    const incident = where
-      ? await m.findOne(IncidentEntity, {
-          where,
-          ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
-        })
-      : null;
-    if (!incident) throw notFound('Incident', ref);
-    return incident;
+  find(ref: string, m: EntityManager = this.dataSource.manager, lock = false) {
+    return findIncident(m, ref, lock);
   }
 
   rolesOf(incidentId: string, m: EntityManager = this.dataSource.manager) {
@@ -206,39 +115,6 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
     }));
   }
 
-  async timeline(ref: string, afterId: string | undefined, limit: number) {
-    const incident = await this.find(ref);
-    return this.entriesAfter(incident.id, afterId ?? '0', limit);
-  }
-
-  private entriesAfter(incidentId: string, afterId: string, limit: number) {
-    return this.dataSource
-      .getRepository(IncidentTimelineEntity)
-      .createQueryBuilder('t')
-      .where('t.incident_id = :incidentId AND t.id > :afterId', { incidentId, afterId })
-      .orderBy('t.id', 'ASC')
-      .limit(limit)
-      .getMany();
-  }
-
-  /**
-   * The timeline as server-sent events: every entry after `afterId` (the Last-Event-ID), then new
-   * ones as any process appends them (LISTEN/NOTIFY). Never ends by itself.
-   */
-  stream(incidentId: string, afterId: string): Observable<TailEvent<IncidentTimelineEntity>> {
-    return tailStream({
-      after: afterId,
-      fetch: (after, limit) => this.entriesAfter(incidentId, after, limit),
-      pageSize: 500,
-      cursorOf: (r) => r.id,
-      toEvent: (r) => ({ id: r.id, type: 'entry', data: r }),
-      subscribe: (wake) =>
-        this.events.onIncident((n) => {
-          if (n.incidentId === incidentId) wake();
-        }),
-    });
-  }
-
   // ---- changes --------------------------------------------------------------------------------
 
   async declare(req: DeclareRequest, actor: Actor): Promise<IncidentWithRoles> {
@@ -263,7 +139,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       );
       const incident = await m.findOneByOrFail(IncidentEntity, { id: inserted.id });
       const ref = incidentRef(incident);
-      await this.append(m, incident, actor.audit, {
+      await this.timeline.insert(m, incident, actor.audit, {
         kind: 'incident.declared',
         summary: `${ref} declared as ${incident.severity}: ${incident.title}`,
         details: { severity: incident.severity, source: incident.source },
@@ -312,7 +188,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       for (const f of reached) incident[f] = now;
       incident.status = to;
       await m.save(incident);
-      await this.append(m, incident, actor.audit, {
+      await this.timeline.insert(m, incident, actor.audit, {
         kind: check.reopen ? 'incident.reopened' : 'status.changed',
         summary: `${check.reopen ? 'reopened: ' : ''}${from} → ${to}${note ? `: ${note}` : ''}`,
         details: { from, to, ...(note ? { note } : {}) },
@@ -330,7 +206,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
         },
         m,
       );
-      return () => this.observeDurations(incident, reached);
+      return () => this.responseMetrics.observeReached(incident, reached);
     });
   }
 
@@ -349,7 +225,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       }
       incident.severity = severity;
       await m.save(incident);
-      await this.append(m, incident, actor.audit, {
+      await this.timeline.insert(m, incident, actor.audit, {
         kind: 'severity.changed',
         summary: `${from} → ${severity}${reason ? `: ${reason}` : ''}`,
         details: { from, to: severity, ...(reason ? { reason } : {}) },
@@ -436,7 +312,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
         );
       }
       await m.delete(IncidentRoleEntity, { id: holder.id });
-      await this.append(m, incident, actor.audit, {
+      await this.timeline.insert(m, incident, actor.audit, {
         kind: 'role.removed',
         summary: `${r}: ${holder.username} stood down`,
         details: { role: r, username: holder.username },
@@ -473,7 +349,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       }
       if (changed.length === 0) return;
       await m.save(incident);
-      await this.append(m, incident, actor.audit, {
+      await this.timeline.insert(m, incident, actor.audit, {
         kind: 'incident.updated',
         summary: `edited ${changed.join(', ')}`,
         details: { changed },
@@ -499,7 +375,8 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async addNote(ref: string, text: string, actor: Actor): Promise<IncidentTimelineEntity> {
-    if (!actor.ability.can('create', 'IncidentNote')) throw await this.deny(actor, 'note', ref);
+    if (!actor.ability.can('create', 'IncidentNote'))
+      throw await incidentDenied(this.audit, actor, 'note', ref);
     if (text.trim().length === 0 || text.length > NOTE_MAX_CHARS) {
       throw validationFailed([
         {
@@ -510,7 +387,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
     }
     return this.dataSource.transaction(async (m) => {
       const incident = await this.find(ref, m);
-      const entry = await this.append(m, incident, actor.audit, {
+      const entry = await this.timeline.insert(m, incident, actor.audit, {
         kind: 'note',
         summary: text,
         subjectType: 'Incident',
@@ -528,165 +405,6 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       );
       return entry!;
     });
-  }
-
-  /** Runs a runbook for the incident, through ExecutionsService.start (which authorizes it). */
-  async startExecution(
-    ref: string,
-    req: { runbook: string; version?: number; options?: Record<string, unknown>; nodes?: string[] },
-    actor: Actor,
-  ) {
-    if (!actor.ability.can('run', 'Incident'))
-      throw await this.deny(actor, 'run runbooks for', ref);
-    const incident = await this.find(ref);
-    const incRef = incidentRef(incident);
-    if (incident.status === 'resolved') {
-      throw new DomainException(
-        'CONFLICT',
-        `${incRef} is resolved: reopen it before running runbooks for it`,
-        { incident: incRef },
-      );
-    }
-    const execution = await this.executions.start(
-      { ...req, incidentId: incRef, trigger: 'api' },
-      actor,
-    );
-    await this.dataSource.transaction((m) =>
-      this.appendStarted(m, incident, execution, actor.audit),
-    );
-    return execution;
-  }
-
-  /** `execution.started`, once per execution (the finish handler may get there first). */
-  private appendStarted(
-    m: EntityManager,
-    incident: IncidentEntity,
-    e: ExecutionEntity,
-    ctx: Pick<AuditContext, 'actorId' | 'actorName'>,
-  ) {
-    return this.append(m, incident, ctx, {
-      kind: 'execution.started',
-      summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s)`,
-      details: {
-        runbook: e.runbookName,
-        version: e.runbookVersion,
-        nodes: e.targets.map((t) => t.name),
-        link: `/executions/${e.id}`,
-        logs: `/executions/${e.id}/logs`,
-      },
-      subjectType: 'Execution',
-      subjectId: e.id,
-      dedupeKey: `execution:${e.id}:started`,
-      at: e.createdAt,
-    });
-  }
-
-  /** On an execution status notice: a final execution of an incident is put on its timeline once. */
-  async recordExecutionFinished(executionId: string): Promise<void> {
-    const e = await this.executions.getForSystem(executionId);
-    if (!e?.incidentId || !FINAL_STATUSES.includes(e.status)) return;
-    let incident: IncidentEntity;
-    try {
-      incident = await this.find(e.incidentId);
-    } catch {
-      return;
-    }
-    const by = { actorId: e.actorId, actorName: e.actorName };
-    await this.dataSource.transaction(async (m) => {
-      await this.appendStarted(m, incident, e, by);
-      await this.append(m, incident, by, {
-        kind: 'execution.finished',
-        summary: `${e.runbookName} ${e.status}${e.error ? `: ${e.error}` : ''}`,
-        details: {
-          runbook: e.runbookName,
-          status: e.status,
-          error: e.error,
-          link: `/executions/${e.id}`,
-          logs: `/executions/${e.id}/logs`,
-        },
-        subjectType: 'Execution',
-        subjectId: e.id,
-        dedupeKey: `execution:${e.id}:finished`,
-        at: e.finishedAt ?? new Date(),
-      });
-    });
-  }
-
-  /**
-   * For other modules (alerts, Slack, approvals): appends one entry to an incident's timeline.
-   * Pass `manager` to make it part of the caller's transaction; `dedupeKey` makes it idempotent.
-   * Returns null when an entry with the same key exists.
-   */
-  async appendTimeline(
-    ref: string,
-    entry: TimelineEntry,
-    ctx: AuditContext,
-    manager?: EntityManager,
-  ): Promise<IncidentTimelineEntity | null> {
-    const write = async (m: EntityManager) => this.append(m, await this.find(ref, m), ctx, entry);
-    return manager ? write(manager) : this.dataSource.transaction(write);
-  }
-
-  // ---- export and metrics ---------------------------------------------------------------------
-
-  async postmortem(ref: string): Promise<string> {
-    const { incident, roles } = await this.get(ref);
-    const entries = await this.entriesAfter(incident.id, '0', 10_000);
-    const started = entries.filter((e) => e.kind === 'execution.started');
-    const finished = new Map(
-      entries.filter((e) => e.kind === 'execution.finished').map((e) => [e.subjectId, e]),
-    );
-    return renderPostmortem({
-      ref: incidentRef(incident),
-      title: incident.title,
-      summary: incident.summary,
-      impact: incident.impact,
-      severity: incident.severity,
-      status: incident.status,
-      source: incident.source,
-      services: incident.services,
-      declaredBy: incident.declaredByName,
-      declaredAt: incident.createdAt,
-      acknowledgedAt: incident.acknowledgedAt,
-      identifiedAt: incident.identifiedAt,
-      mitigatedAt: incident.mitigatedAt,
-      resolvedAt: incident.resolvedAt,
-      roles: roles.map((r) => ({ role: r.role, username: r.username, displayName: r.displayName })),
-      timeline: entries.map((e) => ({
-        at: e.at,
-        kind: e.kind,
-        actorName: e.actorName,
-        summary: e.summary,
-        link: typeof e.details.link === 'string' ? e.details.link : null,
-      })),
-      executions: started.map((s) => ({
-        id: s.subjectId!,
-        runbook: String(s.details.runbook),
-        status: (finished.get(s.subjectId)?.details.status as string | undefined) ?? 'running',
-        actorName: s.actorName,
-        at: s.at,
-        logs: String(s.details.logs),
-      })),
-      actionItems: incident.actionItems,
-    });
-  }
-
-  async metrics(from?: Date, to?: Date): Promise<ResponseMetrics> {
-    const qb = this.repo.createQueryBuilder('i');
-    if (from) qb.andWhere('i.created_at >= :from', { from });
-    if (to) qb.andWhere('i.created_at < :to', { to });
-    const rows = await qb.getMany();
-    return responseMetrics(
-      rows.map((i) => ({
-        severity: i.severity,
-        status: i.status,
-        declaredAt: i.createdAt,
-        acknowledgedAt: i.acknowledgedAt,
-        mitigatedAt: i.mitigatedAt,
-        resolvedAt: i.resolvedAt,
-      })),
-      { from, to },
-    );
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -708,7 +426,8 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
         where: { incidentId: incident.id, role: 'commander' },
       });
       if (!actor.ability.can('update', subject('Incident', { commanderId: commander?.userId }))) {
-        throw await this.deny(
+        throw await incidentDenied(
+          this.audit,
           actor,
           what,
           incidentRef(incident),
@@ -720,21 +439,6 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
     });
     if (typeof after === 'function') (after as () => void)();
     return { incident, roles: await this.rolesOf(incident.id) };
-  }
-
-  /** Audits a record-level denial (like AbilityGuard's `denied`) and returns the 403. */
-  private async deny(actor: Actor, attempted: string, ref: string, reason?: string) {
-    const why =
-      reason ??
-      `your roles (${actor.principal.roles.join(', ') || 'none'}) do not allow you to ${attempted} incidents`;
-    await this.audit.record(actor.audit, {
-      action: 'access.denied',
-      outcome: 'denied',
-      subjectType: 'Incident',
-      subjectId: ref,
-      details: { attempted, reason: why },
-    });
-    return new DomainException('FORBIDDEN', why, { action: attempted, subject: 'Incident' });
   }
 
   private icsRole(role: string): IcsRole {
@@ -780,7 +484,7 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
         assignedBy: ctx.actorName,
       }),
     );
-    await this.append(m, incident, ctx, {
+    await this.timeline.insert(m, incident, ctx, {
       kind: previous ? 'role.handoff' : 'role.assigned',
       summary: previous ? `${role}: ${previous} → ${user.username}` : `${role}: ${user.username}`,
       details: { role, username: user.username, ...(previous ? { from: previous } : {}) },
@@ -788,50 +492,5 @@ export class IncidentsService implements OnApplicationBootstrap, OnModuleDestroy
       subjectId: user.id,
     });
     return row;
-  }
-
-  /** Inserts one entry (or nothing, on a duplicate dedupe key) and notifies live viewers. */
-  private async append(
-    m: EntityManager,
-    incident: IncidentEntity,
-    ctx: Pick<AuditContext, 'actorId' | 'actorName'>,
-    e: TimelineEntry,
-  ): Promise<IncidentTimelineEntity | null> {
-    const values = {
-      incidentId: incident.id,
-      at: e.at ?? new Date(),
-      kind: e.kind,
-      actorId: ctx.actorId,
-      actorName: ctx.actorName,
-      summary: e.summary,
-      details: e.details ?? {},
-      subjectType: e.subjectType ?? null,
-      subjectId: e.subjectId ?? null,
-      dedupeKey: e.dedupeKey ?? null,
-    };
-    const res = await m
-      .createQueryBuilder()
-      .insert()
-      .into(IncidentTimelineEntity)
-      .values(values as never)
-      .orIgnore()
-      .returning('id')
-      .execute();
-    const rows = res.raw as Array<{ id: string }>;
-    if (rows.length === 0) return null;
-    const id = String(rows[0].id);
-    await m.query('SELECT pg_notify($1, $2)', [
-      INCIDENT_CHANNEL,
-      JSON.stringify({ incidentId: incident.id, entryId: id }),
-    ]);
-    return Object.assign(new IncidentTimelineEntity(), { id, ...values });
-  }
-
-  private observeDurations(incident: IncidentEntity, reached: TimeField[]) {
-    for (const f of reached) {
-      if (f === 'identifiedAt') continue;
-      const s = secondsBetween(incident.createdAt, incident[f]);
-      if (s !== null) this.durations[f].observe({ severity: incident.severity }, s);
-    }
   }
 }

@@ -7,7 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { AuditContext } from '../audit/audit.service.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit } from '../auth/current.decorator.js';
 import { GROUP_NAME_RE } from './inventory.schema.js';
 import { ClusterDto, CreateClusterDto, toClusterDto, UpdateClusterDto } from './nodes.dto.js';

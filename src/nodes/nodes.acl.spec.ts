@@ -1,4 +1,4 @@
-import { buildAbility, ROLES, type Principal } from '../auth/casl/ability.js';
+import { buildAbility, ROLES, type Principal } from '../common/access/ability.js';
 import { defineNodesAcl } from './nodes.acl.js';
 
 const as = (roles: string[]): Principal => ({

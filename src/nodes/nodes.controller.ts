@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { AuditContext } from '../audit/audit.service.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit } from '../auth/current.decorator.js';
 import { NODE_NAME_RE } from './inventory.schema.js';
 import { parseNodeQuery } from './node-query.js';

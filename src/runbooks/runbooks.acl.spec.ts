@@ -1,5 +1,5 @@
 import { subject } from '@casl/ability';
-import { buildAbility, ROLES, type Principal } from '../auth/casl/ability.js';
+import { buildAbility, ROLES, type Principal } from '../common/access/ability.js';
 import type { RunbookDefinition } from './runbook.schema.js';
 import { defineRunbooksAcl, runbookAccess } from './runbooks.acl.js';
 

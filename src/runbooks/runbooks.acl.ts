@@ -5,8 +5,8 @@ import {
   type AclBuilder,
   type BuiltInRole,
   type Principal,
-} from '../auth/casl/ability.js';
-import { AclRules, type AclProvider } from '../auth/casl/acl.decorator.js';
+} from '../common/access/ability.js';
+import { AclRules, type AclProvider } from '../common/access/acl.decorator.js';
 import type { RunbookDefinition } from './runbook.schema.js';
 
 /**

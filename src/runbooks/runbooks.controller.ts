@@ -22,8 +22,8 @@ import {
 import { subject } from '@casl/ability';
 import type { Request } from 'express';
 import type { AuditContext } from '../audit/audit.service.js';
-import type { AppAbility } from '../auth/casl/ability.js';
-import { CheckAbility } from '../auth/casl/acl.decorator.js';
+import type { AppAbility } from '../common/access/ability.js';
+import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit, CurrentAbility } from '../auth/current.decorator.js';
 import { DomainException } from '../common/errors.js';
 import { runbookJsonSchema } from './runbook.schema.js';

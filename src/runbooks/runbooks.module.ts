@@ -1,11 +1,14 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { NodesModule } from '../nodes/nodes.module.js';
+import { RunbookVersionEntity } from './runbook-version.entity.js';
+import { RunbookEntity } from './runbook.entity.js';
 import { RunbooksAcl } from './runbooks.acl.js';
 import { RunbooksController } from './runbooks.controller.js';
 import { RunbooksService } from './runbooks.service.js';
 
 @Module({
-  imports: [NodesModule],
+  imports: [TypeOrmModule.forFeature([RunbookEntity, RunbookVersionEntity]), NodesModule],
   controllers: [RunbooksController],
   providers: [RunbooksService, RunbooksAcl],
   exports: [RunbooksService],

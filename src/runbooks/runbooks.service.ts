@@ -5,7 +5,7 @@ import { subject } from '@casl/ability';
 import { createTwoFilesPatch } from 'diff';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
-import type { AppAbility } from '../auth/casl/ability.js';
+import type { AppAbility } from '../common/access/ability.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';

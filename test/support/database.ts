@@ -3,6 +3,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { inject } from 'vitest';
 import { dataSourceOptions } from '../../src/database/data-source.js';
+import { entityClasses } from './entities.js';
 import { migrationClasses } from './migrations.js';
 
 export interface TestDatabase {
@@ -41,8 +42,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** A TypeORM data source on a database (migrations known, so tests can revert and re-run them). */
+/**
+ * A TypeORM data source on a database (every entity, and the migrations, so tests can compare the
+ * schema and revert and re-run them).
+ */
 export async function openDataSource(url: string): Promise<DataSource> {
-  const ds = new DataSource(dataSourceOptions(url, migrationClasses(), { poolSize: 4 }));
+  const ds = new DataSource(
+    dataSourceOptions(url, migrationClasses(), { poolSize: 4, entities: entityClasses() }),
+  );
   return ds.initialize();
 }

@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import type { TestProject } from 'vitest/node';
 import { dataSourceOptions, migrate } from '../../src/database/data-source.js';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { entityClasses } from './entities.js';
 import { migrationClasses } from './migrations.js';
 
 export const TEMPLATE_DB = 'firebreak_template';
@@ -35,7 +36,9 @@ export default async function setup(project: TestProject) {
       max_connections: '400',
     },
   });
-  const ds = new DataSource(dataSourceOptions(pg.url, migrationClasses(), { poolSize: 2 }));
+  const ds = new DataSource(
+    dataSourceOptions(pg.url, migrationClasses(), { poolSize: 2, entities: entityClasses() }),
+  );
   await ds.initialize();
   try {
     await migrate(ds);

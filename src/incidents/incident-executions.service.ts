@@ -1,0 +1,136 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService, type AuditContext } from '../audit/audit.service.js';
+import { DomainException } from '../common/errors.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import type { ExecutionEntity } from '../executions/execution.entity.js';
+import { isFinal } from '../executions/execution-state.js';
+import { ExecutionsService, type Actor } from '../executions/executions.service.js';
+import { incidentDenied } from './incident-access.js';
+import { IncidentEvents } from './incident-events.js';
+import { findIncident } from './incident-lookup.js';
+import { IncidentTimelineService } from './incident-timeline.service.js';
+import { incidentRef, type IncidentEntity } from './incident.entity.js';
+
+/**
+ * Runbooks run for an incident: starts them (through ExecutionsService, which authorizes the
+ * runbook) and puts each on the timeline, `execution.started` when it starts and
+ * `execution.finished` when an api process sees its final status notice, each exactly once.
+ */
+@Injectable()
+export class IncidentExecutionsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(IncidentExecutionsService.name);
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly executions: ExecutionsService,
+    private readonly events: IncidentEvents,
+    private readonly timeline: IncidentTimelineService,
+  ) {}
+
+  /** API processes record when an incident's execution finishes (deduplicated across processes). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role === 'worker') return;
+    this.unsubscribe = await this.events.onExecution((n) => {
+      void this.recordFinished(n.id).catch((err: Error) =>
+        this.logger.warn(`timeline for execution ${n.id}: ${err.message}`),
+      );
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Runs a runbook for the incident, through ExecutionsService.start (which authorizes it). */
+  async start(
+    ref: string,
+    req: { runbook: string; version?: number; options?: Record<string, unknown>; nodes?: string[] },
+    actor: Actor,
+  ) {
+    if (!actor.ability.can('run', 'Incident'))
+      throw await incidentDenied(this.audit, actor, 'run runbooks for', ref);
+    const incident = await findIncident(this.dataSource.manager, ref);
+    const incRef = incidentRef(incident);
+    if (incident.status === 'resolved') {
+      throw new DomainException(
+        'CONFLICT',
+        `${incRef} is resolved: reopen it before running runbooks for it`,
+        { incident: incRef },
+      );
+    }
+    const execution = await this.executions.start(
+      { ...req, incidentId: incRef, trigger: 'api' },
+      actor,
+    );
+    await this.dataSource.transaction((m) =>
+      this.recordStarted(m, incident, execution, actor.audit),
+    );
+    return execution;
+  }
+
+  /** `execution.started`, once per execution (the finish handler may get there first). */
+  private recordStarted(
+    m: EntityManager,
+    incident: IncidentEntity,
+    e: ExecutionEntity,
+    ctx: Pick<AuditContext, 'actorId' | 'actorName'>,
+  ) {
+    return this.timeline.insert(m, incident, ctx, {
+      kind: 'execution.started',
+      summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s)`,
+      details: {
+        runbook: e.runbookName,
+        version: e.runbookVersion,
+        nodes: e.targets.map((t) => t.name),
+        link: `/executions/${e.id}`,
+        logs: `/executions/${e.id}/logs`,
+      },
+      subjectType: 'Execution',
+      subjectId: e.id,
+      dedupeKey: `execution:${e.id}:started`,
+      at: e.createdAt,
+    });
+  }
+
+  /** On an execution status notice: a final execution of an incident is put on its timeline once. */
+  async recordFinished(executionId: string): Promise<void> {
+    const e = await this.executions.getForSystem(executionId);
+    if (!e?.incidentId || !isFinal(e.status)) return;
+    let incident: IncidentEntity;
+    try {
+      incident = await findIncident(this.dataSource.manager, e.incidentId);
+    } catch {
+      return;
+    }
+    const by = { actorId: e.actorId, actorName: e.actorName };
+    await this.dataSource.transaction(async (m) => {
+      await this.recordStarted(m, incident, e, by);
+      await this.timeline.insert(m, incident, by, {
+        kind: 'execution.finished',
+        summary: `${e.runbookName} ${e.status}${e.error ? `: ${e.error}` : ''}`,
+        details: {
+          runbook: e.runbookName,
+          status: e.status,
+          error: e.error,
+          link: `/executions/${e.id}`,
+          logs: `/executions/${e.id}/logs`,
+        },
+        subjectType: 'Execution',
+        subjectId: e.id,
+        dedupeKey: `execution:${e.id}:finished`,
+        at: e.finishedAt ?? new Date(),
+      });
+    });
+  }
+}
