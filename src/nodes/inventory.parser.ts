@@ -7,7 +7,7 @@ import {
   type YamlLocator,
 } from '../common/yaml-source.js';
 import type { z } from 'zod';
-import { didYouMean } from '../runbooks/suggest.js';
+import { didYouMean } from '../common/suggest.js';
 import { INVENTORY_KEYS, inventorySchema, type Inventory } from './inventory.schema.js';
 
 export const MAX_INVENTORY_BYTES = 1024 * 1024;

@@ -18,7 +18,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
 import { globToRegExp, nodeMatches, type TargetNode } from '../runbooks/node-filter.js';
 import type { NodeFilter } from '../runbooks/runbook.schema.js';
-import { didYouMean } from '../runbooks/suggest.js';
+import { didYouMean } from '../common/suggest.js';
 import { readAnsibleInventory } from './ansible-inventory.parser.js';
 import { ClusterEntity } from './cluster.entity.js';
 import {

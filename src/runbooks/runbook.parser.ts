@@ -17,7 +17,7 @@ import {
   type RunbookDefinition,
   type StepDefinition,
 } from './runbook.schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../common/suggest.js';
 import {
   checkPath,
   parseTemplate,
