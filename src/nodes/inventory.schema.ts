@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nodeFilterSchema } from '../runbooks/runbook.schema.js';
+import { nodeFilterSchema } from './node-filter.schema.js';
 import { FINGERPRINT_RE } from './ssh-keys.js';
 
 /**

@@ -1,6 +1,6 @@
 import { validationFailed, type FieldProblem } from '../common/errors.js';
 import { formatPath } from '../common/yaml-source.js';
-import { nodeFilterSchema, type NodeFilter } from '../runbooks/runbook.schema.js';
+import { nodeFilterSchema, type NodeFilter } from './node-filter.schema.js';
 import { didYouMean } from '../common/suggest.js';
 import { ATTRIBUTE_KEY_MESSAGE, ATTRIBUTE_KEY_RE } from './inventory.schema.js';
 

@@ -10,7 +10,7 @@ import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { NodesService } from '../nodes/nodes.service.js';
-import { renderNodeFilter, type TargetNode } from './node-filter.js';
+import { renderNodeFilter, type TargetNode } from '../nodes/node-filter.js';
 import { validateOptions } from './options.js';
 import { gitCommitOf, readRunbookFiles } from './runbook-files.js';
 import { checkReferences, type ParsedRunbook } from './runbook-references.js';
