@@ -81,8 +81,6 @@ export const inventorySchema = z.strictObject({
   clusters: z.array(inventoryClusterSchema).optional(),
 });
 
-export type InventoryNode = z.infer<typeof inventoryNodeSchema>;
-export type InventoryCluster = z.infer<typeof inventoryClusterSchema>;
 export type Inventory = z.infer<typeof inventorySchema>;
 
 /** Known keys per position, for "did you mean" on unknown ones. */
