@@ -5,7 +5,8 @@ import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import { NodesService } from '../nodes/nodes.service.js';
+import { HostKeysService } from '../nodes/host-keys.service.js';
+import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import {
   durationMs,
@@ -64,7 +65,8 @@ export class ExecutionRunner implements OnModuleDestroy {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly nodes: NodesService,
+    private readonly nodes: NodeTargetsService,
+    private readonly hostKeys: HostKeysService,
     private readonly audit: AuditService,
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
@@ -577,7 +579,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         try {
           const session = await SshSession.connect(conn);
           if (session.learnedHostKey) {
-            await this.nodes.learnHostKey(target.id, session.hostKeyFingerprint, sys);
+            await this.hostKeys.learnHostKey(target.id, session.hostKeyFingerprint, sys);
             ctx.log.write(
               target.name,
               null,
@@ -589,7 +591,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         } catch (err) {
           if (err instanceof SshError && err.kind === 'host_key_mismatch') {
             const offered = /got (SHA256:[A-Za-z0-9+/]+)/.exec(err.message)?.[1] ?? 'unknown';
-            await this.nodes
+            await this.hostKeys
               .reportHostKeyMismatch(target.id, conn.hostKey.fingerprint ?? '', offered, sys)
               .catch(() => undefined);
           }

@@ -15,7 +15,7 @@ import type { AppAbility, Principal } from '../auth/casl/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import { NodesService } from '../nodes/nodes.service.js';
+import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
 import type { NodeFilter } from '../nodes/node-filter.schema.js';
@@ -87,7 +87,7 @@ export class ExecutionsService implements OnApplicationBootstrap, OnModuleDestro
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(EXECUTION_QUEUE) private readonly queue: ExecutionQueue,
     private readonly runbooks: RunbooksService,
-    private readonly nodes: NodesService,
+    private readonly nodes: NodeTargetsService,
     private readonly audit: AuditService,
     private readonly events: ExecutionEvents,
     private readonly runner: ExecutionRunner,
