@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { SYSTEM_ACTOR } from '../src/audit/audit.service.js';
-import { NodesService } from '../src/nodes/nodes.service.js';
+import { HostKeysService } from '../src/nodes/host-keys.service.js';
+import { NodeTargetsService } from '../src/nodes/node-targets.service.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
 const INVENTORY_V1 = `# Managed in git; credentials are referenced by name only.
@@ -62,7 +63,8 @@ const keyBody = (pem: string) => pem.split('\n')[1];
 describe('node inventory, clusters and credentials (real app, real Postgres)', () => {
   let t: TestApp;
   let dir: string;
-  let nodes: NodesService;
+  let targets: NodeTargetsService;
+  let hostKeys: HostKeysService;
 
   const get = (path: string, auth = t.adminAuth) => t.http().get(path).set('Authorization', auth);
   const post = (path: string, body: object = {}, auth = t.adminAuth) =>
@@ -88,7 +90,8 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
     dir = mkdtempSync(join(tmpdir(), 'firebreak-inventory-'));
     writeInventory(INVENTORY_V1);
     t = await startTestApp({ RUNBOOKS_DIR: dir });
-    nodes = t.app.get(NodesService);
+    targets = t.app.get(NodeTargetsService);
+    hostKeys = t.app.get(HostKeysService);
   });
   afterAll(async () => {
     await t.close();
@@ -282,8 +285,8 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
     ]);
   });
 
-  it('NodesService.resolve: the engine view, never a disabled node', async () => {
-    const resolved = await nodes.resolve({ tags: ['linux'] });
+  it('NodeTargetsService.resolve: the engine view, never a disabled node', async () => {
+    const resolved = await targets.resolve({ tags: ['linux'] });
     expect(resolved.map((n) => n.name)).toEqual(['api-1', 'web-1', 'web-2']);
     expect(resolved[1]).toEqual({
       id: await nodeId('web-1'),
@@ -298,10 +301,10 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
       hostKeyFingerprint: null,
       trustOnFirstUse: false,
     });
-    const explicit = await nodes.resolve(undefined, ['db-1', 'web-1', 'ghost']);
+    const explicit = await targets.resolve(undefined, ['db-1', 'web-1', 'ghost']);
     expect(explicit.map((n) => n.name)).toEqual(['web-1']);
     expect(
-      (await nodes.resolve({ tagsAny: ['web'] }, ['web-*', 'api-1'])).map((n) => n.name),
+      (await targets.resolve({ tagsAny: ['web'] }, ['web-*', 'api-1'])).map((n) => n.name),
     ).toEqual(['web-1', 'web-2']);
   });
 
@@ -494,7 +497,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
       credential: { name: 'deploy-key' },
     });
 
-    expect(await nodes.connectionTarget(web2.body.id as string)).toEqual({
+    expect(await targets.connectionTarget(web2.body.id as string)).toEqual({
       node: 'web-2',
       host: '10.0.0.12',
       port: 22,
@@ -506,21 +509,21 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
       },
     });
 
-    await expect(nodes.connectionTarget(await nodeId('api-1'))).rejects.toThrow(
+    await expect(targets.connectionTarget(await nodeId('api-1'))).rejects.toThrow(
       'node "api-1" has no credential: give it one (credential: NAME) before running on it',
     );
-    await expect(nodes.connectionTarget(await nodeId('db-1'))).rejects.toThrow(
+    await expect(targets.connectionTarget(await nodeId('db-1'))).rejects.toThrow(
       'node "db-1" is disabled',
     );
 
     expect((await patch('/nodes/api-1', { credential: 'db-password' })).status).toBe(200);
-    expect(await nodes.connectionTarget(await nodeId('api-1'))).toMatchObject({
+    expect(await targets.connectionTarget(await nodeId('api-1'))).toMatchObject({
       username: 'postgres',
       auth: { type: 'password', password: PASSWORD },
     });
 
     const enc1 = await post('/nodes', { name: 'enc-1', user: 'ops', credential: 'enc-key' });
-    expect(await nodes.connectionTarget(enc1.body.id as string)).toMatchObject({
+    expect(await targets.connectionTarget(enc1.body.id as string)).toMatchObject({
       username: 'ops',
       auth: { type: 'key', privateKey: ENCRYPTED_KEY, passphrase: PASSPHRASE },
     });
@@ -531,7 +534,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
     await sql(
       "UPDATE credentials SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) WHERE name = 'db-password'",
     );
-    await expect(nodes.connectionTarget(api1)).rejects.toThrow(
+    await expect(targets.connectionTarget(api1)).rejects.toThrow(
       /credential "db-password" could not be decrypted: its stored ciphertext was altered or moved, or SECRET_KEY changed/,
     );
     const audit = await get('/audit?action=credential.decrypt&outcome=failure');
@@ -542,7 +545,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
       `UPDATE credentials c SET ciphertext = s.ciphertext, iv = s.iv, auth_tag = s.auth_tag
        FROM credentials s WHERE s.name = 'deploy-key' AND c.name = 'enc-key'`,
     );
-    await expect(nodes.connectionTarget(await nodeId('enc-1'))).rejects.toThrow(
+    await expect(targets.connectionTarget(await nodeId('enc-1'))).rejects.toThrow(
       /credential "enc-key" could not be decrypted/,
     );
 
@@ -555,7 +558,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
     const rotated = await post('/credentials/db-password/rotate', { password: NEW_PASSWORD });
     expect(rotated.status).toBe(200);
     expect(rotated.body.rotatedAt).not.toBeNull();
-    expect(await nodes.connectionTarget(api1)).toMatchObject({
+    expect(await targets.connectionTarget(api1)).toMatchObject({
       auth: { type: 'password', password: NEW_PASSWORD },
     });
     const rotateAudit = await get('/audit?action=credential.rotate');
@@ -585,13 +588,13 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
     const id = tofu.body.id as string;
     const first = 'SHA256:' + 'A'.repeat(43);
     const second = 'SHA256:' + 'B'.repeat(43);
-    expect(await nodes.learnHostKey(id, first, SYSTEM_ACTOR)).toBe(true);
-    expect(await nodes.learnHostKey(id, second, SYSTEM_ACTOR)).toBe(false);
+    expect(await hostKeys.learnHostKey(id, first, SYSTEM_ACTOR)).toBe(true);
+    expect(await hostKeys.learnHostKey(id, second, SYSTEM_ACTOR)).toBe(false);
     expect((await get('/nodes/tofu-1')).body.hostKeyFingerprint).toBe(first);
     // Without trust on first use nothing is learned.
-    expect(await nodes.learnHostKey(await nodeId('web-1'), first, SYSTEM_ACTOR)).toBe(false);
+    expect(await hostKeys.learnHostKey(await nodeId('web-1'), first, SYSTEM_ACTOR)).toBe(false);
 
-    await nodes.reportHostKeyMismatch(id, first, second, SYSTEM_ACTOR);
+    await hostKeys.reportHostKeyMismatch(id, first, second, SYSTEM_ACTOR);
     const mismatch = await get('/audit?action=node.hostkey.mismatch');
     expect(mismatch.body.items[0]).toMatchObject({
       outcome: 'failure',
@@ -604,7 +607,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
 
     const forgot = await del('/nodes/tofu-1/host-key');
     expect(forgot.body.hostKeyFingerprint).toBeNull();
-    expect(await nodes.learnHostKey(id, second, SYSTEM_ACTOR)).toBe(true);
+    expect(await hostKeys.learnHostKey(id, second, SYSTEM_ACTOR)).toBe(true);
   });
 
   it('imports an Ansible INI inventory: groups become clusters, secrets stay out', async () => {

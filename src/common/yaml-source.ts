@@ -8,6 +8,8 @@ import {
   type Document,
   type Node,
 } from 'yaml';
+import type { z } from 'zod';
+import { didYouMean } from './suggest.js';
 
 export type PathKey = string | number;
 
@@ -118,4 +120,63 @@ export function locateIn(text: string, path: readonly PathKey[]): { line: number
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   return new YamlLocator(doc, lines).at(path);
+}
+
+/** The value at a path in plain data, or undefined. */
+export function getIn(data: unknown, path: readonly PathKey[]): unknown {
+  let cur = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PathKey, unknown>)[p];
+  }
+  return cur;
+}
+
+export type AddProblem = (
+  path: readonly PathKey[],
+  message: string,
+  where: { line: number; col: number },
+) => void;
+
+/** What a format (runbook, inventory) says about its own schema issues. */
+export interface SchemaWording {
+  /** Known keys at a path, for "did you mean" on an unknown key. */
+  knownKeysAt(path: readonly PathKey[]): readonly string[];
+  /** The message for an unknown key in `parent` (the mapping at path); by default `unknown key "k"` with a suggestion. */
+  unknownKey?(
+    path: readonly PathKey[],
+    key: string,
+    known: readonly string[],
+    parent: unknown,
+  ): string;
+  /** The message for any other issue, given the default one and the value at the path. */
+  message?(path: readonly PathKey[], value: unknown, message: string): string;
+}
+
+/**
+ * Turns one schema issue into problems located in the YAML source: unknown keys at the key
+ * (with a suggestion), a missing value as `is required`, anything else with zod's message.
+ */
+export function schemaProblem(
+  issue: z.core.$ZodIssue,
+  data: unknown,
+  locate: YamlLocator,
+  add: AddProblem,
+  wording: SchemaWording,
+) {
+  const path = issue.path as PathKey[];
+  if (issue.code === 'unrecognized_keys') {
+    for (const key of issue.keys) {
+      const known = wording.knownKeysAt(path);
+      const message =
+        wording.unknownKey?.(path, key, known, getIn(data, path)) ??
+        `unknown key "${key}"${didYouMean(key, known)}`;
+      add([...path, key], message, locate.at(path, key));
+    }
+    return;
+  }
+  const value = getIn(data, path);
+  let message = issue.message.replace(/^Invalid input: /, '');
+  if (issue.code === 'invalid_type' && value === undefined) message = 'is required';
+  add(path, wording.message?.(path, value, message) ?? message, locate.at(path));
 }

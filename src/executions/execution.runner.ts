@@ -4,7 +4,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import { NodesService } from '../nodes/nodes.service.js';
+import { HostKeysService } from '../nodes/host-keys.service.js';
+import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { durationMs } from '../runbooks/runbook.schema.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import { ExecutionEvents } from './execution-events.js';
@@ -40,7 +41,8 @@ export class ExecutionRunner implements OnModuleDestroy {
     private readonly executions: ExecutionRepository,
     private readonly events: ExecutionEvents,
     private readonly runbooks: RunbooksService,
-    private readonly nodes: NodesService,
+    private readonly nodes: NodeTargetsService,
+    private readonly hostKeys: HostKeysService,
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
@@ -77,7 +79,11 @@ export class ExecutionRunner implements OnModuleDestroy {
       ? setTimeout(() => abort.abort(new Aborted('timed_out')), durationMs(def.timeout))
       : undefined;
     const sessions = new SshSessionPool(
-      this.nodes,
+      {
+        connectionTarget: (id) => this.nodes.connectionTarget(id),
+        learnHostKey: (...a) => this.hostKeys.learnHostKey(...a),
+        reportHostKeyMismatch: (...a) => this.hostKeys.reportHostKeyMismatch(...a),
+      },
       { actorId: execution.actorId, actorName: execution.actorName },
       (node, line) => write(node, null, 'system', line),
     );

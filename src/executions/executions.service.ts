@@ -9,13 +9,13 @@ import type { AppAbility, Principal } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import { NodesService } from '../nodes/nodes.service.js';
+import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
-import type { NodeFilter } from '../runbooks/runbook.schema.js';
+import type { NodeFilter } from '../nodes/node-filter.schema.js';
 import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
-import { renderNodeFilter } from '../runbooks/node-filter.js';
+import { renderNodeFilter } from '../nodes/node-filter.js';
 import { renderText } from '../runbooks/template.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
@@ -79,7 +79,7 @@ export class ExecutionsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(EXECUTION_QUEUE) private readonly queue: ExecutionQueue,
     private readonly runbooks: RunbooksService,
-    private readonly nodes: NodesService,
+    private readonly nodes: NodeTargetsService,
     private readonly audit: AuditService,
     private readonly events: ExecutionEvents,
     private readonly executions: ExecutionRepository,

@@ -1,28 +1,29 @@
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { formatPath, YamlLocator } from '../common/yaml-source.js';
+import {
+  flattenAnsible,
+  HOST_VARS,
+  PORT_VARS,
+  scalarText,
+  USER_VARS,
+  type AnsibleImportResult,
+} from './ansible-inventory.flatten.js';
 import type { InventoryProblem } from './inventory.parser.js';
 import {
-  ATTRIBUTE_KEY_RE,
   GROUP_NAME_MESSAGE,
   GROUP_NAME_RE,
   HOSTNAME_MESSAGE,
   HOSTNAME_RE,
   LOGIN_USER_RE,
-  MAX_ATTRIBUTE_VALUE,
   NODE_NAME_MESSAGE,
   NODE_NAME_RE,
   USER_MESSAGE,
 } from './inventory.schema.js';
 
 /**
- * Ansible inventories (INI and YAML) read into groups and hosts, then flattened into what
- * Firebreak stores: nodes with connection settings and string attributes, and one cluster per
- * group with an explicit node list (children flattened). Pure functions.
- *
- * Variable precedence follows Ansible: `all`, then groups by depth (parents before children,
- * siblings by name), then the host's own variables. `ansible_host`/`ansible_port`/`ansible_user`
- * (and their `ansible_ssh_*` spellings) become hostname, port and user; every other `ansible_*`
- * variable, and any variable that looks like a secret, is left out and named in the report.
+ * Ansible inventories (INI and YAML) read into groups and hosts, with the connection variables
+ * checked where they are written; `flattenAnsible` (ansible-inventory.flatten.ts) turns them
+ * into what Firebreak stores. Pure functions.
  */
 
 export interface AnsibleGroup {
@@ -41,38 +42,11 @@ export interface AnsibleInventory {
   hosts: Record<string, Record<string, unknown>>;
 }
 
-export interface AnsibleHost {
-  name: string;
-  hostname: string;
-  port: number;
-  username: string | null;
-  attributes: Record<string, string>;
-  /** Groups the host belongs to, directly or through children (without `all`/`ungrouped`). */
-  groups: string[];
-}
-
-export interface AnsibleImport {
-  hosts: AnsibleHost[];
-  clusters: Array<{ name: string; nodes: string[] }>;
-  /** Variables that were not imported (connection settings other than host/port/user, secrets). */
-  ignoredVars: string[];
-}
-
 export type AnsibleParseResult =
   | { ok: true; inventory: AnsibleInventory; problems: [] }
   | { ok: false; inventory?: undefined; problems: InventoryProblem[] };
 
-export type AnsibleImportResult =
-  | { ok: true; result: AnsibleImport; problems: [] }
-  | { ok: false; result?: undefined; problems: InventoryProblem[] };
-
-const HOST_VARS = ['ansible_host', 'ansible_ssh_host'];
-const PORT_VARS = ['ansible_port', 'ansible_ssh_port'];
-const USER_VARS = ['ansible_user', 'ansible_ssh_user', 'ansible_remote_user'];
-/** Variables never imported as attributes: they hold secrets. */
-const SECRET_VAR_RE = /(pass|secret|token|api[-_]?key|private[-_]?key|credential|vault)/i;
 const MAX_EXPANDED_HOSTS = 10_000;
-const IMPLICIT_GROUPS = new Set(['all', 'ungrouped']);
 
 /** Parses and flattens in one step: what the import calls. */
 export function readAnsibleInventory(
@@ -144,12 +118,6 @@ class Builder {
 
 const validPort = (v: string | null) =>
   v !== null && /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535;
-
-function scalarText(v: unknown): string | null {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return null;
-}
 
 /**
  * `web[01:03].example.com` → web01, web02, web03 (zero padding kept); `db-[a:c]` → db-a…db-c;
@@ -418,139 +386,4 @@ export function parseAnsibleYaml(text: string, file = '(inventory.yaml)'): Ansib
     readGroup(name, def, [name], null);
   if (b.problems.length) return { ok: false, problems: b.problems };
   return { ok: true, inventory: b.inv, problems: [] };
-}
-
-/** Hosts with their effective variables mapped to node fields, and groups as clusters. */
-export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): AnsibleImportResult {
-  const problems: InventoryProblem[] = [];
-  const groups = inv.groups;
-  const parents = new Map<string, Set<string>>();
-  for (const g of Object.values(groups)) {
-    for (const c of g.children) {
-      if (!parents.has(c)) parents.set(c, new Set());
-      parents.get(c)!.add(g.name);
-    }
-  }
-
-  // Depth from `all`, refusing cycles (a group that is its own ancestor).
-  const depth = new Map<string, number>();
-  const visiting = new Set<string>();
-  const depthOf = (name: string): number => {
-    if (name === 'all') return 0;
-    const known = depth.get(name);
-    if (known !== undefined) return known;
-    if (visiting.has(name)) throw new CycleError(name);
-    visiting.add(name);
-    const ps = [...(parents.get(name) ?? [])];
-    const d = 1 + Math.max(0, ...ps.map(depthOf));
-    visiting.delete(name);
-    depth.set(name, d);
-    return d;
-  };
-  try {
-    for (const name of Object.keys(groups)) depthOf(name);
-  } catch (e) {
-    if (!(e instanceof CycleError)) throw e;
-    const at = groups[e.group]?.at ?? { line: 1, col: 1 };
-    problems.push({
-      file,
-      path: '',
-      ...at,
-      message: `group "${e.group}" is its own ancestor (children form a cycle)`,
-    });
-    return { ok: false, problems };
-  }
-
-  const ancestors = (name: string, out = new Set<string>()): Set<string> => {
-    for (const p of parents.get(name) ?? []) {
-      if (!out.has(p)) {
-        out.add(p);
-        ancestors(p, out);
-      }
-    }
-    return out;
-  };
-  const descendants = (name: string, out = new Set<string>()): Set<string> => {
-    for (const c of groups[name]?.children ?? []) {
-      if (!out.has(c)) {
-        out.add(c);
-        descendants(c, out);
-      }
-    }
-    return out;
-  };
-
-  const ignored = new Set<string>();
-  const hosts: AnsibleHost[] = [];
-  const memberOf = new Map<string, Set<string>>();
-  for (const g of Object.values(groups)) {
-    for (const h of g.hosts) {
-      if (!memberOf.has(h)) memberOf.set(h, new Set());
-      memberOf.get(h)!.add(g.name);
-    }
-  }
-  for (const name of Object.keys(inv.hosts).sort()) {
-    const direct = memberOf.get(name) ?? new Set<string>();
-    const all = new Set<string>(['all']);
-    for (const g of direct) {
-      all.add(g);
-      for (const a of ancestors(g)) all.add(a);
-    }
-    const ordered = [...all].sort(
-      (a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || a.localeCompare(b),
-    );
-    const vars: Record<string, unknown> = {};
-    for (const g of ordered) Object.assign(vars, groups[g]?.vars ?? {});
-    Object.assign(vars, inv.hosts[name]);
-
-    const pick = (keys: string[]) => {
-      for (const k of keys) if (vars[k] !== undefined) return scalarText(vars[k]);
-      return null;
-    };
-    const attributes: Record<string, string> = {};
-    for (const [k, v] of Object.entries(vars)) {
-      if (k.startsWith('ansible_')) {
-        if (![...HOST_VARS, ...PORT_VARS, ...USER_VARS].includes(k)) ignored.add(k);
-        continue;
-      }
-      if (SECRET_VAR_RE.test(k) || !ATTRIBUTE_KEY_RE.test(k)) {
-        ignored.add(k);
-        continue;
-      }
-      const text = scalarText(v) ?? JSON.stringify(v);
-      if (text.length > MAX_ATTRIBUTE_VALUE) {
-        ignored.add(k);
-        continue;
-      }
-      attributes[k] = text;
-    }
-    hosts.push({
-      name,
-      hostname: pick(HOST_VARS) ?? name,
-      port: Number(pick(PORT_VARS) ?? 22),
-      username: pick(USER_VARS),
-      attributes,
-      groups: [...all].filter((g) => !IMPLICIT_GROUPS.has(g)).sort(),
-    });
-  }
-
-  const clusters = Object.keys(groups)
-    .filter((g) => !IMPLICIT_GROUPS.has(g))
-    .sort()
-    .map((g) => {
-      const members = new Set(groups[g].hosts);
-      for (const d of descendants(g)) for (const h of groups[d]?.hosts ?? []) members.add(h);
-      return { name: g, nodes: [...members].sort() };
-    });
-  return {
-    ok: true,
-    result: { hosts, clusters, ignoredVars: [...ignored].sort() },
-    problems: [],
-  };
-}
-
-class CycleError extends Error {
-  constructor(readonly group: string) {
-    super(`cycle at ${group}`);
-  }
 }

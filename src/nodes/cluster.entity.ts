@@ -7,7 +7,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import type { NodeFilter } from '../runbooks/runbook.schema.js';
+import type { NodeFilter } from './node-filter.schema.js';
 import type { NodeSource } from './node.entity.js';
 
 /**

@@ -11,7 +11,7 @@ import { CheckAbility } from '../common/access/acl.decorator.js';
 import { Audit } from '../auth/current.decorator.js';
 import { GROUP_NAME_RE } from './inventory.schema.js';
 import { ClusterDto, CreateClusterDto, toClusterDto, UpdateClusterDto } from './nodes.dto.js';
-import { NodesService } from './nodes.service.js';
+import { ClustersService } from './clusters.service.js';
 import { checkRef } from './refs.js';
 
 const clusterRef = (ref: string) => checkRef(ref, GROUP_NAME_RE, 'cluster');
@@ -20,14 +20,14 @@ const clusterRef = (ref: string) => checkRef(ref, GROUP_NAME_RE, 'cluster');
 @ApiBearerAuth()
 @Controller('clusters')
 export class ClustersController {
-  constructor(private readonly nodes: NodesService) {}
+  constructor(private readonly clusters: ClustersService) {}
 
   @Get()
   @CheckAbility('read', 'Cluster')
   @ApiOperation({ summary: 'Clusters (named node groups) with their current members' })
   @ApiOkResponse({ type: ClusterDto, isArray: true })
   async list(): Promise<ClusterDto[]> {
-    return (await this.nodes.listClusters()).map((c) => toClusterDto(c.cluster, c.members));
+    return (await this.clusters.listClusters()).map((c) => toClusterDto(c.cluster, c.members));
   }
 
   @Post()
@@ -35,7 +35,7 @@ export class ClustersController {
   @ApiOperation({ summary: 'Create a cluster from node names/globs or a node filter (admin)' })
   @ApiOkResponse({ type: ClusterDto })
   async create(@Body() body: CreateClusterDto, @Audit() ctx: AuditContext): Promise<ClusterDto> {
-    const c = await this.nodes.createCluster(body, ctx);
+    const c = await this.clusters.createCluster(body, ctx);
     return toClusterDto(c.cluster, c.members);
   }
 
@@ -44,7 +44,7 @@ export class ClustersController {
   @ApiOperation({ summary: 'A cluster by id or name, with its members' })
   @ApiOkResponse({ type: ClusterDto })
   async get(@Param('ref') ref: string): Promise<ClusterDto> {
-    const c = await this.nodes.getCluster(clusterRef(ref));
+    const c = await this.clusters.getCluster(clusterRef(ref));
     return toClusterDto(c.cluster, c.members);
   }
 
@@ -59,7 +59,7 @@ export class ClustersController {
     @Body() body: UpdateClusterDto,
     @Audit() ctx: AuditContext,
   ): Promise<ClusterDto> {
-    const c = await this.nodes.updateCluster(clusterRef(ref), body, ctx);
+    const c = await this.clusters.updateCluster(clusterRef(ref), body, ctx);
     return toClusterDto(c.cluster, c.members);
   }
 
@@ -69,6 +69,6 @@ export class ClustersController {
   @ApiOperation({ summary: 'Delete a cluster (admin); its nodes stay' })
   @ApiNoContentResponse()
   async delete(@Param('ref') ref: string, @Audit() ctx: AuditContext): Promise<void> {
-    await this.nodes.deleteCluster(clusterRef(ref), ctx);
+    await this.clusters.deleteCluster(clusterRef(ref), ctx);
   }
 }

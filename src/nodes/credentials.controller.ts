@@ -17,7 +17,7 @@ import {
   toCredentialDto,
   UpdateCredentialDto,
 } from './nodes.dto.js';
-import { NodesService } from './nodes.service.js';
+import { CredentialsService } from './credentials.service.js';
 import { checkRef } from './refs.js';
 
 const credentialRef = (ref: string) => checkRef(ref, CREDENTIAL_NAME_RE, 'credential');
@@ -27,14 +27,14 @@ const credentialRef = (ref: string) => checkRef(ref, CREDENTIAL_NAME_RE, 'creden
 @ApiBearerAuth()
 @Controller('credentials')
 export class CredentialsController {
-  constructor(private readonly nodes: NodesService) {}
+  constructor(private readonly credentials: CredentialsService) {}
 
   @Get()
   @CheckAbility('read', 'Credential')
   @ApiOperation({ summary: 'Credentials: name, type, user, public key fingerprint (operator+)' })
   @ApiOkResponse({ type: CredentialDto, isArray: true })
   async list(): Promise<CredentialDto[]> {
-    return (await this.nodes.listCredentials()).map(toCredentialDto);
+    return (await this.credentials.listCredentials()).map(toCredentialDto);
   }
 
   @Post()
@@ -47,7 +47,7 @@ export class CredentialsController {
     @Body() body: CreateCredentialDto,
     @Audit() ctx: AuditContext,
   ): Promise<CredentialDto> {
-    return toCredentialDto(await this.nodes.createCredential(body, ctx));
+    return toCredentialDto(await this.credentials.createCredential(body, ctx));
   }
 
   @Get(':ref')
@@ -55,7 +55,7 @@ export class CredentialsController {
   @ApiOperation({ summary: "A credential's metadata by id or name (operator+)" })
   @ApiOkResponse({ type: CredentialDto })
   async get(@Param('ref') ref: string): Promise<CredentialDto> {
-    return toCredentialDto(await this.nodes.getCredential(credentialRef(ref)));
+    return toCredentialDto(await this.credentials.getCredential(credentialRef(ref)));
   }
 
   @Patch(':ref')
@@ -67,7 +67,7 @@ export class CredentialsController {
     @Body() body: UpdateCredentialDto,
     @Audit() ctx: AuditContext,
   ): Promise<CredentialDto> {
-    return toCredentialDto(await this.nodes.updateCredential(credentialRef(ref), body, ctx));
+    return toCredentialDto(await this.credentials.updateCredential(credentialRef(ref), body, ctx));
   }
 
   @Post(':ref/rotate')
@@ -80,7 +80,7 @@ export class CredentialsController {
     @Body() body: RotateCredentialDto,
     @Audit() ctx: AuditContext,
   ): Promise<CredentialDto> {
-    return toCredentialDto(await this.nodes.rotateCredential(credentialRef(ref), body, ctx));
+    return toCredentialDto(await this.credentials.rotateCredential(credentialRef(ref), body, ctx));
   }
 
   @Delete(':ref')
@@ -89,6 +89,6 @@ export class CredentialsController {
   @ApiOperation({ summary: 'Delete a credential no node uses (admin); 409 names the nodes' })
   @ApiNoContentResponse()
   async delete(@Param('ref') ref: string, @Audit() ctx: AuditContext): Promise<void> {
-    await this.nodes.deleteCredential(credentialRef(ref), ctx);
+    await this.credentials.deleteCredential(credentialRef(ref), ctx);
   }
 }

@@ -1,13 +1,13 @@
 import {
   formatPath,
   loadYamlSource,
+  schemaProblem,
   sortProblems,
   type PathKey,
+  type SchemaWording,
   type SourceProblem,
-  type YamlLocator,
 } from '../common/yaml-source.js';
-import type { z } from 'zod';
-import { didYouMean } from '../runbooks/suggest.js';
+import { didYouMean } from '../common/suggest.js';
 import { INVENTORY_KEYS, inventorySchema, type Inventory } from './inventory.schema.js';
 
 export const MAX_INVENTORY_BYTES = 1024 * 1024;
@@ -53,22 +53,14 @@ export function parseInventory(
   }
   const parsed = inventorySchema.safeParse(data);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) schemaProblem(issue, data, locate, add);
+    for (const issue of parsed.error.issues)
+      schemaProblem(issue, data, locate, add, INVENTORY_WORDING);
     return { ok: false, problems: sortProblems(problems) };
   }
   const inventory = { nodes: parsed.data.nodes ?? [], clusters: parsed.data.clusters ?? [] };
   checkMeaning(inventory, context, (path, message) => add(path, message, locate.at(path)));
   if (problems.length) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, inventory, problems: [] };
-}
-
-function getIn(data: unknown, path: readonly PathKey[]): unknown {
-  let cur = data;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PathKey, unknown>)[p];
-  }
-  return cur;
 }
 
 function knownKeysAt(path: readonly PathKey[]): readonly string[] {
@@ -79,28 +71,16 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] {
   return [];
 }
 
-function schemaProblem(
-  issue: z.core.$ZodIssue,
-  data: unknown,
-  locate: YamlLocator,
-  add: (path: readonly PathKey[], message: string, where: { line: number; col: number }) => void,
-) {
-  const path = issue.path as PathKey[];
-  if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) {
-      const known = knownKeysAt(path);
-      const hint =
-        key === 'cluster' && path[path.length - 1] === 'filter'
-          ? ' (a cluster filter cannot name another cluster)'
-          : didYouMean(key, known);
-      add([...path, key], `unknown key "${key}"${hint}`, locate.at(path, key));
-    }
-    return;
-  }
-  let message = issue.message.replace(/^Invalid input: /, '');
-  if (issue.code === 'invalid_type' && getIn(data, path) === undefined) message = 'is required';
-  add(path, message, locate.at(path));
-}
+const INVENTORY_WORDING: SchemaWording = {
+  knownKeysAt,
+  unknownKey(path, key, known) {
+    const hint =
+      key === 'cluster' && path[path.length - 1] === 'filter'
+        ? ' (a cluster filter cannot name another cluster)'
+        : didYouMean(key, known);
+    return `unknown key "${key}"${hint}`;
+  },
+};
 
 function checkMeaning(
   inv: Required<Inventory>,

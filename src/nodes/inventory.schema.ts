@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nodeFilterSchema } from '../runbooks/runbook.schema.js';
+import { nodeFilterSchema } from './node-filter.schema.js';
 import { FINGERPRINT_RE } from './ssh-keys.js';
 
 /**
@@ -81,8 +81,6 @@ export const inventorySchema = z.strictObject({
   clusters: z.array(inventoryClusterSchema).optional(),
 });
 
-export type InventoryNode = z.infer<typeof inventoryNodeSchema>;
-export type InventoryCluster = z.infer<typeof inventoryClusterSchema>;
 export type Inventory = z.infer<typeof inventorySchema>;
 
 /** Known keys per position, for "did you mean" on unknown ones. */

@@ -1,5 +1,5 @@
 /**
- * What the execution engine needs to reach a node over SSH. Built by NodesService from the
+ * What the execution engine needs to reach a node over SSH. Built by NodeTargetsService from the
  * inventory and the credential store (secrets decrypted only in the worker, only for the run).
  */
 export interface SshTarget {

@@ -1,7 +1,7 @@
 import { validationFailed, type FieldProblem } from '../common/errors.js';
 import { formatPath } from '../common/yaml-source.js';
-import { nodeFilterSchema, type NodeFilter } from '../runbooks/runbook.schema.js';
-import { didYouMean } from '../runbooks/suggest.js';
+import { nodeFilterSchema, type NodeFilter } from './node-filter.schema.js';
+import { didYouMean } from '../common/suggest.js';
 import { ATTRIBUTE_KEY_MESSAGE, ATTRIBUTE_KEY_RE } from './inventory.schema.js';
 
 export interface NodeListQuery {

@@ -20,11 +20,13 @@ import {
   toNodeDto,
   UpdateNodeDto,
 } from './nodes.dto.js';
+import { HostKeysService } from './host-keys.service.js';
 import {
-  NodesService,
+  InventorySyncService,
   type AnsibleImportReport,
   type InventorySyncReport,
-} from './nodes.service.js';
+} from './inventory-sync.service.js';
+import { NodesService } from './nodes.service.js';
 import { checkRef } from './refs.js';
 
 const nodeRef = (ref: string) => checkRef(ref, NODE_NAME_RE, 'node');
@@ -33,7 +35,11 @@ const nodeRef = (ref: string) => checkRef(ref, NODE_NAME_RE, 'node');
 @ApiBearerAuth()
 @Controller('nodes')
 export class NodesController {
-  constructor(private readonly nodes: NodesService) {}
+  constructor(
+    private readonly nodes: NodesService,
+    private readonly inventory: InventorySyncService,
+    private readonly hostKeys: HostKeysService,
+  ) {}
 
   @Get()
   @CheckAbility('read', 'Node')
@@ -65,7 +71,7 @@ export class NodesController {
   @CheckAbility('read', 'Node')
   @ApiOperation({ summary: 'The last sync of inventory.yaml: what changed and its problems' })
   lastSync(): InventorySyncReport | { at: null } {
-    return this.nodes.lastSyncReport ?? { at: null };
+    return this.inventory.lastSyncReport ?? { at: null };
   }
 
   @Post('sync')
@@ -75,7 +81,7 @@ export class NodesController {
     summary: 'Read RUNBOOKS_DIR/inventory.yaml now; an invalid file changes nothing',
   })
   sync(@Audit() ctx: AuditContext): Promise<InventorySyncReport> {
-    return this.nodes.sync(ctx);
+    return this.inventory.sync(ctx);
   }
 
   @Post('import/ansible')
@@ -88,7 +94,7 @@ export class NodesController {
     @Body() body: AnsibleImportDto,
     @Audit() ctx: AuditContext,
   ): Promise<AnsibleImportReport> {
-    return this.nodes.importAnsible(body.content, body.format, ctx, {
+    return this.inventory.importAnsible(body.content, body.format, ctx, {
       credential: body.credential,
     });
   }
@@ -150,6 +156,6 @@ export class NodesController {
   })
   @ApiOkResponse({ type: NodeDto })
   async forgetHostKey(@Param('ref') ref: string, @Audit() ctx: AuditContext): Promise<NodeDto> {
-    return toNodeDto(await this.nodes.forgetHostKey(nodeRef(ref), ctx));
+    return toNodeDto(await this.hostKeys.forgetHostKey(nodeRef(ref), ctx));
   }
 }

@@ -39,7 +39,7 @@ import {
   TAG_RE,
   USER_MESSAGE,
 } from './inventory.schema.js';
-import type { NodeView } from './nodes.service.js';
+import type { NodeView } from './node-views.js';
 import { FINGERPRINT_RE } from './ssh-keys.js';
 
 /** `{ environment: 'production' }`: string keys (attribute names) to string values. */

@@ -29,18 +29,6 @@ export function fingerprintOf(publicKeyBlob: Buffer): string {
   return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** Fingerprint of a public key line, `ssh-ed25519 AAAA… comment`; null when it is not one. */
-export function fingerprintOfPublicKeyLine(line: string): string | null {
-  const m = /^\s*(\S+)\s+([A-Za-z0-9+/]+={0,3})(\s|$)/.exec(line);
-  if (!m) return null;
-  const blob = Buffer.from(m[2], 'base64');
-  try {
-    return new SshReader(blob).string().toString('latin1') === m[1] ? fingerprintOf(blob) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Reads and checks a private key; a passphrase is needed only to check encrypted PEM keys. */
 export function inspectPrivateKey(text: string, passphrase?: string): InspectResult {
   if (/^\s*(ssh-|ecdsa-|sk-)\S+\s+AAAA/.test(text) || text.includes('PUBLIC KEY-----')) {

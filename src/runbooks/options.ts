@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../common/errors.js';
 import type { OptionDefinition } from './runbook.schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../common/suggest.js';
 
 export interface OptionProblem extends FieldProblem {
   /** The option's name and the rule it broke, e.g. `pattern`, `max`, `required`. */

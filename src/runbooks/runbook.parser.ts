@@ -1,12 +1,12 @@
 import {
   formatPath,
   loadYamlSource,
+  schemaProblem,
   sortProblems,
   type PathKey,
+  type SchemaWording,
   type SourceProblem,
-  type YamlLocator,
 } from '../common/yaml-source.js';
-import type { z } from 'zod';
 import { conditionPaths, ConditionError, parseCondition } from './condition.js';
 import { validateOptions } from './options.js';
 import {
@@ -17,7 +17,7 @@ import {
   type RunbookDefinition,
   type StepDefinition,
 } from './runbook.schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean } from '../common/suggest.js';
 import {
   checkPath,
   parseTemplate,
@@ -87,22 +87,14 @@ export function parseRunbook(file: string, text: string): ParseResult {
   }
   const parsed = runbookSchema.safeParse(data);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) schemaProblem(issue, data, locate, add);
+    for (const issue of parsed.error.issues)
+      schemaProblem(issue, data, locate, add, RUNBOOK_WORDING);
     return { ok: false, problems: sortProblems(problems) };
   }
   const def = parsed.data;
   checkMeaning(def, (path, message) => add(path, message, locate.at(path)));
   if (problems.length) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, definition: def, problems: [] };
-}
-
-function getIn(data: unknown, path: readonly PathKey[]): unknown {
-  let cur = data;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PathKey, unknown>)[p];
-  }
-  return cur;
 }
 
 /** Known keys at a schema position, for "did you mean" on unknown keys. */
@@ -125,50 +117,35 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] {
   return [];
 }
 
-function schemaProblem(
-  issue: z.core.$ZodIssue,
-  data: unknown,
-  locate: YamlLocator,
-  add: (path: readonly PathKey[], message: string, where: { line: number; col: number }) => void,
-) {
-  const path = issue.path as PathKey[];
-  if (issue.code === 'unrecognized_keys') {
-    for (const key of issue.keys) {
-      const known = knownKeysAt(path);
-      if (known.includes(key)) {
-        // A key that exists, but not for this option's type (e.g. default on a secure option).
-        const type = (getIn(data, path) as { type?: unknown } | undefined)?.type;
-        add(
-          [...path, key],
-          `"${key}" is not allowed for options of type ${String(type)}`,
-          locate.at(path, key),
-        );
-        continue;
-      }
-      let hint = didYouMean(key, known);
-      if (
-        !hint &&
-        (STEP_KINDS as readonly string[]).includes(key) === false &&
-        known === KNOWN_KEYS.step
-      ) {
-        hint = ` (a step has a name and one of ${STEP_KINDS.join(', ')})`;
-      }
-      add([...path, key], `unknown key "${key}"${hint}`, locate.at(path, key));
+const OPTION_TYPES = ['string', 'integer', 'number', 'boolean', 'enum', 'list', 'secure'];
+
+const RUNBOOK_WORDING: SchemaWording = {
+  knownKeysAt,
+  unknownKey(path, key, known, parent) {
+    if (known.includes(key)) {
+      // A key that exists, but not for this option's type (e.g. default on a secure option).
+      const type = (parent as { type?: unknown } | undefined)?.type;
+      return `"${key}" is not allowed for options of type ${String(type)}`;
     }
-    return;
-  }
-  const value = getIn(data, path);
-  let message = issue.message.replace(/^Invalid input: /, '');
-  if (issue.code === 'invalid_type' && value === undefined) message = 'is required';
-  const OPTION_TYPES = ['string', 'integer', 'number', 'boolean', 'enum', 'list', 'secure'];
-  if (path[path.length - 1] === 'type' && path[path.length - 3] === 'options') {
-    message =
-      typeof value === 'string'
+    let hint = didYouMean(key, known);
+    if (
+      !hint &&
+      (STEP_KINDS as readonly string[]).includes(key) === false &&
+      known === KNOWN_KEYS.step
+    ) {
+      hint = ` (a step has a name and one of ${STEP_KINDS.join(', ')})`;
+    }
+    return `unknown key "${key}"${hint}`;
+  },
+  message(path, value, message) {
+    if (path[path.length - 1] === 'type' && path[path.length - 3] === 'options') {
+      return typeof value === 'string'
         ? `unknown option type "${value}"${didYouMean(value, OPTION_TYPES)}; expected one of ${OPTION_TYPES.join(', ')}`
         : `expected an option type: ${OPTION_TYPES.join(', ')}`;
-  }
-  add(path, message, locate.at(path));
-}
+    }
+    return message;
+  },
+};
 
 function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: string) => void) {
   const options = def.options ?? [];

@@ -1,4 +1,4 @@
-import type { TargetNode } from './node-filter.js';
+import type { TargetNode } from '../nodes/node-filter.js';
 import { validateOptions, type ValidatedOptions } from './options.js';
 import { parseRunbook } from './runbook.parser.js';
 import { planRunbook, type Plan } from './runbook.plan.js';

@@ -1,5 +1,5 @@
 import { test as testCondition } from './condition.js';
-import { selectNodes, type TargetNode } from './node-filter.js';
+import { selectNodes, type TargetNode } from '../nodes/node-filter.js';
 import type { ValidatedOptions } from './options.js';
 import {
   durationMs,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nodeFilterSchema } from '../nodes/node-filter.schema.js';
 
 /**
  * The runbook format: the single source of truth. The loader validates against it, the API and
@@ -78,26 +79,6 @@ export const optionSchema = z.discriminatedUnion('type', [
     })
     .describe('A secret: never echoed, masked in every log, response, plan and audit entry'),
 ]);
-
-export const nodeFilterSchema = z
-  .strictObject({
-    names: z
-      .array(z.string().min(1))
-      .optional()
-      .describe('Node names or globs (web-*); may use templates'),
-    tags: z.array(z.string().min(1)).optional().describe('Nodes carrying all of these tags'),
-    tagsAny: z
-      .array(z.string().min(1))
-      .optional()
-      .describe('Nodes carrying at least one of these tags'),
-    attributes: z
-      .record(z.string(), z.string())
-      .optional()
-      .describe('Attribute equality, e.g. environment: production'),
-    cluster: z.string().min(1).optional(),
-    exclude: z.array(z.string().min(1)).optional().describe('Node names or globs to leave out'),
-  })
-  .describe('Which nodes: every given criterion must hold');
 
 export const targetsSchema = z.strictObject({
   nodes: nodeFilterSchema.optional(),
@@ -266,7 +247,6 @@ export const runbookSchema = z.strictObject({
 export type RunbookDefinition = z.infer<typeof runbookSchema>;
 export type OptionDefinition = z.infer<typeof optionSchema>;
 export type StepDefinition = z.infer<typeof stepSchema>;
-export type NodeFilter = z.infer<typeof nodeFilterSchema>;
 
 export function stepKind(step: StepDefinition): StepKind {
   return STEP_KINDS.find((k) => step[k] !== undefined)!;

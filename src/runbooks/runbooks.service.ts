@@ -9,8 +9,8 @@ import type { AppAbility } from '../common/access/ability.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { NodesService } from '../nodes/nodes.service.js';
-import { renderNodeFilter, type TargetNode } from './node-filter.js';
+import { NodeTargetsService } from '../nodes/node-targets.service.js';
+import { renderNodeFilter, type TargetNode } from '../nodes/node-filter.js';
 import { validateOptions } from './options.js';
 import { gitCommitOf, readRunbookFiles } from './runbook-files.js';
 import { checkReferences, type ParsedRunbook } from './runbook-references.js';
@@ -60,7 +60,7 @@ export class RunbooksService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
-    private readonly nodes: NodesService,
+    private readonly nodes: NodeTargetsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {

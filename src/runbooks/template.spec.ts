@@ -3,7 +3,6 @@ import {
   checkPath,
   MASK,
   parseTemplate,
-  quotedTemplateRefs,
   unsafeTemplateRefs,
   renderShell,
   renderStructured,
@@ -589,7 +588,9 @@ describe('templateRefs', () => {
   });
 });
 
-describe('quotedTemplateRefs', () => {
+describe('unsafeTemplateRefs: quote tracking', () => {
+  const refs = (command: string) => unsafeTemplateRefs(command).map((b) => b.ref);
+
   it.each([
     ['echo {{ options.v }}', []],
     ["echo '{{ options.v }}'", ['{{ options.v }}']],
@@ -612,19 +613,19 @@ describe('quotedTemplateRefs', () => {
     ["echo 'a\\' {{ options.v }}", []],
     ['echo "unclosed {{ options.v', []],
   ])('%s → %j', (command, expected) => {
-    expect(quotedTemplateRefs(command)).toEqual(expected);
+    expect(refs(command)).toEqual(expected);
   });
 
   it('reports a reference escaped with a backslash, which would break its quoting', () => {
     const command = "printf '[%s]\\n' \\{{ options.v }}";
-    expect(quotedTemplateRefs(command)).toEqual(['\\{{ options.v }}']);
+    expect(refs(command)).toEqual(['\\{{ options.v }}']);
     // Why: the backslash escapes the opening quote of the rendered word.
     const rendered = renderShell(command, { options: { v: 'x; echo PWNED #' } });
     expect(sh(rendered.text)).toContain('PWNED');
   });
 
   it('reports a backslash-escaped reference inside double quotes too', () => {
-    expect(quotedTemplateRefs('echo "\\{{ options.v }}"')).toEqual(['\\{{ options.v }}']);
+    expect(refs('echo "\\{{ options.v }}"')).toEqual(['\\{{ options.v }}']);
   });
 });
 

@@ -333,13 +333,6 @@ export function unsafeTemplateRefs(
   return bad;
 }
 
-/** The references that sit inside quotes (or after an escaping backslash), for older callers. */
-export function quotedTemplateRefs(command: string): string[] {
-  return unsafeTemplateRefs(command)
-    .filter((b) => b.context === 'quotes' || b.context === 'escape')
-    .map((b) => b.ref);
-}
-
 /**
  * A URL: a value that starts the URL is the base (it must itself be an http(s) URL); every other
  * value is percent-encoded, so it cannot add path segments, queries or fragments.

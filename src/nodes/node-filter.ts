@@ -1,4 +1,4 @@
-import type { NodeFilter } from './runbook.schema.js';
+import type { NodeFilter } from './node-filter.schema.js';
 
 /** A node as filters and templates see it. The node inventory (execution engine) fills these. */
 export interface TargetNode {

@@ -1,5 +1,5 @@
 import { globToRegExp, nodeMatches, selectNodes, type TargetNode } from './node-filter.js';
-import type { NodeFilter } from './runbook.schema.js';
+import type { NodeFilter } from './node-filter.schema.js';
 
 const aNode = (name: string, over: Partial<TargetNode> = {}): TargetNode => ({
   name,

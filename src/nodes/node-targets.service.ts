@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { DomainException, notFound } from '../common/errors.js';
+import { CredentialEntity } from './credential.entity.js';
+import { CredentialsService } from './credentials.service.js';
+import type { SshTarget } from './node-connection.js';
+import type { NodeFilter } from './node-filter.schema.js';
+import { NodeEntity } from './node.entity.js';
+import { DEFAULT_USER, selectNodeViews, toResolvedNode, type ResolvedNode } from './node-views.js';
+
+/**
+ * What the execution engine asks of the inventory: which nodes a filter selects, and how to
+ * reach one (the only place a credential's secret is decrypted).
+ */
+@Injectable()
+export class NodeTargetsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly credentials: CredentialsService,
+  ) {}
+
+  /**
+   * Enabled nodes matching the filter (names/globs, tags all/any, attributes, cluster,
+   * exclusions), sorted by name. With `explicitNames` (names or globs), only those nodes too;
+   * names that are unknown or disabled are simply absent, for the caller to report.
+   * A filter naming a cluster that does not exist is an error, not an empty answer.
+   */
+  async resolve(filter: NodeFilter | undefined, explicitNames?: string[]): Promise<ResolvedNode[]> {
+    return (await selectNodeViews(this.dataSource.manager, filter, explicitNames, false)).map(
+      toResolvedNode,
+    );
+  }
+
+  /** Host, port, user, decrypted secret and host key policy for one node. */
+  async connectionTarget(nodeId: string): Promise<SshTarget> {
+    const node = await this.dataSource.getRepository(NodeEntity).findOneBy({ id: nodeId });
+    if (!node) throw notFound('Node', nodeId);
+    if (node.disabled) {
+      throw new DomainException('CONFLICT', `node "${node.name}" is disabled`, {
+        node: node.name,
+      });
+    }
+    if (!node.credentialId) {
+      throw new DomainException(
+        'CONFLICT',
+        `node "${node.name}" has no credential: give it one (credential: NAME) before running on it`,
+        { node: node.name },
+      );
+    }
+    const credential = await this.dataSource
+      .getRepository(CredentialEntity)
+      .findOneByOrFail({ id: node.credentialId });
+    const secret = await this.credentials.decrypt(credential, node.name);
+    return {
+      node: node.name,
+      host: node.hostname,
+      port: node.port,
+      username: node.username ?? credential.username ?? DEFAULT_USER,
+      auth:
+        secret.type === 'ssh-key'
+          ? {
+              type: 'key',
+              privateKey: secret.privateKey,
+              ...(secret.passphrase ? { passphrase: secret.passphrase } : {}),
+            }
+          : { type: 'password', password: secret.password },
+      hostKey: { fingerprint: node.hostKeyFingerprint, trustOnFirstUse: node.trustOnFirstUse },
+    };
+  }
+}
