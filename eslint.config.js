@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'console/dist/', 'bin/', 'scripts/', 'eslint.config.js'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.data/', 'console/dist/', 'bin/', 'scripts/', 'eslint.config.js', '.dependency-cruiser.cjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,
@@ -24,6 +24,28 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // Configuration is read once, in config/, and validated there; nothing else reads the
+    // environment. Named exceptions: the local transport's allow-list of variables passed to
+    // local commands, and the CLI client (FIREBREAK_URL, FIREBREAK_TOKEN).
+    files: ['src/**/*.ts'],
+    ignores: [
+      'src/config/**',
+      'src/executions/transports/local.transport.ts',
+      'src/cli/firebreak-cli.ts',
+      '**/*.spec.ts',
+    ],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'read configuration through APP_CONFIG (src/config/config.ts), not process.env',
+        },
+      ],
     },
   },
   {

@@ -2,7 +2,8 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { Reflector } from '@nestjs/core';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
-import { auditContextOf, type FirebreakRequest } from '../common/request-context.js';
+import { auditContextOf } from '../audit/request-audit.js';
+import type { FirebreakRequest } from '../common/request-context.js';
 import { REQUIRED_ABILITY, type RequiredAbility } from '../common/access/acl.decorator.js';
 
 /**

@@ -15,7 +15,8 @@ import { subject } from '@casl/ability';
 import type { AuditContext } from '../audit/audit.service.js';
 import { AuditService } from '../audit/audit.service.js';
 import { Public } from '../common/public.decorator.js';
-import { auditContextOf, type FirebreakRequest } from '../common/request-context.js';
+import { auditContextOf } from '../audit/request-audit.js';
+import type { FirebreakRequest } from '../common/request-context.js';
 import { denied } from './ability.guard.js';
 import { ApiTokensService } from './api-tokens.service.js';
 import {

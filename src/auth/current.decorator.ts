@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { AuditContext } from '../audit/audit.service.js';
-import { auditContextOf, type FirebreakRequest } from '../common/request-context.js';
+import { auditContextOf } from '../audit/request-audit.js';
+import type { FirebreakRequest } from '../common/request-context.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 
 const req = (ctx: ExecutionContext) => ctx.switchToHttp().getRequest<FirebreakRequest>();

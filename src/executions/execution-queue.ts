@@ -21,6 +21,9 @@ export interface ExecutionQueue {
 export class BullExecutionQueue implements ExecutionQueue {
   readonly kind = 'redis' as const;
 
+  /** Handlers in flight on this process, awaited by `close`. */
+  private readonly running = new Set<Promise<void>>();
+
   constructor(private readonly queue: Queue<{ executionId: string }>) {}
 
   async enqueue(executionId: string): Promise<void> {
@@ -32,11 +35,25 @@ export class BullExecutionQueue implements ExecutionQueue {
   }
 
   consume(handler: (executionId: string) => Promise<void>, concurrency: number): void {
-    void this.queue.process(JOB, concurrency, async (job) => handler(job.data.executionId));
+    void this.queue.process(JOB, concurrency, async (job) => {
+      const run = handler(job.data.executionId);
+      this.running.add(run);
+      try {
+        await run;
+      } finally {
+        this.running.delete(run);
+      }
+    });
   }
 
+  /**
+   * Waits for this process's running handlers, then closes without Bull's own wait: that one
+   * forces a reconnect of the blocking client, which rejects unhandled ("Redis is already
+   * connecting/connected") when Redis is down or already reconnecting at shutdown.
+   */
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.allSettled([...this.running]);
+    await this.queue.close(true);
   }
 }
 
