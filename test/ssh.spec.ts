@@ -582,3 +582,37 @@ describe('wrapRemoteCommand', () => {
     expect(stdout).toBe(`${child.pid}\n`);
   });
 });
+
+describe('SshSession on a lean login (no rc file runs, as on a usual server)', () => {
+  let lean: SshServer;
+  let s: SshSession;
+  beforeAll(async () => {
+    lean = await startSshd({ login: 'lean' });
+    s = await SshSession.connect({
+      ...target(),
+      port: lean.port,
+      username: lean.username,
+      auth: { type: 'key', privateKey: lean.privateKey },
+      hostKey: { fingerprint: lean.hostKeyFingerprint, trustOnFirstUse: false },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+    await lean?.stop();
+  });
+
+  it("the login really is lean: no rc file ran (root's .bashrc here sets PYENV_SHELL)", async () => {
+    const lines: string[] = [];
+    await s.exec('echo "pyenv=${PYENV_SHELL:-none}"', {
+      onLine: (_stream, line) => lines.push(line),
+    });
+    expect(lines).toEqual(['pyenv=none']);
+  });
+
+  it('reports the exit status of every fast command, however early it arrives', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => s.exec(`exit ${i % 4}`, { onLine: () => undefined })),
+    );
+    expect(results.map((r) => r.exitCode)).toEqual(Array.from({ length: 60 }, (_, i) => i % 4));
+  });
+});

@@ -21,6 +21,12 @@ export interface StartSshdOptions {
    * user running the tests (root on CI; sshd running as non-root can only log in itself).
    */
   users?: Array<string | SshdUser>;
+  /**
+   * `lean`: logins run no rc file, as on a usual server (Debian's bash sources ~/.bashrc for
+   * sshd-started shells only below SHLVL 2; `SetEnv SHLVL=1` lifts it to 2). Default: the
+   * user's own login, rc file and all.
+   */
+  login?: 'lean' | 'rc';
 }
 
 export interface SshServer {
@@ -107,7 +113,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
       await writeFile(keysFile(user.username), `${lines.join('\n')}\n`, { mode: 0o644 });
     }
 
-    const server = await listen(sshd, dir, hostKeyPath, keysDir);
+    const server = await listen(sshd, dir, hostKeyPath, keysDir, options.login === 'lean');
     return {
       host: HOST,
       port: server.port,
@@ -128,7 +134,13 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
   }
 }
 
-function sshdConfig(port: number, dir: string, hostKeyPath: string, keysDir: string): string {
+function sshdConfig(
+  port: number,
+  dir: string,
+  hostKeyPath: string,
+  keysDir: string,
+  lean = false,
+): string {
   const lines = [
     `ListenAddress ${HOST}`,
     `Port ${port}`,
@@ -151,6 +163,7 @@ function sshdConfig(port: number, dir: string, hostKeyPath: string, keysDir: str
     'Subsystem sftp internal-sftp',
   ];
   if (perSourcePenaltiesSupported !== false) lines.push('PerSourcePenalties no');
+  if (lean) lines.push('SetEnv SHLVL=1');
   return `${lines.join('\n')}\n`;
 }
 
@@ -160,10 +173,11 @@ async function writeCheckedConfig(
   hostKeyPath: string,
   keysDir: string,
   port: number,
+  lean: boolean,
 ): Promise<string> {
   const configPath = path.join(dir, 'sshd_config');
   for (;;) {
-    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir));
+    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, lean));
     if (perSourcePenaltiesSupported !== undefined) return configPath;
     try {
       await execFileAsync(sshd, ['-t', '-f', configPath]);
@@ -184,11 +198,12 @@ async function listen(
   dir: string,
   hostKeyPath: string,
   keysDir: string,
+  lean: boolean,
 ): Promise<{ port: number; stop(): Promise<void> }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = await findFreePort(HOST);
-    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port);
+    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port, lean);
     try {
       return await startOn(sshd, configPath, dir, port);
     } catch (error) {

@@ -34,6 +34,13 @@ export const MAX_CONCURRENT_CHANNELS = 6;
  * the command it kills. 6 + 3 stays under OpenSSH's default MaxSessions of 10.
  */
 const MAX_KILL_CHANNELS = 3;
+/** A channel's exit status, recorded from the moment the channel opens. */
+interface ChannelExit {
+  seen: boolean;
+  code: number | null;
+  signal: string | null;
+}
+
 /** After the kill, how long to wait for the server to close the command's channel by itself. */
 const CLOSE_GRACE_MS = 1000;
 /** How long a stop waits for the wrapper to report the process group id. */
@@ -272,13 +279,29 @@ export class SshSession {
     }
   }
 
-  private openExec(command: string): Promise<ClientChannel> {
+  /**
+   * Opens an exec channel and listens for its exit status at once, in ssh2's callback: the
+   * confirmation, the output, `exit-status` and the close can arrive in one read, and ssh2 emits
+   * `exit` before an awaiting caller resumes — a listener attached after `await` misses it (on a
+   * lean login most fast commands lost their exit code that way). Output is not lost: the
+   * channel's streams buffer until read.
+   */
+  private openExec(command: string): Promise<{ channel: ClientChannel; exit: ChannelExit }> {
     return new Promise((resolve, reject) => {
       try {
         this.assertOpen();
         this.client.exec(command, (error, channel) => {
-          if (error) reject(this.failure ?? this.channelError(error));
-          else resolve(channel);
+          if (error) {
+            reject(this.failure ?? this.channelError(error));
+            return;
+          }
+          const exit: ChannelExit = { seen: false, code: null, signal: null };
+          channel.on('exit', (code: number | null, signal?: string) => {
+            exit.seen = true;
+            if (typeof code === 'number') exit.code = code;
+            if (typeof signal === 'string') exit.signal = signal;
+          });
+          resolve({ channel, exit });
         });
       } catch (error) {
         reject(error instanceof SshError ? error : this.channelError(error as Error));
@@ -329,7 +352,7 @@ export class SshSession {
   private async run(command: string, opts: ExecOptions): Promise<ExecResult> {
     const started = Date.now();
     const marker = `__FIREBREAK_PGID_${randomBytes(6).toString('hex')}__`;
-    const channel = await this.openExec(wrapRemoteCommand(command, marker));
+    const { channel, exit } = await this.openExec(wrapRemoteCommand(command, marker));
     // The command gets EOF on stdin at once: nothing is ever typed into it.
     channel.end();
 
@@ -361,15 +384,6 @@ export class SshSession {
       channel.on('data', (chunk: Buffer) => out.write(chunk));
       channel.stderr.on('data', (chunk: Buffer) => err.write(chunk));
 
-      let exitCode: number | null = null;
-      let exitSignal: string | null = null;
-      let exited = false;
-      channel.on('exit', (code: number | null, signal?: string) => {
-        exited = true;
-        if (typeof code === 'number') exitCode = code;
-        if (typeof signal === 'string') exitSignal = signal;
-      });
-
       let timedOut = false;
       let canceled = false;
       let stopping: Promise<void> | undefined;
@@ -396,8 +410,8 @@ export class SshSession {
           return;
         }
         resolve({
-          exitCode,
-          signal: exitSignal,
+          exitCode: exit.code,
+          signal: exit.signal,
           timedOut,
           canceled,
           durationMs: Date.now() - started,
@@ -456,7 +470,7 @@ export class SshSession {
         channelClosed = true;
         closedResolve();
         // ssh2 also closes channels when the connection dies: that is not a command result.
-        if (this.isClosed && !exited) {
+        if (this.isClosed && !exit.seen) {
           finish(
             this.failure ??
               new SshError(
@@ -476,7 +490,7 @@ export class SshSession {
   private async killGroup(pgid: number): Promise<void> {
     await this.killChannels.acquire();
     try {
-      const channel = await this.openExec(remoteKillCommand(pgid, this.killGraceMs));
+      const { channel } = await this.openExec(remoteKillCommand(pgid, this.killGraceMs));
       channel.end();
       await new Promise<void>((resolve) => {
         channel.resume();
@@ -496,20 +510,18 @@ export class SshSession {
     await this.channels.acquire();
     try {
       this.assertOpen();
-      const channel = await this.openExec(command);
+      const { channel, exit } = await this.openExec(command);
       return await new Promise((resolve, reject) => {
         let stderr = '';
-        let code: number | null = null;
         const onConnectionLost = (error: SshError) => reject(error);
         this.inflight.add(onConnectionLost);
         channel.resume();
         channel.stderr.on('data', (chunk: Buffer) => {
           if (stderr.length < 4000) stderr += chunk.toString('utf8');
         });
-        channel.on('exit', (exitCode: number | null) => (code = exitCode));
         channel.on('close', () => {
           this.inflight.delete(onConnectionLost);
-          if (this.isClosed && code === null) {
+          if (this.isClosed && exit.code === null) {
             reject(
               this.failure ??
                 new SshError(
@@ -519,7 +531,7 @@ export class SshSession {
                 ),
             );
           } else {
-            resolve({ code, stderr: stderr.trim() });
+            resolve({ code: exit.code, stderr: stderr.trim() });
           }
         });
         channel.end(stdin);
