@@ -6,6 +6,8 @@ import { ExecutionEvents } from './execution-events.js';
 import {
   assertTransition,
   fromStatuses,
+  isFinal,
+  type ExecutionStatus,
   type ExecutionTransition,
   type RunOutcome,
 } from './execution-state.js';
@@ -63,14 +65,11 @@ export class ExecutionRepository {
    * already ended, or a cancel was requested — then it is closed out as canceled here.
    */
   async claim(id: string, worker: string): Promise<ExecutionEntity | null> {
-    const claimed = await this.move(id, 'claim', 'running', {
-      extraWhere: 'AND NOT cancel_requested',
-      set: { startedAt: 'now()', heartbeatAt: 'now()', worker },
-    });
+    const claimed = await this.move(id, 'claim', 'running', { worker, cancelRequested: false });
     if (!claimed) {
       await this.move(id, 'cancelQueued', 'canceled', {
-        extraWhere: 'AND cancel_requested',
-        set: { finishedAt: 'now()', error: CANCELED_BEFORE_START },
+        error: CANCELED_BEFORE_START,
+        cancelRequested: true,
       });
       return null;
     }
@@ -89,13 +88,7 @@ export class ExecutionRepository {
   /** How the worker's run ended (running → succeeded, failed, canceled, timed_out); audited. */
   async finish(execution: ExecutionEntity, status: RunOutcome, error: string | null) {
     await this.dataSource.transaction(async (m) => {
-      const moved = await this.move(
-        execution.id,
-        'finish',
-        status,
-        { set: { finishedAt: 'now()', error } },
-        m,
-      );
+      const moved = await this.move(execution.id, 'finish', status, { error }, m);
       if (!moved) return; // interrupted meanwhile by the reaper: that verdict stands
       await this.audit.record(
         { actorId: execution.actorId, actorName: execution.actorName },
@@ -130,11 +123,7 @@ export class ExecutionRepository {
           e.id,
           'interrupt',
           'interrupted',
-          {
-            extraWhere: 'AND heartbeat_at < $2',
-            params: [cutoff],
-            set: { finishedAt: 'now()', error: `worker ${e.worker ?? '?'} stopped reporting` },
-          },
+          { error: `worker ${e.worker ?? '?'} stopped reporting`, heartbeatBefore: cutoff },
           m,
         );
         if (!moved) return;
@@ -168,7 +157,7 @@ export class ExecutionRepository {
         id,
         'cancelQueued',
         'canceled',
-        { set: { finishedAt: 'now()', error: CANCELED_BEFORE_START }, notify: false },
+        { error: CANCELED_BEFORE_START, notify: false },
         m,
       );
       await this.audit.record(audit.ctx, audit.record, m);
@@ -217,47 +206,41 @@ export class ExecutionRepository {
   }
 
   /**
-   * One move of the state table: UPDATE … WHERE status IN (the move's from-statuses), then a
-   * status notice (in the same transaction) when a row moved. Returns whether it moved.
+   * One move of the state table: UPDATE … WHERE status is one the move starts from (and the
+   * extra conditions hold), then a status notice in the same transaction when a row moved. The
+   * timestamps follow from where it goes: running stamps started/heartbeat, a final status
+   * stamps finished. Returns whether the row moved.
    */
   private async move(
     id: string,
     transition: ExecutionTransition,
-    to: ExecutionEntity['status'],
+    to: ExecutionStatus,
     opts: {
-      set?: Partial<Record<'startedAt' | 'finishedAt' | 'heartbeatAt', 'now()'>> & {
-        worker?: string;
-        error?: string | null;
-      };
-      extraWhere?: string;
-      params?: unknown[];
+      worker?: string;
+      error?: string | null;
+      /** Only if a cancel was (true) or was not (false) requested. */
+      cancelRequested?: boolean;
+      /** Only if the last heartbeat is older than this. */
+      heartbeatBefore?: Date;
       notify?: boolean;
-    },
+    } = {},
     m: EntityManager = this.dataSource.manager,
   ): Promise<boolean> {
     assertTransition(transition, to);
-    const params: unknown[] = [id, ...(opts.params ?? [])];
-    const bind = (v: unknown) => {
-      params.push(v);
-      return `$${params.length}`;
-    };
-    const columns: Record<string, string> = {
-      startedAt: 'started_at',
-      finishedAt: 'finished_at',
-      heartbeatAt: 'heartbeat_at',
-      worker: 'worker',
-      error: 'error',
-    };
-    const sets = [`status = ${bind(to)}`];
-    for (const [key, value] of Object.entries(opts.set ?? {})) {
-      const column = columns[key];
-      sets.push(`${column} = ${value === 'now()' && key !== 'error' ? 'now()' : bind(value)}`);
-    }
-    const from = fromStatuses(transition);
-    const inList = from.map((s) => bind(s)).join(', ');
+    const params: unknown[] = [id, to, fromStatuses(transition)];
+    const bind = (v: unknown) => `$${params.push(v)}`;
+    const sets = ['status = $2'];
+    if (to === 'running') sets.push('started_at = now()', 'heartbeat_at = now()');
+    if (isFinal(to)) sets.push('finished_at = now()');
+    if (opts.worker !== undefined) sets.push(`worker = ${bind(opts.worker)}`);
+    if (opts.error !== undefined) sets.push(`error = ${bind(opts.error)}`);
+    const where = ['id = $1', 'status = ANY($3)'];
+    if (opts.cancelRequested !== undefined)
+      where.push(opts.cancelRequested ? 'cancel_requested' : 'NOT cancel_requested');
+    if (opts.heartbeatBefore) where.push(`heartbeat_at < ${bind(opts.heartbeatBefore)}`);
     // TypeORM returns [rows, affected] for UPDATE … RETURNING.
     const [, affected] = await m.query<[unknown[], number]>(
-      `UPDATE executions SET ${sets.join(', ')} WHERE id = $1 AND status IN (${inList}) ${opts.extraWhere ?? ''} RETURNING id`,
+      `UPDATE executions SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING id`,
       params,
     );
     if (affected > 0 && opts.notify !== false) await this.events.publish({ id, kind: 'status' }, m);

@@ -9,11 +9,16 @@ import { renderText, type TemplateValues } from '../runbooks/template.js';
 import type { ExecutionRepository } from './execution.repository.js';
 import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
 import type { LogStream } from './execution-log.entity.js';
-import { STEP_EXECUTORS, type StepAttempt, type StepCall } from './executors/index.js';
-import { MAX_CAPTURE_BYTES, sleep } from './executors/step-executor.js';
+import { STEP_EXECUTORS } from './executors/index.js';
+import {
+  MAX_CAPTURE_BYTES,
+  sleep,
+  type StepAttempt,
+  type StepCall,
+} from './executors/step-executor.js';
 import { mapLimit } from './semaphore.js';
 import { extractCaptures } from './step-output.js';
-import type { ExecResult } from './transports/exec.js';
+import type { ExecOptions, ExecResult } from './transports/exec.js';
 import { SshError } from './transports/ssh-errors.js';
 
 const DEFAULT_MAX_PARALLEL = 50;
@@ -36,15 +41,7 @@ export class Aborted extends Error {
 
 /** Where a step's commands go: the node's transport, or the Firebreak host for null. */
 export interface StepTransport {
-  exec(
-    target: ExecutionTarget | null,
-    command: string,
-    opts: {
-      timeoutMs?: number;
-      signal: AbortSignal;
-      onLine: (stream: 'stdout' | 'stderr', line: string) => void;
-    },
-  ): Promise<ExecResult>;
+  exec(target: ExecutionTarget | null, command: string, opts: ExecOptions): Promise<ExecResult>;
   upload(target: ExecutionTarget, path: string, content: string, mode: number): Promise<void>;
   remove(target: ExecutionTarget, path: string): Promise<void>;
 }

@@ -10,5 +10,3 @@ import type { StepExecutor } from './step-executor.js';
 export const STEP_EXECUTORS: Partial<Record<StepKind, StepExecutor>> = Object.fromEntries(
   [runExecutor, scriptExecutor, checkExecutor, httpExecutor, sleepExecutor].map((e) => [e.kind, e]),
 );
-
-export type { StepAttempt, StepCall, StepExecutor } from './step-executor.js';
