@@ -10,11 +10,61 @@ const SHIPPED = join(import.meta.dirname, '..', 'runbooks');
 
 interface Entry {
   id: string;
+  seq: number;
+  at: string;
   kind: string;
   actor: string;
   summary: string;
   details: Record<string, unknown>;
   link: string | null;
+}
+
+/** Reads a timeline stream until `done` says so (with the events so far), then leaves. */
+async function readSseUntil(
+  url: string,
+  auth: string,
+  done: (events: Entry[]) => boolean,
+  opts: { lastEventId?: string } = {},
+): Promise<Array<{ id?: string; data: Entry }>> {
+  const ctrl = new AbortController();
+  const res = await fetch(url, {
+    headers: {
+      authorization: auth,
+      accept: 'text/event-stream',
+      ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}),
+    },
+    signal: ctrl.signal,
+  });
+  if (res.status !== 200) throw new Error(`stream: ${res.status} ${await res.text()}`);
+  const events: Array<{ id?: string; data: Entry }> = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let idx: number;
+      while ((idx = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, idx);
+        buffer = buffer.slice(idx + 2);
+        let id: string | undefined;
+        let data: Entry | undefined;
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id:')) id = line.slice(3).trim();
+          else if (line.startsWith('data:')) data = JSON.parse(line.slice(5).trim()) as Entry;
+        }
+        if (!data) continue;
+        events.push({ id, data });
+        if (done(events.map((e) => e.data))) {
+          ctrl.abort();
+          return events;
+        }
+      }
+    }
+  } catch (err) {
+    if (!ctrl.signal.aborted) throw err;
+  }
+  if (ctrl.signal.aborted) return events;
+  throw new Error(`stream ended after ${events.length} events without reaching its end`);
 }
 
 describe('incidents (real app, Postgres, OpenSSH sshd)', () => {
@@ -147,9 +197,7 @@ describe('incidents (real app, Postgres, OpenSSH sshd)', () => {
       'monitoring',
       'resolved',
     ]);
-    expect(entries.map((e) => Number(e.id))).toEqual(
-      [...entries.map((e) => Number(e.id))].sort((a, b) => a - b),
-    );
+    expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i + 1));
 
     // Paging.
     const page = await get(`/incidents/${ref}/timeline?limit=5`);
@@ -341,7 +389,59 @@ describe('incidents (real app, Postgres, OpenSSH sshd)', () => {
       'note',
     ]);
     expect((events[2].data as Entry).summary).toBe('live note');
-    expect(events[2].id).toBe((events[2].data as Entry).id);
+    expect(events[2].id).toBe(String((events[2].data as Entry).seq));
+    expect(events.map((e) => (e.data as Entry).seq)).toEqual([1, 2, 3]);
+  });
+
+  it('live streams never skip: bursts of parallel notes reach an open stream and a resumed one, each once, in order', async () => {
+    const inc = await declare(alice.auth);
+    const port = (t.app.getHttpServer().address() as { port: number }).port;
+    const url = `http://127.0.0.1:${port}/incidents/${inc.ref}/timeline/stream`;
+    const LAST = 'last note';
+    const isLast = (e: Entry) => e.kind === 'note' && e.summary === LAST;
+    // Stays open from before the first burst to the note posted after the last one.
+    const open = readSseUntil(url, viewer.auth, (es) => isLast(es[es.length - 1]));
+    // Leaves in the middle of the bursts and comes back with Last-Event-ID.
+    const resumed = (async () => {
+      const first = await readSseUntil(url, viewer.auth, (es) => es.length >= 25);
+      const rest = await readSseUntil(url, viewer.auth, (es) => isLast(es[es.length - 1]), {
+        lastEventId: first[first.length - 1].id,
+      });
+      return [...first, ...rest];
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    for (let burst = 0; burst < 3; burst++) {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          post(
+            `/incidents/${inc.ref}/notes`,
+            { text: `burst ${burst} note ${i}` },
+            i % 2 ? carol.auth : alice.auth,
+          ),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(201));
+    }
+    expect((await post(`/incidents/${inc.ref}/notes`, { text: LAST }, alice.auth)).status).toBe(
+      201,
+    );
+
+    const stored = await timelineOf(inc.ref);
+    expect(stored).toHaveLength(2 + 60 + 1);
+    // The stored order is 1, 2, 3, … with times that never go backwards.
+    expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
+    const times = stored.map((e) => Date.parse(e.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(new Set(stored.filter((e) => e.kind === 'note').map((e) => e.actor))).toEqual(
+      new Set([alice.username, carol.username]),
+    );
+
+    const asStored = stored.map((e) => `${e.seq} ${e.id} ${e.summary}`);
+    for (const events of [await open, await resumed]) {
+      expect(events.map((e) => e.id)).toEqual(events.map((e) => String((e.data as Entry).seq)));
+      const got = events.map((e) => e.data as Entry).map((e) => `${e.seq} ${e.id} ${e.summary}`);
+      expect(got).toEqual(asStored);
+    }
   });
 
   it('reports response metrics per severity in the API and to Prometheus', async () => {

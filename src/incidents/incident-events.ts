@@ -7,7 +7,8 @@ export const INCIDENT_CHANNEL = 'firebreak_incident';
 /** Sent (in the appending transaction) for each new timeline entry. */
 export interface IncidentNotice {
   incidentId: string;
-  entryId: string;
+  /** The entry's place in the incident's timeline. */
+  seq: number;
 }
 
 type IncidentListener = (n: IncidentNotice) => void;

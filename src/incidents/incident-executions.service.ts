@@ -99,7 +99,6 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
       subjectType: 'Execution',
       subjectId: e.id,
       dedupeKey: `execution:${e.id}:started`,
-      at: e.createdAt,
     });
   }
 
@@ -129,7 +128,6 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
         subjectType: 'Execution',
         subjectId: e.id,
         dedupeKey: `execution:${e.id}:finished`,
-        at: e.finishedAt ?? new Date(),
       });
     });
   }

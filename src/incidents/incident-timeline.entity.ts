@@ -1,14 +1,22 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** One entry of an incident's timeline. Append-only (a trigger refuses UPDATE and DELETE). */
+/**
+ * One entry of an incident's timeline. Append-only (a trigger refuses UPDATE and DELETE).
+ * `seq` (1, 2, … per incident) is the order entries committed in, the SSE event id and the page
+ * cursor; `id` is only a global key. `at` is the database clock at insert, never earlier than
+ * the previous entry's.
+ */
 @Entity('incident_timeline')
-@Index('incident_timeline_incident_idx', ['incidentId', 'id'])
+@Index('incident_timeline_incident_seq_key', ['incidentId', 'seq'], { unique: true })
 export class IncidentTimelineEntity {
   @PrimaryGeneratedColumn('increment', { type: 'bigint' })
   id: string;
 
   @Column({ name: 'incident_id', type: 'uuid' })
   incidentId: string;
+
+  @Column({ type: 'integer' })
+  seq: number;
 
   @Column({ type: 'timestamptz' })
   at: Date;

@@ -54,6 +54,21 @@ export class IncidentEntity {
   @Column({ type: 'varchar', length: 16 })
   source: IncidentSource;
 
+  /**
+   * The last timeline entry's `seq`. Bumped (`UPDATE … RETURNING`) by each append under the row
+   * lock, so appends to one incident take turns and commit in `seq` order. Never loaded or saved
+   * through the entity (a stale copy must not write it back): only `IncidentTimelineService`.
+   */
+  @Column({
+    name: 'timeline_seq',
+    type: 'integer',
+    default: 0,
+    select: false,
+    insert: false,
+    update: false,
+  })
+  timelineSeq?: number;
+
   @Column({ name: 'declared_by', type: 'uuid', nullable: true })
   declaredBy: string | null;
 

@@ -218,23 +218,24 @@ export class IncidentsController {
 
   @Get(':id/timeline')
   @CheckAbility('read', 'Incident')
-  @ApiOperation({ summary: 'The timeline in order; page with after (an entry id) and limit' })
+  @ApiOperation({ summary: "The timeline in order; page with after (an entry's seq) and limit" })
   async timeline(
     @Param('id') id: string,
     @Query() q: TimelineQueryDto,
   ): Promise<{ items: TimelineEntryDto[]; nextAfter: string | null }> {
     const limit = q.limit ?? 100;
-    const rows = await this.timelines.page(id, q.after, limit);
+    const rows = await this.timelines.page(id, Number(q.after ?? 0), limit);
     return {
       items: rows.map(toTimelineEntryDto),
-      nextAfter: rows.length ? String(rows[rows.length - 1].id) : (q.after ?? null),
+      nextAfter: rows.length ? String(rows[rows.length - 1].seq) : (q.after ?? null),
     };
   }
 
   @Sse(':id/timeline/stream')
   @CheckAbility('read', 'Incident')
   @ApiOperation({
-    summary: 'The timeline live (server-sent events); resumes after Last-Event-ID',
+    summary:
+      "The timeline live (server-sent events, id = the entry's seq); resumes after Last-Event-ID",
   })
   async stream(
     @Param('id') id: string,
@@ -244,7 +245,7 @@ export class IncidentsController {
     const incident = await this.incidents.find(id);
     const from = lastEventId ?? after ?? '0';
     return this.timelines
-      .stream(incident.id, /^\d{1,19}$/.test(from) ? from : '0')
+      .stream(incident.id, /^\d{1,9}$/.test(from) ? Number(from) : 0)
       .pipe(map((e) => ({ ...e, data: JSON.stringify(toTimelineEntryDto(e.data)) })));
   }
 

@@ -201,9 +201,11 @@ export class IncidentQueryDto extends PagedTimeRangeQueryDto(50, 500) {
 export class MetricsQueryDto extends TimeRangeQueryDto {}
 
 export class TimelineQueryDto {
-  @ApiPropertyOptional({ description: 'Only entries after this id' })
+  @ApiPropertyOptional({
+    description: "Only entries after this seq (an entry's place, not its id)",
+  })
   @IsOptional()
-  @Matches(/^\d{1,19}$/, { message: 'must be a timeline entry id' })
+  @Matches(/^\d{1,9}$/, { message: "must be a timeline entry's seq (a whole number)" })
   after?: string;
 
   @ApiPropertyOptional({ default: 100 })
@@ -249,6 +251,10 @@ export class IncidentDto {
 
 export class TimelineEntryDto {
   @ApiProperty() id: string;
+  @ApiProperty({
+    description: "1, 2, … in the incident's commit order; the SSE id and page cursor",
+  })
+  seq: number;
   @ApiProperty() at: string;
   @ApiProperty() kind: string;
   @ApiProperty({ nullable: true, type: String }) actorId: string | null;
@@ -297,6 +303,7 @@ export function toIncidentDto(i: IncidentEntity, roles: IncidentRoleEntity[]): I
 export function toTimelineEntryDto(e: IncidentTimelineEntity): TimelineEntryDto {
   return {
     id: String(e.id),
+    seq: e.seq,
     at: e.at.toISOString(),
     kind: e.kind,
     actorId: e.actorId,

@@ -145,7 +145,6 @@ export class IncidentsService {
         details: { severity: incident.severity, source: incident.source },
         subjectType: 'Incident',
         subjectId: ref,
-        at: incident.createdAt,
       });
       const role = await this.putRole(m, incident, 'commander', commander, actor.audit);
       await this.audit.record(
@@ -194,7 +193,6 @@ export class IncidentsService {
         details: { from, to, ...(note ? { note } : {}) },
         subjectType: 'Incident',
         subjectId: incidentRef(incident),
-        at: now,
       });
       await this.audit.record(
         actor.audit,

@@ -14,7 +14,7 @@ export class PostmortemService {
 
   async markdown(ref: string): Promise<string> {
     const { incident, roles } = await this.incidents.get(ref);
-    const entries = await this.timeline.entriesAfter(incident.id, '0', 10_000);
+    const entries = await this.timeline.entriesAfter(incident.id, 0, 10_000);
     const started = entries.filter((e) => e.kind === 'execution.started');
     const finished = new Map(
       entries.filter((e) => e.kind === 'execution.finished').map((e) => [e.subjectId, e]),
