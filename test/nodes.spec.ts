@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -692,6 +692,35 @@ ansible_port=2022
     expect(bad.body.details).toEqual([{ path: 'format', message: 'must be ini or yaml' }]);
   });
 
+  it('imports a kubespray-shaped YAML inventory: vault values named, never stored; booleans as INI gives them', async () => {
+    const content = readFileSync(
+      join(import.meta.dirname, 'fixtures', 'ansible', 'kubespray-hosts.yaml'),
+      'utf8',
+    );
+    const res = await post('/nodes/import/ansible', { format: 'yaml', content });
+    expect(res.status).toBe(200);
+    expect(res.body.created).toEqual(['node1', 'node2', 'node3']);
+    expect(res.body.vaultVars).toContainEqual({ host: 'node1', variable: 'registry_login' });
+    expect(res.body.vaultVars).toHaveLength(7);
+    expect(JSON.stringify(res.body)).not.toContain('ANSIBLE_VAULT');
+    const node1 = (await get('/nodes/node1')).body;
+    expect(node1.attributes).toMatchObject({ kubeconfig_localhost: 'true', ip: '10.3.0.1' });
+    expect(node1.attributes).not.toHaveProperty('registry_login');
+    expect(JSON.stringify(node1)).not.toContain('ANSIBLE_VAULT');
+    // The same boolean from INI selects the same nodes.
+    const ini = await post('/nodes/import/ansible', {
+      format: 'ini',
+      content:
+        '[k8s_ini]\nnode9 ansible_host=10.3.0.9\n[k8s_ini:vars]\nkubeconfig_localhost=True\n',
+    });
+    expect(ini.status).toBe(200);
+    const picked = await post('/nodes/resolve', { attributes: { kubeconfig_localhost: 'true' } });
+    expect(picked.status, JSON.stringify(picked.body)).toBe(200);
+    expect(names(picked)).toEqual(['node1', 'node2', 'node3', 'node9']);
+    const imports = await get('/audit?action=node.import&limit=5');
+    expect(JSON.stringify(imports.body)).toContain('registry_login');
+  });
+
   it('viewers read nodes and clusters, not credentials; denials are audited', async () => {
     const viewer = await t.userWithRoles(['viewer']);
     expect((await get('/nodes', viewer.auth)).status).toBe(200);
@@ -750,6 +779,7 @@ ansible_port=2022
       PASSWORD,
       NEW_PASSWORD,
       ANSIBLE_SECRET,
+      'ANSIBLE_VAULT',
     ]) {
       expect(all).not.toContain(secret);
     }

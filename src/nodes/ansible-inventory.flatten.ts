@@ -7,10 +7,16 @@ import { ATTRIBUTE_KEY_RE, MAX_ATTRIBUTE_VALUE } from './inventory.schema.js';
  * into what Firebreak stores: nodes with connection settings and string attributes, and one
  * cluster per group with an explicit node list (children flattened). Pure functions.
  *
- * Variable precedence follows Ansible: `all`, then groups by depth (parents before children,
- * siblings by name), then the host's own variables. `ansible_host`/`ansible_port`/`ansible_user`
- * (and their `ansible_ssh_*` spellings) become hostname, port and user; every other `ansible_*`
- * variable, and any variable that looks like a secret, is left out and named in the report.
+ * Variable precedence follows Ansible (`sort_groups` in lib/ansible/inventory/helpers.py): `all`,
+ * then groups by (depth, `ansible_group_priority` (default 1), name), names compared by code point
+ * as Python does (`Zeta` before `alpha`, `web-a` before `web_a`), the group applied last winning;
+ * then the host's own variables. `ansible_host`/`ansible_port`/`ansible_user` (and their
+ * `ansible_ssh_*` spellings) become hostname, port and user; every other `ansible_*` variable,
+ * and any variable that looks like a secret, is left out and named in the report. A `!vault`
+ * value is a secret whatever its name: never stored, and named (host and variable) in the report.
+ *
+ * Attributes are strings: booleans become `true`/`false` (INI `True`, YAML `true`/`yes`/`on`),
+ * numbers their decimal text, lists and mappings their JSON.
  */
 
 export interface AnsibleHost {
@@ -28,6 +34,8 @@ export interface AnsibleImport {
   clusters: Array<{ name: string; nodes: string[] }>;
   /** Variables that were not imported (connection settings other than host/port/user, secrets). */
   ignoredVars: string[];
+  /** Vault-encrypted values that were not imported: where, never what. */
+  vaultVars: Array<{ host: string; variable: string }>;
 }
 
 export type AnsibleImportResult =
@@ -40,6 +48,27 @@ export const USER_VARS = ['ansible_user', 'ansible_ssh_user', 'ansible_remote_us
 /** Variables never imported as attributes: they hold secrets. */
 const SECRET_VAR_RE = /(pass|secret|token|api[-_]?key|private[-_]?key|credential|vault)/i;
 const IMPLICIT_GROUPS = new Set(['all', 'ungrouped']);
+/** Orders groups of one depth (Ansible's `Group.priority`); never a variable of its own. */
+export const GROUP_PRIORITY_VAR = 'ansible_group_priority';
+
+/** A `!vault` value from a YAML inventory: the ciphertext is dropped as soon as it is read. */
+export class VaultValue {
+  toJSON(): string {
+    return '[vault]';
+  }
+}
+
+/** A vault-encrypted value, or a structure holding one (a `!vault` tag, or `$ANSIBLE_VAULT;…`). */
+export function isVaulted(v: unknown): boolean {
+  if (v instanceof VaultValue) return true;
+  if (typeof v === 'string') return v.trimStart().startsWith('$ANSIBLE_VAULT;');
+  if (Array.isArray(v)) return v.some(isVaulted);
+  if (v !== null && typeof v === 'object') return Object.values(v).some(isVaulted);
+  return false;
+}
+
+/** Python's string order (by code point), not the locale's. */
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 export function scalarText(v: unknown): string | null {
   if (typeof v === 'string') return v;
@@ -107,7 +136,9 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
     return out;
   };
 
+  const priorityOf = (g: string) => Number(scalarText(groups[g]?.vars[GROUP_PRIORITY_VAR]) ?? 1);
   const ignored = new Set<string>();
+  const vaultVars: AnsibleImport['vaultVars'] = [];
   const hosts: AnsibleHost[] = [];
   const memberOf = new Map<string, Set<string>>();
   for (const g of Object.values(groups)) {
@@ -124,10 +155,15 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
       for (const a of ancestors(g)) all.add(a);
     }
     const ordered = [...all].sort(
-      (a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || a.localeCompare(b),
+      (a, b) =>
+        (depth.get(a) ?? 0) - (depth.get(b) ?? 0) ||
+        priorityOf(a) - priorityOf(b) ||
+        byCodePoint(a, b),
     );
     const vars: Record<string, unknown> = {};
     for (const g of ordered) Object.assign(vars, groups[g]?.vars ?? {});
+    // Ansible keeps the priority on the group (Group.set_priority), not among its variables.
+    delete vars[GROUP_PRIORITY_VAR];
     Object.assign(vars, inv.hosts[name]);
 
     const pick = (keys: string[]) => {
@@ -136,6 +172,10 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
     };
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(vars)) {
+      if (isVaulted(v)) {
+        vaultVars.push({ host: name, variable: k });
+        continue;
+      }
       if (k.startsWith('ansible_')) {
         if (![...HOST_VARS, ...PORT_VARS, ...USER_VARS].includes(k)) ignored.add(k);
         continue;
@@ -163,7 +203,7 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
 
   const clusters = Object.keys(groups)
     .filter((g) => !IMPLICIT_GROUPS.has(g))
-    .sort()
+    .sort(byCodePoint)
     .map((g) => {
       const members = new Set(groups[g].hosts);
       for (const d of descendants(g)) for (const h of groups[d]?.hosts ?? []) members.add(h);
@@ -171,7 +211,14 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
     });
   return {
     ok: true,
-    result: { hosts, clusters, ignoredVars: [...ignored].sort() },
+    result: {
+      hosts,
+      clusters,
+      ignoredVars: [...ignored].sort(),
+      vaultVars: vaultVars.sort(
+        (a, b) => byCodePoint(a.host, b.host) || byCodePoint(a.variable, b.variable),
+      ),
+    },
     problems: [],
   };
 }

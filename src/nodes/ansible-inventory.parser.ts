@@ -1,11 +1,14 @@
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, LineCounter, parseDocument, type ScalarTag } from 'yaml';
 import { formatPath, YamlLocator } from '../common/yaml-source.js';
 import {
   flattenAnsible,
+  GROUP_PRIORITY_VAR,
   HOST_VARS,
+  isVaulted,
   PORT_VARS,
   scalarText,
   USER_VARS,
+  VaultValue,
   type AnsibleImportResult,
 } from './ansible-inventory.flatten.js';
 import type { InventoryProblem } from './inventory.parser.js';
@@ -106,6 +109,10 @@ class Builder {
   variable(key: string, value: unknown, at: { line: number; col: number }): boolean {
     const text = scalarText(value);
     let message: string | null = null;
+    if (isVaulted(value) && [...HOST_VARS, ...PORT_VARS, ...USER_VARS].includes(key)) {
+      this.problem(at, `${key}: a vault-encrypted value cannot be imported (write it in clear)`);
+      return false;
+    }
     if (HOST_VARS.includes(key) && (text === null || !HOSTNAME_RE.test(text)))
       message = HOSTNAME_MESSAGE;
     if (PORT_VARS.includes(key) && !validPort(text)) message = 'expected a port 1-65535';
@@ -114,14 +121,29 @@ class Builder {
     if (message) this.problem(at, `${key}: ${message}`);
     return message === null;
   }
+
+  /** `ansible_group_priority` is an integer, as Ansible's `int()` of it requires. */
+  groupVariable(key: string, value: unknown, at: { line: number; col: number }): boolean {
+    if (key !== GROUP_PRIORITY_VAR) return true;
+    if (/^[-+]?\d{1,9}$/.test(scalarText(value)?.trim() ?? '')) return true;
+    this.problem(at, `${key}: expected a whole number`);
+    return false;
+  }
 }
 
 const validPort = (v: string | null) =>
   v !== null && /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535;
 
+/** Ansible's letters for alphabetic ranges, in its order (Python's `string.ascii_letters`). */
+const ASCII_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
 /**
- * `web[01:03].example.com` → web01, web02, web03 (zero padding kept); `db-[a:c]` → db-a…db-c;
- * `[0:10:5]` steps by 5. Several ranges in one pattern multiply.
+ * Expands host ranges as Ansible's `expand_hostname_range` does
+ * (lib/ansible/plugins/inventory/__init__.py): `web[01:03].example.com` → web01…web03 (a start
+ * written with a leading zero sets the width, and the end must have that width); `mail[:5]` →
+ * mail0…mail5 (a missing start is 0, a missing end is refused); `db-[a:c]` → db-a…db-c (letters
+ * run a…z then A…Z); `[1:10:2]` steps by 2; several ranges in one pattern multiply. Unlike
+ * Ansible, a range that yields nothing (`[3:1]`) is refused rather than read as no hosts.
  */
 export function expandHostPattern(pattern: string): string[] {
   const m = /^(.*?)\[([^\]]*)\](.*)$/.exec(pattern);
@@ -130,20 +152,30 @@ export function expandHostPattern(pattern: string): string[] {
     return [pattern];
   }
   const [, head, range, tail] = m;
-  const r = /^([0-9]+|[a-z]+|[A-Z]+):([0-9]+|[a-z]+|[A-Z]+)(?::([1-9][0-9]*))?$/.exec(range);
-  if (!r) throw new Error(`bad range [${range}]: expected [start:end] or [start:end:step]`);
-  const [, from, to, stepText] = r;
-  const step = Number(stepText ?? 1);
+  const bounds = range.split(':');
+  if (bounds.length !== 2 && bounds.length !== 3)
+    throw new Error(`bad range [${range}]: expected [start:end] or [start:end:step]`);
+  const from = bounds[0] === '' ? '0' : bounds[0];
+  const to = bounds[1];
+  if (to === '') throw new Error(`bad range [${range}]: the end is missing`);
+  const stepText = bounds[2] ?? '1';
+  if (!/^[1-9][0-9]*$/.test(stepText))
+    throw new Error(`bad range [${range}]: the step is a whole number from 1`);
+  const step = Number(stepText);
   const items: string[] = [];
   if (/^\d+$/.test(from) && /^\d+$/.test(to)) {
     const width = from.length > 1 && from.startsWith('0') ? from.length : 0;
+    if (width && to.length !== width)
+      throw new Error(`bad range [${range}]: a zero-padded start and the end have the same width`);
     for (let i = Number(from); i <= Number(to); i += step) {
       items.push(String(i).padStart(width, '0'));
       if (items.length > MAX_EXPANDED_HOSTS) throw new Error('range expands to too many hosts');
     }
-  } else if (from.length === 1 && to.length === 1 && /^\D$/.test(from) && /^\D$/.test(to)) {
-    for (let c = from.charCodeAt(0); c <= to.charCodeAt(0); c += step)
-      items.push(String.fromCharCode(c));
+  } else if (/^[A-Za-z]$/.test(from) && /^[A-Za-z]$/.test(to)) {
+    const a = ASCII_LETTERS.indexOf(from);
+    const z = ASCII_LETTERS.indexOf(to);
+    if (a > z) throw new Error(`range [${range}] is empty (start after end: a…z come before A…Z)`);
+    for (let i = a; i <= z; i += step) items.push(ASCII_LETTERS[i]);
   } else {
     throw new Error(`bad range [${range}]: both ends are numbers, or both single letters`);
   }
@@ -152,6 +184,16 @@ export function expandHostPattern(pattern: string): string[] {
   const out = items.flatMap((i) => rest.map((t) => `${head}${i}${t}`));
   if (out.length > MAX_EXPANDED_HOSTS) throw new Error('range expands to too many hosts');
   return out;
+}
+
+/**
+ * An INI value as Ansible types it (`ast.literal_eval`), as far as Firebreak's string attributes
+ * can tell: `True`/`False` are booleans (stored as `true`/`false`, like YAML's booleans); anything
+ * else stays the text it is. A quoted value in a `:vars` section is always text.
+ */
+function iniValue(text: string, quoted = false): string | boolean {
+  if (!quoted && (text === 'True' || text === 'False')) return text === 'True';
+  return text;
 }
 
 /** Splits an INI line into words: whitespace separates, quotes group, ` #` starts a comment. */
@@ -247,18 +289,22 @@ export function parseAnsibleIni(text: string, file = '(inventory.ini)'): Ansible
         return;
       }
       const key = raw.slice(0, eq).trim();
-      const value = unquote(stripComment(raw.slice(eq + 1)).trim());
+      const written = stripComment(raw.slice(eq + 1)).trim();
+      const text = unquote(written);
+      const value = iniValue(text, text !== written);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
         b.problem({ line, col }, `"${key}" is not a variable name`);
         return;
       }
-      if (b.variable(key, value, { line, col })) section.group.vars[key] = value;
+      if (b.variable(key, value, { line, col }) && b.groupVariable(key, value, { line, col }))
+        section.group.vars[key] = value;
       return;
     }
     const [host, ...rest] = words;
     const vars: Record<string, unknown> = {};
     let pattern = host.text;
-    const hostPort = /^([^:]+):(\d+)$/.exec(pattern);
+    // `host:port`, where the host may hold ranges with colons of their own (`db[:3]:5432`).
+    const hostPort = /^((?:[^:[\]]|\[[^\]]*\])+):(\d+)$/.exec(pattern);
     if (hostPort) {
       pattern = hostPort[1];
       vars.ansible_port = hostPort[2];
@@ -271,7 +317,7 @@ export function parseAnsibleIni(text: string, file = '(inventory.ini)'): Ansible
         return;
       }
       const key = w.text.slice(0, eq);
-      const value = w.text.slice(eq + 1);
+      const value = iniValue(w.text.slice(eq + 1));
       if (!b.variable(key, value, { line, col: w.col })) return;
       vars[key] = value;
     }
@@ -291,6 +337,21 @@ function unquote(v: string): string {
   return m ? m[2] : v;
 }
 
+/** PyYAML's booleans (the `yaml` package's 1.1 schema also takes y/n, which PyYAML does not). */
+const PYYAML_BOOL: ScalarTag = {
+  tag: 'tag:yaml.org,2002:bool',
+  default: true,
+  test: /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/,
+  resolve: (s) => /^(?:yes|true|on)$/i.test(s),
+};
+
+/** Ansible's own tags: `!vault` (an encrypted value, never decrypted here) and `!unsafe`. */
+const ANSIBLE_TAGS: ScalarTag[] = [
+  PYYAML_BOOL,
+  { tag: '!vault', resolve: () => new VaultValue() },
+  { tag: '!unsafe', resolve: (s) => s },
+];
+
 /**
  * YAML inventory: top-level groups (usually just `all`), each with `hosts` (name → variables),
  * `vars` and `children` (name → group).
@@ -298,7 +359,17 @@ function unquote(v: string): string {
 export function parseAnsibleYaml(text: string, file = '(inventory.yaml)'): AnsibleParseResult {
   const b = new Builder(file);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+    // Ansible reads YAML 1.1 (PyYAML): yes/no/on/off are booleans, 0755 is octal.
+    version: '1.1',
+    customTags: (tags) => [
+      ...tags.filter((t) => typeof t !== 'object' || t.tag !== PYYAML_BOOL.tag),
+      ...ANSIBLE_TAGS,
+    ],
+  });
   for (const err of doc.errors) {
     b.problem(err.linePos?.[0] ?? lines.linePos(err.pos[0]), `YAML: ${err.message.split('\n')[0]}`);
   }
@@ -365,8 +436,10 @@ export function parseAnsibleYaml(text: string, file = '(inventory.yaml)'): Ansib
       if (!isObject(vars)) {
         b.problem(locate.at([...path, 'vars']), 'vars is a mapping', [...path, 'vars']);
       } else {
-        for (const [k, v] of Object.entries(vars))
-          if (b.variable(k, v, locate.at([...path, 'vars', k]))) group.vars[k] = v;
+        for (const [k, v] of Object.entries(vars)) {
+          const at = locate.at([...path, 'vars', k]);
+          if (b.variable(k, v, at) && b.groupVariable(k, v, at)) group.vars[k] = v;
+        }
       }
     }
     const children = def.children;

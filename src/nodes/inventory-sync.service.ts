@@ -46,6 +46,8 @@ export interface AnsibleImportReport {
   };
   /** Variables not imported: connection settings other than host/port/user, and secrets. */
   ignoredVars: string[];
+  /** Vault-encrypted values, never imported: the host and variable, never the value. */
+  vaultVars: Array<{ host: string; variable: string }>;
 }
 
 const INVENTORY_FILES = ['inventory.yaml', 'inventory.yml'];
@@ -290,7 +292,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
   ): Promise<AnsibleImportReport> {
     const read = readAnsibleInventory(text, format);
     if (!read.ok) throw inventoryInvalid(read.problems);
-    const { hosts, clusters, ignoredVars } = read.result;
+    const { hosts, clusters, ignoredVars, vaultVars } = read.result;
     const report: AnsibleImportReport = {
       format,
       created: [],
@@ -299,6 +301,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
       skipped: [],
       clusters: { created: [], updated: [], unchanged: [], skipped: [] },
       ignoredVars,
+      vaultVars,
     };
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [NODES_LOCK]);
@@ -406,6 +409,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
             skipped: report.skipped,
             clusters: report.clusters,
             ignoredVars,
+            vaultVars,
           },
         },
         m,
