@@ -57,6 +57,48 @@ describe('schema (real Postgres)', () => {
     expect((await schemaDrift(ds)).up).toEqual([]);
   });
 
+  it('StreamOrder numbers the timeline entries that exist, per incident in id order', async () => {
+    const last = (await ds.query('SELECT name FROM migrations ORDER BY id DESC LIMIT 1')) as Array<{
+      name: string;
+    }>;
+    expect(last[0].name).toBe('StreamOrder1795442000000');
+    await ds.undoLastMigration({ transaction: 'each' });
+    const [a, b] = (await ds.query(
+      `INSERT INTO incidents (title, severity, status, source, declared_by_name)
+       VALUES ('a', 'SEV2', 'triggered', 'manual', 'x'), ('b', 'SEV3', 'triggered', 'manual', 'x')
+       RETURNING id`,
+    )) as Array<{ id: string }>;
+    for (const id of [a.id, b.id, a.id, a.id, b.id]) {
+      await ds.query(
+        `INSERT INTO incident_timeline (incident_id, at, kind, actor_name, summary)
+         VALUES ($1, now(), 'note', 'x', 'n')`,
+        [id],
+      );
+    }
+    await ds.runMigrations({ transaction: 'each' });
+    const rows = (await ds.query(
+      'SELECT incident_id AS "incidentId", seq FROM incident_timeline ORDER BY id',
+    )) as Array<{ incidentId: string; seq: number }>;
+    expect(rows.map((r) => `${r.incidentId === a.id ? 'a' : 'b'}${r.seq}`)).toEqual([
+      'a1',
+      'b1',
+      'a2',
+      'a3',
+      'b2',
+    ]);
+    const counts = (await ds.query(
+      'SELECT title, timeline_seq AS n FROM incidents ORDER BY title',
+    )) as Array<{ title: string; n: number }>;
+    expect(counts).toEqual([
+      { title: 'a', n: 3 },
+      { title: 'b', n: 2 },
+    ]);
+    // Still append-only afterwards.
+    await expect(ds.query('UPDATE incident_timeline SET seq = seq + 10')).rejects.toThrow(
+      /append-only/,
+    );
+  });
+
   it('the database itself refuses UPDATE, DELETE and TRUNCATE on the audit log', async () => {
     await ds.query(
       `INSERT INTO audit_log (id, at, actor_name, action, outcome, prev_hash, hash)

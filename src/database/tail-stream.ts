@@ -24,6 +24,14 @@ export interface TailSource<Row, Cursor, Data> {
  * Server-sent events that tail an append-only table: the rows after the client's cursor, then
  * new ones as any process appends them (woken by NOTIFY, with a 5 s safety poll), never two
  * reads at once, each row once. Completes with `ended`'s event when the source says so.
+ *
+ * The cursor moves past every row it sends, so the cursor column must grow in commit order: a
+ * row that commits after a higher cursor value was read is never sent (nor on a Last-Event-ID
+ * resume). A database sequence does not give that (ids are taken at INSERT, transactions commit
+ * in any order). The two sources here do: incident timelines number entries per incident under
+ * the incident's row lock (`incidents.timeline_seq`, see IncidentTimelineService.insert), and an
+ * execution's log lines are numbered and written by its one log writer, one batch committed
+ * before the next starts.
  */
 export function tailStream<Row, Cursor, Data>(
   src: TailSource<Row, Cursor, Data>,
