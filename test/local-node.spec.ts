@@ -1,5 +1,14 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/database/embedded-postgres.js';
@@ -182,7 +191,14 @@ describe('the built-in localhost node (a fresh npm start, the CLI, the local exe
   it('`firebreak run diagnose-host --node localhost --follow` succeeds through the local executor', () => {
     const r = spawnSync(
       process.execPath,
-      [join(ROOT, 'bin', 'firebreak.js'), 'run', 'diagnose-host', '--node', 'localhost', '--follow'],
+      [
+        join(ROOT, 'bin', 'firebreak.js'),
+        'run',
+        'diagnose-host',
+        '--node',
+        'localhost',
+        '--follow',
+      ],
       {
         cwd: ROOT,
         encoding: 'utf8',

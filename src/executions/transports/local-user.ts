@@ -48,9 +48,12 @@ export async function resolveRunAs(name: string): Promise<RunAs | undefined> {
       ]);
     } catch (err) {
       // Another process may have created it meanwhile; the lookup below says.
-      const stderr = String((err as { stderr?: unknown }).stderr ?? '');
+      const e = err as Error & { stderr?: string };
+      const stderr = typeof e.stderr === 'string' ? e.stderr.trim() : '';
       if (!/already exists/.test(stderr)) {
-        throw new Error(`cannot create the local run user ${name}: ${stderr.trim() || err}`);
+        throw new Error(`cannot create the local run user ${name}: ${stderr || e.message}`, {
+          cause: err,
+        });
       }
     }
     ids = await lookup(name);
