@@ -174,8 +174,9 @@ export class ExecutionRunner implements OnModuleDestroy {
             runAs,
             track: {
               executionId,
-              started: (pgid) => this.localProcesses.record(executionId, pgid),
-              ended: (pgid) => this.localProcesses.forget(executionId, pgid),
+              started: (pgid) =>
+                this.trackLocal(() => this.localProcesses.record(executionId, pgid)),
+              ended: (pgid) => this.trackLocal(() => this.localProcesses.forget(executionId, pgid)),
             },
           });
         }
@@ -194,6 +195,15 @@ export class ExecutionRunner implements OnModuleDestroy {
         unlinkSync(path);
       },
     };
+  }
+
+  /** The leftover record is a safety net: failing to write it never fails the step. */
+  private trackLocal(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.logger.warn(`local process record: ${(err as Error).message}`);
+    }
   }
 
   /** The unprivileged user local commands run as (root only; created on first use). */
