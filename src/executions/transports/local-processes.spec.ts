@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXECUTION_MARKER, LocalProcessRecords } from './local-processes.js';
@@ -71,6 +71,58 @@ describe('LocalProcessRecords (what a dead worker left running)', () => {
     writeRecord(id, marked.pid!, { host: hostname(), pid: process.pid, start: 1 });
     expect(new LocalProcessRecords(dir).reapLeftovers()).toBe(1);
     await new Promise((r) => marked.once('exit', r));
+  });
+
+  it('kills the whole group while its leader is the shell that was started, marker or not', async () => {
+    const id = randomUUID();
+    // The shell carries the marker, its child scrubs its environment (as `env -i` does).
+    const shell = spawn('/bin/sh', ['-c', 'env -i /bin/sleep 60; true'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH!, [EXECUTION_MARKER]: id },
+    });
+    children.push(shell);
+    const records = new LocalProcessRecords(dir);
+    records.record(id, shell.pid!);
+    const findSleep = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .find((p) => {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+            const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+            return Number(f[2]) === shell.pid && Number(p) !== shell.pid;
+          } catch {
+            return false;
+          }
+        });
+    let sleepPid: string | undefined;
+    while (!(sleepPid = findSleep())) await new Promise((r) => setTimeout(r, 20));
+    // Hand the record to a dead worker, leader start time kept.
+    const file = join(dir, id, `${shell.pid}.json`);
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as { worker: { pid: number } };
+    rec.worker.pid = deadPid();
+    writeFileSync(file, JSON.stringify(rec));
+
+    expect(records.reapLeftovers()).toBe(2);
+    await new Promise((r) => shell.once('exit', r));
+    expect(alive(Number(sleepPid))).toBe(false);
+  });
+
+  it('a leader pid now used by another process does not make its group ours', () => {
+    const id = randomUUID();
+    const stranger = sleeper();
+    children.push(stranger);
+    writeRecord(id, stranger.pid!, {
+      host: hostname(),
+      pid: deadPid(),
+      start: null,
+    });
+    const file = join(dir, id, `${stranger.pid}.json`);
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    writeFileSync(file, JSON.stringify({ ...rec, leaderStart: 1 }));
+    expect(new LocalProcessRecords(dir).reapLeftovers()).toBe(0);
+    expect(alive(stranger.pid!)).toBe(true);
   });
 
   it('leaves alone what a live worker runs, and records of other hosts', () => {

@@ -15,7 +15,8 @@ import { join } from 'node:path';
  * while it runs — `DATA_DIR/run/<executionId>/<pgid>.json`, naming the worker (host, pid, start
  * time) — and carries `FIREBREAK_EXECUTION=<executionId>` in its environment. A reaper on the
  * same host (`reapLeftovers`) finds records whose worker is gone and kills the processes that
- * carry that execution's marker, so a reused pid is never signalled.
+ * carry that execution's marker, and the whole group when its leader is still the shell that was
+ * started (same pid and start time), so a reused pid is never signalled.
  */
 
 /** The environment variable every local command of an execution carries. */
@@ -77,9 +78,13 @@ export class LocalProcessRecords {
     if (!UUID_RE.test(executionId)) return;
     const d = join(this.dir, executionId);
     mkdirSync(d, { recursive: true, mode: 0o700 });
-    writeFileSync(join(d, `${pgid}.json`), JSON.stringify({ worker: this.self, pgid }), {
-      mode: 0o600,
-    });
+    // The leader's start time tells it from a later process that gets the same pid.
+    const leaderStart = procStat(pgid)?.start ?? null;
+    writeFileSync(
+      join(d, `${pgid}.json`),
+      JSON.stringify({ worker: this.self, pgid, leaderStart }),
+      { mode: 0o600 },
+    );
   }
 
   /** The group is gone (or was stopped): nothing left to clean up for it. */
@@ -110,8 +115,9 @@ export class LocalProcessRecords {
     for (const executionId of executions) {
       const d = join(this.dir, executionId);
       let stale = false;
+      const groups = new Set<number>();
       for (const file of safeReaddir(d)) {
-        let rec: { worker: WorkerId; pgid: number };
+        let rec: { worker: WorkerId; pgid: number; leaderStart?: number | null };
         try {
           rec = JSON.parse(readFileSync(join(d, file), 'utf8')) as typeof rec;
         } catch {
@@ -119,9 +125,13 @@ export class LocalProcessRecords {
         }
         if (rec.worker.host !== this.self.host || alive(rec.worker)) continue;
         stale = true;
+        // The group's leader is still the shell we started (same pid, same start time): all of
+        // its group is ours, even what dropped the marker from its environment (`env -i`).
+        if (rec.leaderStart != null && procStat(rec.pgid)?.start === rec.leaderStart)
+          groups.add(rec.pgid);
         unlinkSync(join(d, file));
       }
-      if (stale) killed += killMarked(executionId);
+      if (stale) killed += killLeftovers(executionId, groups);
       try {
         rmdirSync(d);
       } catch {
@@ -140,13 +150,17 @@ function safeReaddir(d: string): string[] {
   }
 }
 
-/** SIGKILL to every process on this host that carries the execution's marker. */
-function killMarked(executionId: string): number {
+/**
+ * SIGKILL to every process on this host that carries the execution's marker, and to every
+ * member of `groups` (groups whose leader is verified to be the shell the worker started).
+ */
+function killLeftovers(executionId: string, groups: ReadonlySet<number>): number {
   let n = 0;
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
-    if (!hasMarker(pid, executionId)) continue;
+    const inGroup = groups.size > 0 && groups.has(procStat(pid)?.pgrp ?? -1);
+    if (!inGroup && !hasMarker(pid, executionId)) continue;
     try {
       process.kill(pid, 'SIGKILL');
       n++;
