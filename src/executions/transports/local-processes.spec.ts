@@ -25,6 +25,16 @@ const alive = (pid: number) => {
   }
 };
 
+/** Gone, or a zombie (killed, not yet reaped by its new parent). */
+const dead = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+};
+
 /** The pid of a process that has exited (and been reaped): a dead worker. */
 function deadPid(): number {
   return spawnSync('true').pid;
@@ -106,7 +116,10 @@ describe('LocalProcessRecords (what a dead worker left running)', () => {
 
     expect(records.reapLeftovers()).toBe(2);
     await new Promise((r) => shell.once('exit', r));
-    expect(alive(Number(sleepPid))).toBe(false);
+    // Not our child: once killed it is gone, or a zombie until init reaps it.
+    for (let i = 0; i < 100 && !dead(Number(sleepPid)); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(dead(Number(sleepPid))).toBe(true);
   });
 
   it('a leader pid now used by another process does not make its group ours', () => {
