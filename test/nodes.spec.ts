@@ -300,6 +300,7 @@ describe('node inventory, clusters and credentials (real app, real Postgres)', (
       credentialId: null,
       hostKeyFingerprint: null,
       trustOnFirstUse: false,
+      connection: 'ssh',
     });
     const explicit = await targets.resolve(undefined, ['db-1', 'web-1', 'ghost']);
     expect(explicit.map((n) => n.name)).toEqual(['web-1']);

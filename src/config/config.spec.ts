@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseEnv } from './config.js';
@@ -85,6 +85,19 @@ describe('config', () => {
     );
   });
 
+  it('the local node: on by default, LOCAL_RUN_USER a plain unprivileged user name', () => {
+    expect(parseEnv({}, '/srv')).toMatchObject({ localNode: true, localRunUser: 'firebreak-run' });
+    expect(parseEnv({ LOCAL_NODE: 'false', LOCAL_RUN_USER: 'runner_1' }, '/srv')).toMatchObject({
+      localNode: false,
+      localRunUser: 'runner_1',
+    });
+    expect(problemsOf({ LOCAL_RUN_USER: 'root' })).toEqual([
+      'LOCAL_RUN_USER="root": expected an unprivileged user, not root',
+    ]);
+    expect(problemsOf({ LOCAL_RUN_USER: 'a b;' })[0]).toMatch(/^LOCAL_RUN_USER="a b;": expected/);
+    expect(problemsOf({ LOCAL_NODE: 'maybe' })[0]).toMatch(/^LOCAL_NODE="maybe": expected true/);
+  });
+
   describe('secret key', () => {
     let dir: string;
     beforeEach(() => {
@@ -100,6 +113,15 @@ describe('config', () => {
       const second = loadConfig({ DATA_DIR: dir }, '/');
       expect(second).toMatchObject({ secretKey: first.secretKey, secretKeySource: 'file' });
       expect(readFileSync(join(dir, 'secret.key'), 'utf8').trim()).toBe(first.secretKey);
+    });
+
+    it('an existing DATA_DIR and key left open by an older version are closed again', () => {
+      chmodSync(dir, 0o755);
+      loadConfig({ DATA_DIR: dir }, '/');
+      chmodSync(join(dir, 'secret.key'), 0o644);
+      loadConfig({ DATA_DIR: dir }, '/');
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(statSync(join(dir, 'secret.key')).mode & 0o777).toBe(0o600);
     });
 
     it('comes from SECRET_KEY when set, and nothing is written', () => {

@@ -39,6 +39,10 @@ export interface AppConfig {
   sshMaxParallel: number;
   /** A running execution whose worker has not reported for this long is marked interrupted. */
   heartbeatTimeoutSeconds: number;
+  /** Whether the built-in `localhost` node (the Firebreak host, run through the local executor) exists. */
+  localNode: boolean;
+  /** When the service runs as root: the unprivileged system user local commands run as. */
+  localRunUser: string;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +121,12 @@ const envSchema = z.object({
   HEARTBEAT_TIMEOUT: positiveInt(
     'seconds before a silent worker’s executions are interrupted',
   ).prefault('60'),
+  LOCAL_NODE: bool.prefault('true'),
+  LOCAL_RUN_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,30}$/, 'expected a system user name such as firebreak-run')
+    .refine((v) => v !== 'root', 'expected an unprivileged user, not root')
+    .prefault('firebreak-run'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -190,6 +200,8 @@ export function parseEnv(
     workerConcurrency: e.WORKER_CONCURRENCY,
     sshMaxParallel: e.SSH_MAX_PARALLEL,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
+    localNode: e.LOCAL_NODE,
+    localRunUser: e.LOCAL_RUN_USER,
   };
 }
 
@@ -207,9 +219,10 @@ export function resolveSecretKey(
       'SECRET_KEY: required when DATABASE_URL is set (every api and worker process must share it); generate one with `openssl rand -base64 48`',
     ]);
   }
-  mkdirSync(parsed.dataDir, { recursive: true, mode: 0o755 });
+  secureDataDir(parsed.dataDir);
   const file = join(parsed.dataDir, 'secret.key');
   if (existsSync(file)) {
+    restrictMode(file, 0o600);
     const key = readFileSync(file, 'utf8').trim();
     if (key.length < 32)
       throw new ConfigError([`SECRET_KEY: ${file} holds fewer than 32 characters`]);
@@ -219,6 +232,26 @@ export function resolveSecretKey(
   writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return { secretKey: key, secretKeySource: 'generated' };
+}
+
+/**
+ * DATA_DIR holds the secret key and the database password: only the service user may enter it
+ * (0700; the embedded Postgres, when it runs as its own user, is let through with 0710 and its
+ * group). Local commands run as another user when the service is root, so this is what keeps
+ * `cat DATA_DIR/secret.key` in a runbook from working.
+ */
+export function secureDataDir(dataDir: string, mode = 0o700): void {
+  mkdirSync(dataDir, { recursive: true, mode });
+  restrictMode(dataDir, mode);
+}
+
+/** chmod, for files we own; a file someone else owns keeps its mode (not ours to change). */
+export function restrictMode(path: string, mode: number): void {
+  try {
+    chmodSync(path, mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
+  }
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): AppConfig {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { restrictMode, secureDataDir } from '../config/config.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -63,10 +64,12 @@ export class EmbeddedPostgres {
     const log = options.log ?? (() => undefined);
     const database = options.database ?? 'firebreak';
     const bins = await loadBinaries();
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o755 });
     const pgDir = join(options.dataDir, 'pg');
     const lockFile = join(options.dataDir, 'embedded-postgres.lock');
     const owner = await postgresOwner();
+    // Only the service user enters DATA_DIR; a postgres user of its own gets through by group.
+    secureDataDir(options.dataDir, owner ? 0o710 : 0o700);
+    if (owner) chownSync(options.dataDir, process.getuid!(), owner.gid);
 
     await stopOrphan(pgDir, lockFile, log);
     writeFileSync(lockFile, String(process.pid));
@@ -225,7 +228,10 @@ async function postgresOwner(): Promise<Owner | undefined> {
 }
 
 function readOrCreatePassword(file: string): string {
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) {
+    restrictMode(file, 0o600);
+    return readFileSync(file, 'utf8').trim();
+  }
   const password = randomBytes(24).toString('base64url');
   writeFileSync(file, password + '\n', { mode: 0o600 });
   return password;

@@ -12,6 +12,8 @@ export interface ExecutionTarget {
   port?: number;
   user?: string;
   attributes?: Record<string, string>;
+  /** `local`: the node is the Firebreak host; its steps run through the local executor. */
+  connection?: 'local';
 }
 
 /**

@@ -1,4 +1,6 @@
+import { chownSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -15,7 +17,10 @@ import { ExecutionLogWriter } from './log-writer.js';
 import { openOptions } from './secret-options.js';
 import { Semaphore } from './semaphore.js';
 import { runLocal } from './transports/local.transport.js';
+import { LocalProcessRecords } from './transports/local-processes.js';
+import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
+import type { ExecutionTarget } from './execution.entity.js';
 import { Aborted, runWorkflow, type StepTransport } from './workflow.js';
 
 const HEARTBEAT_MS = 5000;
@@ -34,6 +39,10 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly sshSlots: Semaphore;
   private readonly active = new Map<string, AbortController>();
   private readonly optionsKey: Buffer;
+  /** Local process groups in flight, for the leftover reaper (DATA_DIR/run). */
+  private readonly localProcesses: LocalProcessRecords;
+  private readonly localRunUser: string;
+  private runAs: Promise<RunAs | undefined> | undefined;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -46,6 +55,18 @@ export class ExecutionRunner implements OnModuleDestroy {
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
+    this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
+    this.localRunUser = config.localRunUser;
+  }
+
+  /**
+   * Kills local processes that workers on this host, now dead, left running (see
+   * LocalProcessRecords); the reaper calls it. Returns how many were killed.
+   */
+  reapLocalLeftovers(): number {
+    const killed = this.localProcesses.reapLeftovers();
+    if (killed) this.logger.warn(`killed ${killed} local process(es) left by a dead worker`);
+    return killed;
   }
 
   /** Asks a running execution on this worker to stop (from a NOTIFY or the heartbeat). */
@@ -104,7 +125,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         secure: new Set(Object.keys(secrets)),
         log: write,
         signal: abort.signal,
-        transport: this.transport(sessions),
+        transport: this.transport(sessions, execution.id),
         results: this.executions,
       });
       if (!ok) {
@@ -137,18 +158,61 @@ export class ExecutionRunner implements OnModuleDestroy {
     await this.executions.finish(execution, status, error);
   }
 
-  /** Nodes over their pooled SSH session (bounded by SSH_MAX_PARALLEL); null on this host. */
-  private transport(sessions: SshSessionPool): StepTransport {
+  /**
+   * Nodes over their pooled SSH session (bounded by SSH_MAX_PARALLEL); null (`on: local`) and
+   * `connection: local` nodes (the built-in localhost) on this host, as the run user when the
+   * service is root.
+   */
+  private transport(sessions: SshSessionPool, executionId: string): StepTransport {
+    const local = (t: ExecutionTarget | null) => !t || t.connection === 'local';
     return {
       exec: async (target, command, opts) => {
-        if (!target) return runLocal(command, opts);
-        const session = await sessions.get(target);
+        if (local(target)) {
+          const runAs = await this.localRunAs();
+          return runLocal(command, {
+            ...opts,
+            runAs,
+            track: {
+              executionId,
+              started: (pgid) =>
+                this.trackLocal(() => this.localProcesses.record(executionId, pgid)),
+              ended: (pgid) => this.trackLocal(() => this.localProcesses.forget(executionId, pgid)),
+            },
+          });
+        }
+        const session = await sessions.get(target!);
         return this.sshSlots.use(() => session.exec(command, opts));
       },
-      upload: async (target, path, content, mode) =>
-        (await sessions.get(target)).upload(path, content, mode),
-      remove: async (target, path) => (await sessions.get(target)).remove(path),
+      upload: async (target, path, content, mode) => {
+        if (!local(target)) return (await sessions.get(target)).upload(path, content, mode);
+        // O_EXCL: never through a file or symlink someone else put at that path.
+        writeFileSync(path, content, { mode, flag: 'wx' });
+        const runAs = await this.localRunAs();
+        if (runAs) chownSync(path, runAs.uid, runAs.gid);
+      },
+      remove: async (target, path) => {
+        if (!local(target)) return (await sessions.get(target)).remove(path);
+        unlinkSync(path);
+      },
     };
+  }
+
+  /** The leftover record is a safety net: failing to write it never fails the step. */
+  private trackLocal(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.logger.warn(`local process record: ${(err as Error).message}`);
+    }
+  }
+
+  /** The unprivileged user local commands run as (root only; created on first use). */
+  private localRunAs(): Promise<RunAs | undefined> {
+    this.runAs ??= resolveRunAs(this.localRunUser).catch((err: Error) => {
+      this.runAs = undefined; // try again on the next local command
+      throw err;
+    });
+    return this.runAs;
   }
 
   private async beat(id: string, abort: AbortController): Promise<void> {

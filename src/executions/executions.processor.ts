@@ -53,8 +53,18 @@ export class ExecutionsProcessor implements OnApplicationBootstrap, OnModuleDest
 
   /** Running executions whose worker stopped reporting are interrupted, never left running. */
   reap(): Promise<number> {
+    this.reapLocalLeftovers();
     return this.executions.interruptStale(
       new Date(Date.now() - this.config.heartbeatTimeoutSeconds * 1000),
     );
+  }
+
+  /** Local processes a dead worker on this host left running are killed (never throws). */
+  private reapLocalLeftovers(): void {
+    try {
+      this.runner.reapLocalLeftovers();
+    } catch (err) {
+      this.logger.warn(`local leftover cleanup failed: ${(err as Error).message}`);
+    }
   }
 }

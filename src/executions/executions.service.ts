@@ -178,6 +178,7 @@ export class ExecutionsService {
           port: t.port,
           user: t.user,
           attributes: t.attributes,
+          ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
         })),
         actorId: actor.principal.id,
         actorName: actor.principal.username,

@@ -24,6 +24,8 @@ export interface AnsibleHost {
   hostname: string;
   port: number;
   username: string | null;
+  /** `local` for `ansible_connection=local` (run on the Firebreak host), else `ssh`. */
+  connection: 'ssh' | 'local';
   attributes: Record<string, string>;
   /** Groups the host belongs to, directly or through children (without `all`/`ungrouped`). */
   groups: string[];
@@ -45,6 +47,8 @@ export type AnsibleImportResult =
 export const HOST_VARS = ['ansible_host', 'ansible_ssh_host'];
 export const PORT_VARS = ['ansible_port', 'ansible_ssh_port'];
 export const USER_VARS = ['ansible_user', 'ansible_ssh_user', 'ansible_remote_user'];
+/** `ansible_connection`: `local` becomes a local-connection node; ssh/paramiko are the default. */
+export const CONNECTION_VAR = 'ansible_connection';
 /** Variables never imported as attributes: they hold secrets. */
 const SECRET_VAR_RE = /(pass|secret|token|api[-_]?key|private[-_]?key|credential|vault)/i;
 const IMPLICIT_GROUPS = new Set(['all', 'ungrouped']);
@@ -177,7 +181,10 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
         continue;
       }
       if (k.startsWith('ansible_')) {
-        if (![...HOST_VARS, ...PORT_VARS, ...USER_VARS].includes(k)) ignored.add(k);
+        const mapped =
+          [...HOST_VARS, ...PORT_VARS, ...USER_VARS].includes(k) ||
+          (k === CONNECTION_VAR && scalarText(v) === 'local');
+        if (!mapped) ignored.add(k);
         continue;
       }
       if (SECRET_VAR_RE.test(k) || !ATTRIBUTE_KEY_RE.test(k)) {
@@ -196,6 +203,7 @@ export function flattenAnsible(inv: AnsibleInventory, file = '(inventory)'): Ans
       hostname: pick(HOST_VARS) ?? name,
       port: Number(pick(PORT_VARS) ?? 22),
       username: pick(USER_VARS),
+      connection: pick([CONNECTION_VAR]) === 'local' ? 'local' : 'ssh',
       attributes,
       groups: [...all].filter((g) => !IMPLICIT_GROUPS.has(g)).sort(),
     });

@@ -91,6 +91,7 @@ describe('Ansible inventory import', () => {
         hostname: 'web2',
         port: 22,
         username: 'deploy',
+        connection: 'ssh',
         // child group beats parent (region), parent beats all (nothing to beat here)
         attributes: {
           owner: 'sre',

@@ -51,7 +51,7 @@ export interface AnsibleImportReport {
 }
 
 const INVENTORY_FILES = ['inventory.yaml', 'inventory.yml'];
-const NODES_LOCK = 0x46424e44; // 'FBND': inventory sync and imports take turns
+export const NODES_LOCK = 0x46424e44; // 'FBND': inventory sync and imports take turns
 
 export function inventoryInvalid(problems: InventoryProblem[]): DomainException {
   return new DomainException(
@@ -154,6 +154,12 @@ export class InventorySyncService implements OnApplicationBootstrap {
       );
       for (const n of nodes) {
         const cur = existing.get(n.name);
+        if (cur?.source === 'builtin') {
+          this.logger.warn(
+            `${found.path}: node "${n.name}" is the built-in local node; the file's entry is ignored (set LOCAL_NODE=false to define it in the file)`,
+          );
+          continue;
+        }
         const hostname = n.hostname ?? n.name;
         const port = n.port ?? 22;
         // A key learned on first use stays pinned while the node is the same host and port.
@@ -171,6 +177,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
           source: 'file',
           sourcePath: found.path,
           disabled: n.disabled ?? false,
+          connection: 'ssh',
         };
         const wasDisabled = cur?.disabled;
         const r = await upsertByName(m, NodeEntity, n.name, cur, fields);
@@ -320,6 +327,10 @@ export class InventorySyncService implements OnApplicationBootstrap {
           report.skipped.push({ name: h.name, reason: `managed by ${cur.sourcePath}` });
           continue;
         }
+        if (cur?.source === 'builtin') {
+          report.skipped.push({ name: h.name, reason: 'the built-in local node' });
+          continue;
+        }
         const fields: NodeFields = {
           hostname: h.hostname,
           port: h.port,
@@ -332,9 +343,11 @@ export class InventorySyncService implements OnApplicationBootstrap {
           source: 'ansible',
           sourcePath: null,
           disabled: false,
+          connection: h.connection,
         };
         const update: Partial<NodeFields> | undefined = cur && {
           hostname: h.hostname,
+          connection: h.connection,
           port: h.port,
           username: h.username ?? undefined,
           // Imported nodes follow the inventory; API-made ones keep attributes it does not set.

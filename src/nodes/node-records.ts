@@ -27,6 +27,7 @@ export type NodeFields = Pick<
   | 'source'
   | 'sourcePath'
   | 'disabled'
+  | 'connection'
 >;
 export type ClusterFields = Pick<
   ClusterEntity,
@@ -54,6 +55,15 @@ export function managedByFile(kind: 'node' | 'cluster', name: string, path: stri
     'CONFLICT',
     `${kind} "${name}" comes from ${path ?? 'the inventory file'}: edit the file and sync`,
     { [kind]: name, sourcePath: path },
+  );
+}
+
+/** The built-in local node belongs to the service (LOCAL_NODE); nobody edits it. */
+export function builtinNode(name: string) {
+  return new DomainException(
+    'CONFLICT',
+    `node "${name}" is the built-in local node: it cannot be edited or deleted (set LOCAL_NODE=false to remove it)`,
+    { node: name },
   );
 }
 

@@ -41,6 +41,13 @@ export class NodeTargetsService {
         node: node.name,
       });
     }
+    if (node.connection === 'local') {
+      throw new DomainException(
+        'CONFLICT',
+        `node "${node.name}" is reached locally, not over SSH`,
+        { node: node.name },
+      );
+    }
     if (!node.credentialId) {
       throw new DomainException(
         'CONFLICT',

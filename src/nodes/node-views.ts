@@ -23,6 +23,8 @@ export type ResolvedNode = TargetNode & {
   credentialId: string | null;
   hostKeyFingerprint: string | null;
   trustOnFirstUse: boolean;
+  /** `local`: run on the Firebreak host through the local executor, not over SSH. */
+  connection: 'ssh' | 'local';
 };
 
 /** A node with its credential's name and user and its clusters, for the API. */
@@ -94,6 +96,7 @@ export function toResolvedNode(v: NodeView): ResolvedNode {
     credentialId: v.node.credentialId,
     hostKeyFingerprint: v.node.hostKeyFingerprint,
     trustOnFirstUse: v.node.trustOnFirstUse,
+    connection: v.node.connection,
   };
 }
 

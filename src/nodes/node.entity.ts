@@ -11,16 +11,22 @@ import {
 } from 'typeorm';
 import { CredentialEntity } from './credential.entity.js';
 
-export const NODE_SOURCES = ['file', 'api', 'ansible'] as const;
+export const NODE_SOURCES = ['file', 'api', 'ansible', 'builtin'] as const;
 export type NodeSource = (typeof NODE_SOURCES)[number];
+
+/** How a node is reached: over SSH, or on the Firebreak host itself (the local executor). */
+export const NODE_CONNECTIONS = ['ssh', 'local'] as const;
+export type NodeConnection = (typeof NODE_CONNECTIONS)[number];
 
 /**
  * A node runbooks run on. Nodes come from `inventory.yaml` (source `file`: the file owns them,
  * the API refuses to edit them), from the API, or from an Ansible import. A node that leaves the
- * file is disabled, never deleted, so past executions still name it.
+ * file is disabled, never deleted, so past executions still name it. The built-in `localhost`
+ * node (source `builtin`, connection `local`) is the service's own; the API cannot edit it.
  */
 @Entity('nodes')
-@Check('nodes_source_check', `source IN ('file', 'api', 'ansible')`)
+@Check('nodes_source_check', `source IN ('file', 'api', 'ansible', 'builtin')`)
+@Check('nodes_connection_check', `connection IN ('ssh', 'local')`)
 @Check('nodes_port_check', `port BETWEEN 1 AND 65535`)
 @Index('nodes_credential_id_idx', ['credentialId'])
 export class NodeEntity {
@@ -66,6 +72,10 @@ export class NodeEntity {
 
   @Column({ type: 'varchar', length: 8 })
   source: NodeSource;
+
+  /** `local`: commands run on the Firebreak host (no SSH, no credential); else over SSH. */
+  @Column({ type: 'varchar', length: 8, default: 'ssh' })
+  connection: NodeConnection;
 
   /** The file a `file` node came from, relative to RUNBOOKS_DIR. */
   @Column({ name: 'source_path', type: 'varchar', length: 500, nullable: true })

@@ -388,7 +388,12 @@ export class NodeDto {
   @ApiProperty({ type: CredentialRefDto, nullable: true }) credential: CredentialRefDto | null;
   @ApiProperty({ nullable: true, type: String }) hostKeyFingerprint: string | null;
   @ApiProperty() trustOnFirstUse: boolean;
-  @ApiProperty({ enum: ['file', 'api', 'ansible'] }) source: string;
+  @ApiProperty({
+    enum: ['ssh', 'local'],
+    description: '`local`: commands run on the Firebreak host itself (the built-in localhost node)',
+  })
+  connection: string;
+  @ApiProperty({ enum: ['file', 'api', 'ansible', 'builtin'] }) source: string;
   @ApiProperty({ nullable: true, type: String }) sourcePath: string | null;
   @ApiProperty() disabled: boolean;
   @ApiProperty() createdAt: string;
@@ -467,6 +472,7 @@ export function toNodeDto(v: NodeView): NodeDto {
     credential: v.credential ? { id: v.credential.id, name: v.credential.name } : null,
     hostKeyFingerprint: n.hostKeyFingerprint,
     trustOnFirstUse: n.trustOnFirstUse,
+    connection: n.connection,
     source: n.source,
     sourcePath: n.sourcePath,
     disabled: n.disabled,

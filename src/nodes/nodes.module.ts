@@ -8,6 +8,7 @@ import { CredentialsController } from './credentials.controller.js';
 import { CredentialsService } from './credentials.service.js';
 import { HostKeysService } from './host-keys.service.js';
 import { InventorySyncService } from './inventory-sync.service.js';
+import { LocalNodeService } from './local-node.service.js';
 import { NodeEntity } from './node.entity.js';
 import { NodeTargetsService } from './node-targets.service.js';
 import { NodesAcl } from './nodes.acl.js';
@@ -28,6 +29,7 @@ import { NodesService } from './nodes.service.js';
     CredentialsService,
     HostKeysService,
     InventorySyncService,
+    LocalNodeService,
     NodeTargetsService,
     NodesAcl,
   ],

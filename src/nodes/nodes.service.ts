@@ -7,6 +7,7 @@ import type { NodeListQuery } from './node-query.js';
 import { NodeEntity } from './node.entity.js';
 import {
   auditNamed,
+  builtinNode,
   byRef,
   changes,
   credentialIdByName,
@@ -71,6 +72,7 @@ export class NodesService {
         source: 'api',
         sourcePath: null,
         disabled: input.disabled ?? false,
+        connection: 'ssh',
       };
       const nodeId = await insertNew(m, NodeEntity, 'node', { name: input.name, ...fields });
       await this.auditNode(m, ctx, 'node.create', nodeId, input.name, {
@@ -90,6 +92,7 @@ export class NodesService {
     const id = await this.dataSource.transaction(async (m) => {
       const node = await this.lockNode(m, ref);
       if (node.source === 'file') throw managedByFile('node', node.name, node.sourcePath);
+      if (node.source === 'builtin') throw builtinNode(node.name);
       const credentialId = await credentialIdByName(m, input.credential);
       const after: Partial<NodeFields> = {
         hostname: input.hostname,
@@ -126,6 +129,7 @@ export class NodesService {
     await this.dataSource.transaction(async (m) => {
       const node = await this.lockNode(m, ref);
       if (node.source === 'file') throw managedByFile('node', node.name, node.sourcePath);
+      if (node.source === 'builtin') throw builtinNode(node.name);
       await m.delete(NodeEntity, { id: node.id });
       await this.auditNode(m, ctx, 'node.delete', node.id, node.name, {
         hostname: node.hostname,

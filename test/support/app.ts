@@ -43,6 +43,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PORT: '0',
     FIREBREAK_ADMIN_PASSWORD: ADMIN_PASSWORD,
     RUNBOOKS_DIR: join(dataDir, 'runbooks'),
+    // Specs count the nodes they make; the built-in localhost node is asked for where tested.
+    LOCAL_NODE: 'false',
     ...env,
   });
   const app = await createApp({ config, databaseUrl: db.url });

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 
 import { LineSplitter } from './line-splitter.js';
 import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
+import { EXECUTION_MARKER } from './local-processes.js';
+import type { RunAs } from './local-user.js';
 
 /** After SIGTERM, how long the process group gets before SIGKILL. */
 export const LOCAL_KILL_GRACE_MS = 2000;
@@ -50,10 +52,38 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR) plus `env`. If `onLine` throws, later lines are not
  * delivered and the promise rejects with that error once the command has finished.
  */
-export function runLocal(
-  command: string,
-  opts: ExecOptions & { cwd?: string; env?: Record<string, string>; killGraceMs?: number },
-): Promise<ExecResult> {
+export interface LocalExecOptions extends ExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  killGraceMs?: number;
+  /**
+   * Run as this (unprivileged) user: its uid/gid (supplementary groups dropped), HOME, USER and
+   * LOGNAME, and its home as the working directory unless `cwd` is given.
+   */
+  runAs?: RunAs;
+  /** Sets `FIREBREAK_EXECUTION` (the leftover marker) and reports the group while it lives. */
+  track?: {
+    executionId: string;
+    started(pgid: number): void;
+    ended(pgid: number): void;
+  };
+}
+
+/** The environment of a local command: the allow-list, the run user's identity, the marker. */
+function commandEnv(opts: LocalExecOptions): Record<string, string> {
+  const env = baseEnv();
+  if (opts.runAs) {
+    env.HOME = opts.runAs.home;
+    env.USER = env.LOGNAME = opts.runAs.user;
+    env.SHELL = '/bin/sh';
+    delete env.TMPDIR;
+  }
+  Object.assign(env, opts.env);
+  if (opts.track) env[EXECUTION_MARKER] = opts.track.executionId;
+  return env;
+}
+
+export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecResult> {
   const started = Date.now();
   if (command.includes('\0')) return Promise.reject(new Error('command contains a NUL byte'));
   if (opts.signal?.aborted) {
@@ -73,12 +103,14 @@ export function runLocal(
     const err = new LineSplitter((line) => deliver('stderr', line));
 
     const child = spawn('/bin/sh', ['-c', command], {
-      cwd: opts.cwd,
-      env: { ...baseEnv(), ...opts.env },
+      cwd: opts.cwd ?? opts.runAs?.home,
+      env: commandEnv(opts),
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
     const pid = child.pid;
+    if (pid !== undefined) opts.track?.started(pid);
     child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.write(chunk));
 
@@ -126,6 +158,7 @@ export function runLocal(
     child.once('error', (error) => {
       cleanup();
       clearTimeout(killTimer);
+      if (pid !== undefined) opts.track?.ended(pid);
       reject(error);
     });
     child.once('close', (code, signal) => {
@@ -135,6 +168,9 @@ export function runLocal(
       // The shell is gone but, after a stop, stragglers that closed their stdio may remain:
       // the poll above keeps running until the group is empty or has been SIGKILLed.
       if (!stopped) clearTimeout(killTimer);
+      // Background jobs that let go of stdout keep the group alive: they stay on the record,
+      // for the leftover reaper once this worker is gone.
+      if (pid !== undefined && (stopped || !groupAlive(pid))) opts.track?.ended(pid);
       if (sink.error !== undefined) {
         reject(sink.error);
         return;
