@@ -39,6 +39,16 @@ export interface AppConfig {
   sshMaxParallel: number;
   /** A running execution whose worker has not reported for this long is marked interrupted. */
   heartbeatTimeoutSeconds: number;
+  /**
+   * How long a worker keeps a run going while the database is unreachable (output buffered,
+   * writes retried); past it the run is stopped and recorded as failed once the database is back.
+   */
+  dbOutageLimitSeconds: number;
+  /** Output (stdout + stderr) one execution may store; a runbook's `logLimit` can only lower it. */
+  logMaxLines: number;
+  logMaxBytes: number;
+  /** Past the limit: truncate (store no more, say so in a system line) or fail the run. */
+  logLimitAction: 'truncate' | 'fail';
 }
 
 export class ConfigError extends Error {
@@ -117,6 +127,17 @@ const envSchema = z.object({
   HEARTBEAT_TIMEOUT: positiveInt(
     'seconds before a silent worker’s executions are interrupted',
   ).prefault('60'),
+  DB_OUTAGE_LIMIT: positiveInt('seconds a run goes on while the database is unreachable').prefault(
+    '300',
+  ),
+  LOG_MAX_LINES: positiveInt('output lines stored per execution').prefault('1000000'),
+  LOG_MAX_BYTES: z
+    .string()
+    .regex(SIZE_RE, 'expected a size such as 256mb, 512kb or 1048576')
+    .prefault('256mb'),
+  LOG_LIMIT_ACTION: z
+    .enum(['truncate', 'fail'], { error: 'expected truncate or fail' })
+    .prefault('truncate'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -190,6 +211,10 @@ export function parseEnv(
     workerConcurrency: e.WORKER_CONCURRENCY,
     sshMaxParallel: e.SSH_MAX_PARALLEL,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
+    dbOutageLimitSeconds: e.DB_OUTAGE_LIMIT,
+    logMaxLines: e.LOG_MAX_LINES,
+    logMaxBytes: sizeBytes(e.LOG_MAX_BYTES),
+    logLimitAction: e.LOG_LIMIT_ACTION,
   };
 }
 

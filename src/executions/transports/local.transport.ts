@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 
 import { LineSplitter } from './line-splitter.js';
-import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
+import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 
 /** After SIGTERM, how long the process group gets before SIGKILL. */
 export const LOCAL_KILL_GRACE_MS = 2000;
@@ -79,8 +79,15 @@ export function runLocal(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;
-    child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.write(chunk));
+    const holdIfFull = pauseWhenFull(opts.backpressure, [child.stdout, child.stderr]);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out.write(chunk);
+      holdIfFull();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err.write(chunk);
+      holdIfFull();
+    });
 
     let timedOut = false;
     let canceled = false;
