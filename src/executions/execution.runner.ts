@@ -211,7 +211,6 @@ export class ExecutionRunner implements OnModuleDestroy {
     } finally {
       clearInterval(heartbeat);
       clearTimeout(timeout);
-      this.active.delete(execution.id);
       await sessions.closeAll();
     }
     write(
@@ -227,12 +226,17 @@ export class ExecutionRunner implements OnModuleDestroy {
     }
     for (const k of Object.keys(this.logStats) as Array<keyof typeof this.logStats>)
       this.logStats[k] += log.stats[k];
-    // Recorded once the database can take it, however long that is.
-    await this.durable(
-      `recording how ${execution.id} ended`,
-      () => this.executions.finish(execution, status, error),
-      Infinity,
-    );
+    // Recorded once the database can take it, however long that is. Until then it stays in
+    // `active`, so this worker's reaper does not take its silent heartbeat for a dead worker.
+    try {
+      await this.durable(
+        `recording how ${execution.id} ended`,
+        () => this.executions.finish(execution, status, error),
+        Infinity,
+      );
+    } finally {
+      this.active.delete(execution.id);
+    }
   }
 
   /** Nodes over their pooled SSH session (bounded by SSH_MAX_PARALLEL); null on this host. */

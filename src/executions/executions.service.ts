@@ -9,6 +9,7 @@ import type { AppAbility, Principal } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
+import { retryWhileUnreachable } from '../database/db-retry.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
@@ -73,6 +74,7 @@ export interface LogEvent {
 @Injectable()
 export class ExecutionsService {
   private readonly optionsKey: Buffer;
+  private readonly outageLimitMs: number;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -85,6 +87,7 @@ export class ExecutionsService {
     private readonly executions: ExecutionRepository,
   ) {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
+    this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
   }
 
   private get repo() {
@@ -356,18 +359,22 @@ export class ExecutionsService {
    * ones as workers in any process write them (LISTEN/NOTIFY), ending with the final status.
    */
   stream(id: string, afterSeq: number): Observable<TailEvent> {
+    // A database restart does not end a viewer's stream: reads wait it out (the LISTEN
+    // connection comes back by itself and wakes the stream).
+    const durable = <T>(fn: () => Promise<T>) =>
+      retryWhileUnreachable(fn, { limitMs: this.outageLimitMs, maxDelayMs: 2000 });
     return tailStream<ExecutionLogEntity, number, unknown>({
       after: afterSeq,
-      fetch: (after, limit) => this.logs(id, { afterSeq: after, limit }),
-      pageSize: 1000,
+      fetch: (after, limit) => durable(() => this.logs(id, { afterSeq: after, limit })),
+      pageSize: 5000,
       cursorOf: (r) => r.seq,
       toEvent: (r) => ({ id: String(r.seq), type: 'log', data: toLogEvent(r) }),
       subscribe: (wake) => this.events.subscribe(id, wake),
       // Finished, and no line was written between the last read and the status check.
       ended: async (after) => {
-        const e = await this.repo.findOneBy({ id });
+        const e = await durable(() => this.repo.findOneBy({ id }));
         if (!e || !isFinal(e.status)) return null;
-        if ((await this.logs(id, { afterSeq: after, limit: 1 })).length) return null;
+        if ((await durable(() => this.logs(id, { afterSeq: after, limit: 1 }))).length) return null;
         return { type: 'end', data: { status: e.status, error: e.error } };
       },
     });
