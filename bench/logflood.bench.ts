@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,7 +16,8 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * number of rows in the same run (the floor: pre-built rows, 1,000 per multi-row INSERT, one
  * connection). Reports lines/s stored and its ratio to the floor, the worst viewer lag (from
  * the worker reading a line to a viewer receiving it) and the process's peak RSS. Figures go to
- * stdout and bench/results/logflood.json; compare ratios, not absolute times.
+ * stdout and bench/results/logflood.json; compare ratios, not absolute times. The viewers run in
+ * a child process, so the RSS is the app's (api + worker) alone.
  *
  *   npm run bench -- bench/logflood.bench.ts
  *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 npm run bench -- bench/logflood.bench.ts
@@ -70,7 +71,6 @@ async function bareFloor(url: string): Promise<number> {
 }
 
 interface Viewer {
-  done: Promise<void>;
   /** stdout lines received. */
   lines: number;
   /** Worst (receive time − the line's `at`), ms. */
@@ -78,58 +78,24 @@ interface Viewer {
   ended: boolean;
 }
 
-/**
- * A lean SSE viewer: counts `log` events and, per chunk, measures the lag of the oldest event in
- * it (the first), which is the chunk's worst. Parses only what it needs, so the viewers cost the
- * shared CPU as little as a browser tab would.
- */
-function view(port: number, id: string, auth: string): Viewer {
-  const v: Viewer = { done: Promise.resolve(), lines: 0, maxLagMs: 0, ended: false };
-  v.done = new Promise<void>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: `/executions/${id}/stream`,
-        headers: { authorization: auth, accept: 'text/event-stream' },
-      },
-      (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
-        res.setEncoding('utf8');
-        let tail = '';
-        res.on('data', (chunk: string) => {
-          const now = Date.now();
-          const text = tail + chunk;
-          const cut = text.lastIndexOf('\n\n');
-          if (cut === -1) {
-            tail = text;
-            return;
-          }
-          const whole = text.slice(0, cut);
-          tail = text.slice(cut + 2);
-          const at = whole.indexOf('"at":"');
-          if (at !== -1) {
-            const lag = now - Date.parse(whole.slice(at + 6, at + 30));
-            if (lag > v.maxLagMs) v.maxLagMs = lag;
-          }
-          for (let i = whole.indexOf('"stream":"stdout"'); i !== -1;) {
-            v.lines++;
-            i = whole.indexOf('"stream":"stdout"', i + 17);
-          }
-          if (whole.includes('event: end')) {
-            v.ended = true;
-            req.destroy();
-            resolve();
-          }
-        });
-        res.on('end', () => resolve());
-        res.on('error', (e) => (v.ended ? resolve() : reject(e)));
-      },
+/** VIEWERS SSE viewers in a child process (bench/logflood-viewers.ts), so the RSS is the app's. */
+function viewers(port: number, id: string, auth: string, n: number): Promise<Viewer[]> {
+  if (n === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    req.on('error', (e) => (v.ended ? resolve() : reject(e)));
-    req.end();
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as Viewer[])
+        : reject(new Error(`viewers exited ${code}`)),
+    );
   });
-  return v;
 }
 
 describe('log flood: seq 1 N through the full path, with live viewers', () => {
@@ -173,10 +139,10 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         .set('Authorization', t.adminAuth)
         .send({ ...body, options: {} });
       const id = res.body.id as string;
-      const viewers = Array.from({ length: VIEWERS }, () => view(port, id, t.adminAuth));
+      const watching = viewers(port, id, t.adminAuth, VIEWERS);
       const done = await waitFinished(t, id, t.adminAuth, 600_000);
       const storedMs = performance.now() - t0;
-      await Promise.all(viewers.map((v) => v.done));
+      const seen = await watching;
       const viewedMs = performance.now() - t0;
       clearInterval(sampler);
       expect(done.status).toBe('succeeded');
@@ -187,7 +153,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
           [id],
         );
       expect(Number(count.n)).toBe(LINES);
-      for (const v of viewers) expect(v.lines).toBe(LINES);
+      for (const v of seen) expect(v.lines).toBe(LINES);
       const linesPerS = LINES / (storedMs / 1000);
       const floorPerS = LINES / (floorMs / 1000);
       rows.push({
@@ -200,7 +166,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         floorPerS: Math.round(floorPerS),
         ratio: Number((linesPerS / floorPerS).toFixed(2)),
         lastViewerDoneMs: Math.round(viewedMs),
-        maxViewerLagMs: Math.max(...viewers.map((v) => v.maxLagMs)),
+        maxViewerLagMs: Math.max(0, ...seen.map((v) => v.maxLagMs)),
         producerPauses: t.app.get(ExecutionRunner).logStats.pauses - pausesBefore,
         rssBeforeMb: Math.round(rssBefore / 2 ** 20),
         rssPeakMb: Math.round(peak / 2 ** 20),
