@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 import { dataSourceOptions, migrate } from './database/data-source.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { bootLogger } from './observability/boot-logger.js';
+import { installProcessHandlers } from './observability/process-handlers.js';
 import { runtimeInfo } from './observability/runtime.js';
 
 /**
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = bootLogger(config);
+  installProcessHandlers(log);
   const started = Date.now();
   if (config.secretKeySource === 'generated')
     log.info(`generated a new SECRET_KEY in ${config.dataDir}/secret.key (0600)`);

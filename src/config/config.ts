@@ -43,6 +43,16 @@ export interface AppConfig {
   localNode: boolean;
   /** When the service runs as root: the unprivileged system user local commands run as. */
   localRunUser: string;
+  /**
+   * How long a worker keeps a run going while the database is unreachable (output buffered,
+   * writes retried); past it the run is stopped and recorded as failed once the database is back.
+   */
+  dbOutageLimitSeconds: number;
+  /** Output (stdout + stderr) one execution may store; a runbook's `logLimit` can only lower it. */
+  logMaxLines: number;
+  logMaxBytes: number;
+  /** Past the limit: truncate (store no more, say so in a system line) or fail the run. */
+  logLimitAction: 'truncate' | 'fail';
 }
 
 export class ConfigError extends Error {
@@ -127,6 +137,17 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_-]{0,30}$/, 'expected a system user name such as firebreak-run')
     .refine((v) => v !== 'root', 'expected an unprivileged user, not root')
     .prefault('firebreak-run'),
+  DB_OUTAGE_LIMIT: positiveInt('seconds a run goes on while the database is unreachable').prefault(
+    '300',
+  ),
+  LOG_MAX_LINES: positiveInt('output lines stored per execution').prefault('1000000'),
+  LOG_MAX_BYTES: z
+    .string()
+    .regex(SIZE_RE, 'expected a size such as 256mb, 512kb or 1048576')
+    .prefault('256mb'),
+  LOG_LIMIT_ACTION: z
+    .enum(['truncate', 'fail'], { error: 'expected truncate or fail' })
+    .prefault('truncate'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -202,6 +223,10 @@ export function parseEnv(
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
     localNode: e.LOCAL_NODE,
     localRunUser: e.LOCAL_RUN_USER,
+    dbOutageLimitSeconds: e.DB_OUTAGE_LIMIT,
+    logMaxLines: e.LOG_MAX_LINES,
+    logMaxBytes: sizeBytes(e.LOG_MAX_BYTES),
+    logLimitAction: e.LOG_LIMIT_ACTION,
   };
 }
 

@@ -35,11 +35,19 @@ export class ExecutionEvents {
     await m.query('SELECT pg_notify($1, $2)', [EXECUTION_CHANNEL, JSON.stringify(notice)]);
   }
 
-  /** Calls `fn` for notices about one execution id, or about all with '*'; returns the unsubscribe. */
+  /**
+   * Calls `fn` for notices about one execution id, or about all with '*'; returns the
+   * unsubscribe. A subscriber to one id also gets a `logs` notice after the event connection came
+   * back from a database outage (notices sent meanwhile are lost), so a live stream reads again.
+   */
   subscribe(executionId: string, fn: (notice: ExecutionNotice) => void): Promise<() => void> {
-    return this.notifications.listen(EXECUTION_CHANNEL, (payload) => {
-      const notice = payload as ExecutionNotice;
-      if (executionId === '*' || notice.id === executionId) fn(notice);
-    });
+    return this.notifications.listen(
+      EXECUTION_CHANNEL,
+      (payload) => {
+        const notice = payload as ExecutionNotice;
+        if (executionId === '*' || notice.id === executionId) fn(notice);
+      },
+      executionId === '*' ? undefined : () => fn({ id: executionId, kind: 'logs' }),
+    );
   }
 }

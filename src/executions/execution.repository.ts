@@ -111,12 +111,15 @@ export class ExecutionRepository {
 
   /**
    * Running executions whose worker stopped reporting before `cutoff` become interrupted (never
-   * left running); each audited. Returns how many were found stale.
+   * left running); each audited, except the `alive` ones (running on the caller). Returns how many
+   * were found stale.
    */
-  async interruptStale(cutoff: Date): Promise<number> {
-    const stale = await this.repo.find({
-      where: { status: In([...fromStatuses('interrupt')]), heartbeatAt: LessThan(cutoff) },
-    });
+  async interruptStale(cutoff: Date, alive: readonly string[] = []): Promise<number> {
+    const stale = (
+      await this.repo.find({
+        where: { status: In([...fromStatuses('interrupt')]), heartbeatAt: LessThan(cutoff) },
+      })
+    ).filter((e) => !alive.includes(e.id));
     for (const e of stale) {
       await this.dataSource.transaction(async (m) => {
         const moved = await this.move(

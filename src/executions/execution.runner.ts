@@ -6,14 +6,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
+import { retryWhileUnreachable } from '../database/db-retry.js';
 import { HostKeysService } from '../nodes/host-keys.service.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
-import { durationMs } from '../runbooks/runbook.schema.js';
+import { durationMs, sizeBytes, type RunbookDefinition } from '../runbooks/runbook.schema.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionRepository } from './execution.repository.js';
 import type { RunOutcome } from './execution-state.js';
-import { ExecutionLogWriter } from './log-writer.js';
+import { ExecutionLogWriter, type LogLimit, type LogWriterStats } from './log-writer.js';
 import { openOptions } from './secret-options.js';
 import { Semaphore } from './semaphore.js';
 import { runLocal } from './transports/local.transport.js';
@@ -43,9 +44,16 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly localProcesses: LocalProcessRecords;
   private readonly localRunUser: string;
   private runAs: Promise<RunAs | undefined> | undefined;
+  private readonly outageLimitMs: number;
+  private closing = false;
+  /** Totals over every execution this worker ran (tests and the bench read them). */
+  readonly logStats: Pick<
+    LogWriterStats,
+    'stored' | 'pauses' | 'retries' | 'dropped' | 'truncated'
+  > = { stored: 0, pauses: 0, retries: 0, dropped: 0, truncated: 0 };
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly executions: ExecutionRepository,
     private readonly events: ExecutionEvents,
@@ -57,6 +65,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
     this.localRunUser = config.localRunUser;
+    this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
   }
 
   /**
@@ -69,30 +78,92 @@ export class ExecutionRunner implements OnModuleDestroy {
     return killed;
   }
 
+  /** Ids of the executions running on this worker (the reaper leaves them alone). */
+  activeIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /**
+   * A database write that waits out an outage: retried with backoff while the database is
+   * unreachable, for at most the outage limit (`Infinity`: until it works or the worker stops).
+   */
+  private durable<T>(what: string, fn: () => Promise<T>, limitMs = this.outageLimitMs) {
+    let warned = 0;
+    return retryWhileUnreachable(fn, {
+      limitMs,
+      initialDelayMs: 200,
+      maxDelayMs: 5000,
+      onRetry: (error, delay) => {
+        if (this.closing && limitMs === Infinity) throw error;
+        if (warned++ % 10 === 0)
+          this.logger.warn(`${what}: ${(error as Error).message}; retrying in ${delay} ms`);
+      },
+    });
+  }
+
+  /** The service's output limit, lowered by the runbook's `logLimit`. */
+  private logLimit(def: RunbookDefinition): LogLimit {
+    const own = def.logLimit;
+    return {
+      lines: Math.min(this.config.logMaxLines, own?.lines ?? Infinity),
+      bytes: Math.min(
+        this.config.logMaxBytes,
+        own?.bytes !== undefined ? sizeBytes(own.bytes) : Infinity,
+      ),
+      action: own?.action ?? this.config.logLimitAction,
+    };
+  }
+
   /** Asks a running execution on this worker to stop (from a NOTIFY or the heartbeat). */
   cancelLocal(executionId: string): void {
     this.active.get(executionId)?.abort(new Aborted('canceled'));
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.closing = true;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('canceled'));
   }
 
   async run(executionId: string): Promise<void> {
-    const execution = await this.executions.claim(executionId, this.workerId);
+    const execution = await this.durable(`claiming execution ${executionId}`, () =>
+      this.executions.claim(executionId, this.workerId),
+    );
     if (!execution) return; // already claimed, finished or canceled: a double delivery is a no-op
     const abort = new AbortController();
     this.active.set(execution.id, abort);
-    const def = (await this.runbooks.versionForRun(execution.versionId)).definition;
-    const secrets = execution.secretOptions
-      ? openOptions(execution.secretOptions, this.optionsKey, execution.id)
-      : {};
+    let def: RunbookDefinition;
+    let secrets: Record<string, string>;
+    try {
+      def = (
+        await this.durable(`loading the runbook of ${execution.id}`, () =>
+          this.runbooks.versionForRun(execution.versionId),
+        )
+      ).definition;
+      secrets = execution.secretOptions
+        ? openOptions(execution.secretOptions, this.optionsKey, execution.id)
+        : {};
+    } catch (err) {
+      this.active.delete(execution.id);
+      await this.durable(
+        `recording how ${execution.id} ended`,
+        () => this.executions.finish(execution, 'failed', (err as Error).message),
+        Infinity,
+      );
+      return;
+    }
     const log = new ExecutionLogWriter(
       this.dataSource,
       this.events,
       execution.id,
       0,
       Object.values(secrets),
+      {
+        outageLimitMs: this.outageLimitMs,
+        limit: this.logLimit(def),
+        // The run cannot go on (output limit with action fail, database away too long).
+        onFatal: (error) => abort.abort(new Aborted('failed', error.message)),
+        warn: (message) => this.logger.warn(message),
+      },
     );
     const write = log.write.bind(log);
     const heartbeat = setInterval(() => void this.beat(execution.id, abort), HEARTBEAT_MS);
@@ -124,9 +195,19 @@ export class ExecutionRunner implements OnModuleDestroy {
         options: { ...execution.options, ...secrets },
         secure: new Set(Object.keys(secrets)),
         log: write,
+        backpressure: log,
         signal: abort.signal,
         transport: this.transport(sessions, execution.id),
-        results: this.executions,
+        results: {
+          startStep: (...a) =>
+            this.durable(`recording a step of ${execution.id}`, () =>
+              this.executions.startStep(...a),
+            ),
+          finishStep: (...a) =>
+            this.durable(`recording a step of ${execution.id}`, () =>
+              this.executions.finishStep(...a),
+            ),
+        },
       });
       if (!ok) {
         status = 'failed';
@@ -134,9 +215,15 @@ export class ExecutionRunner implements OnModuleDestroy {
       }
     } catch (err) {
       if (err instanceof Aborted || abort.signal.aborted) {
-        const reason = (abort.signal.reason as Aborted | undefined)?.status ?? 'canceled';
+        const aborted = abort.signal.reason as Aborted | undefined;
+        const reason = aborted?.status ?? 'canceled';
         status = reason;
-        error = reason === 'timed_out' ? `runbook timeout of ${def.timeout} reached` : 'canceled';
+        error =
+          reason === 'timed_out'
+            ? `runbook timeout of ${def.timeout} reached`
+            : reason === 'failed'
+              ? aborted!.message
+              : 'canceled';
       } else {
         status = 'failed';
         error = (err as Error).message;
@@ -145,7 +232,6 @@ export class ExecutionRunner implements OnModuleDestroy {
     } finally {
       clearInterval(heartbeat);
       clearTimeout(timeout);
-      this.active.delete(execution.id);
       await sessions.closeAll();
     }
     write(
@@ -155,7 +241,23 @@ export class ExecutionRunner implements OnModuleDestroy {
       `finished: ${status}${error ? ` (${error})` : ''} in ${Date.now() - started} ms`,
     );
     await log.flush();
-    await this.executions.finish(execution, status, error);
+    if (log.error && status === 'succeeded') {
+      status = 'failed';
+      error = `output could not be stored: ${log.error.message}`;
+    }
+    for (const k of Object.keys(this.logStats) as Array<keyof typeof this.logStats>)
+      this.logStats[k] += log.stats[k];
+    // Recorded once the database can take it, however long that is. Until then it stays in
+    // `active`, so this worker's reaper does not take its silent heartbeat for a dead worker.
+    try {
+      await this.durable(
+        `recording how ${execution.id} ended`,
+        () => this.executions.finish(execution, status, error),
+        Infinity,
+      );
+    } finally {
+      this.active.delete(execution.id);
+    }
   }
 
   /**

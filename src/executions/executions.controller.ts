@@ -7,15 +7,15 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  Req,
   Res,
-  Sse,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
-import { map, type Observable } from 'rxjs';
+import type { Request, Response } from 'express';
 import type { AuditContext } from '../audit/audit.service.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 import { CheckAbility } from '../common/access/acl.decorator.js';
+import { sendSse } from '../common/sse.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import {
   ExecutionDto,
@@ -132,7 +132,8 @@ export class ExecutionsController {
     };
   }
 
-  @Sse(':id/stream')
+  @Get(':id/stream')
+  @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
       'Live output (server-sent events); resumes after Last-Event-ID; ends with the final status',
@@ -143,12 +144,15 @@ export class ExecutionsController {
     @Query('after') after: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @CurrentAbility() ability: AppAbility,
-  ): Promise<Observable<{ id?: string; type: string; data: string }>> {
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await this.executions.get(id, { principal, ability });
     const from = Number(lastEventId ?? after ?? 0);
-    return this.executions
-      .stream(id, Number.isInteger(from) && from >= 0 ? from : 0)
-      .pipe(map((e) => ({ ...e, data: JSON.stringify(e.data) })));
+    // Not Nest's @Sse: that writes (and awaits) each event on its own, which a flood of lines
+    // to many viewers cannot afford; sendSse writes a page at a time, serialised once.
+    const start = Number.isInteger(from) && from >= 0 ? from : 0;
+    sendSse(req, res, (ready) => this.executions.stream(id, start, ready));
   }
 
   @Post(':id/cancel')

@@ -37,6 +37,7 @@ export class ExecutionsProcessor implements OnApplicationBootstrap, OnModuleDest
     });
     await this.reap();
     this.reaper = setInterval(
+      // Never rejects: a database outage must not take the worker down with it.
       () => void this.reap().catch((err: Error) => this.logger.warn(`reap failed: ${err.message}`)),
       (this.config.heartbeatTimeoutSeconds * 1000) / 2,
     );
@@ -51,11 +52,15 @@ export class ExecutionsProcessor implements OnApplicationBootstrap, OnModuleDest
     await this.queue.close();
   }
 
-  /** Running executions whose worker stopped reporting are interrupted, never left running. */
+  /**
+   * Running executions whose worker stopped reporting are interrupted, never left running. Not
+   * this worker's own: they are alive, only their heartbeat may have missed a database outage.
+   */
   reap(): Promise<number> {
     this.reapLocalLeftovers();
     return this.executions.interruptStale(
       new Date(Date.now() - this.config.heartbeatTimeoutSeconds * 1000),
+      this.runner.activeIds(),
     );
   }
 

@@ -1,6 +1,8 @@
 import type { DataSource } from 'typeorm';
+import { retryWhileUnreachable } from '../database/db-retry.js';
 import type { ExecutionEvents } from './execution-events.js';
-import { ExecutionLogEntity, type LogStream } from './execution-log.entity.js';
+import type { LogStream } from './execution-log.entity.js';
+import type { Backpressure } from './transports/exec.js';
 
 /** Masks every secret value wherever it appears in a line of output. */
 export function maskLine(line: string, secrets: readonly string[]): string {
@@ -9,16 +11,109 @@ export function maskLine(line: string, secrets: readonly string[]): string {
   return out;
 }
 
+/** How much output one execution may store, and what happens past it. */
+export interface LogLimit {
+  /** stdout + stderr lines; undefined: no limit. */
+  lines?: number;
+  /** stdout + stderr UTF-8 bytes (a newline counts one); undefined: no limit. */
+  bytes?: number;
+  /** truncate: keep running, store no more output (a system line says so); fail: stop the run. */
+  action: 'truncate' | 'fail';
+}
+
+export interface LogWriterOptions {
+  /** A lone line waits at most this long for company before it is written. */
+  flushMs?: number;
+  /** Rows per INSERT. */
+  maxBatch?: number;
+  /** Rows waiting to be written at which producers are asked to pause (see `Backpressure`). */
+  highWater?: number;
+  /** Rows kept at most while the database is away; more are counted and dropped. */
+  maxBuffered?: number;
+  /** The database may be unreachable this long before `onFatal` is called (writes go on). */
+  outageLimitMs?: number;
+  limit?: LogLimit;
+  /**
+   * Called once when the run cannot go on: the database stayed away past `outageLimitMs`, a
+   * batch was refused, or the output limit was passed with action `fail`.
+   */
+  onFatal?: (error: Error) => void;
+  /** For warnings (no line content, no secrets). */
+  warn?: (message: string) => void;
+}
+
+/** What a writer did, for tests, metrics and the bench. */
+export interface LogWriterStats {
+  /** Rows committed. */
+  stored: number;
+  /** Times a producer was asked to pause (the queue reached `highWater`). */
+  pauses: number;
+  /** INSERTs retried because the database was unreachable. */
+  retries: number;
+  /** Lines dropped because the buffer was full while the database was away. */
+  dropped: number;
+  /** Output lines not stored because the output limit was reached. */
+  truncated: number;
+  /** Most rows waiting at once. */
+  peakQueued: number;
+}
+
+interface Row {
+  seq: number;
+  at: string;
+  node: string | null;
+  step: string | null;
+  stream: LogStream;
+  line: string;
+}
+
+// One parameterised statement per batch, whatever its size: arrays of columns, unnested.
+const INSERT_SQL = `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
+  SELECT $1::uuid, u.seq, u.at, u.node, u.step, u.stream, u.line
+  FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS u(seq, at, node, step, stream, line)`;
+
 /**
- * Buffers an execution's output and writes it in batches (one multi-row INSERT plus a NOTIFY
- * in one transaction), so live viewers in any process see lines within ~100 ms and a line that
- * was acknowledged is never lost. Secure values are masked before anything is stored.
+ * Buffers an execution's output and writes it in batches (one INSERT of unnested arrays plus a
+ * NOTIFY in one transaction), one batch at a time so commit order is seq order; while a batch is
+ * being written the next one gathers. Live viewers in any process see lines within ~50 ms.
+ * Secure values are masked before anything is stored or counted.
+ *
+ * - Backpressure: when `highWater` rows wait, `isFull()` says so and producers (the command's
+ *   stdout/stderr) pause until `whenDrained` calls them back (at half of it).
+ * - Database outage: a batch that fails because the database is unreachable is retried with
+ *   backoff, its rows and the ones behind it kept (bounded by `maxBuffered`; producers are
+ *   paused long before); past `outageLimitMs` `onFatal` is told, and writing still goes on so the
+ *   lines are stored once the database is back. Any other error stops writing and is kept in
+ *   `error`. Nothing here rejects unhandled: `flush()` always resolves.
+ * - Output limit: past `limit.lines`/`limit.bytes` output lines are counted, not stored, after
+ *   one system line that says so (and with action `fail`, `onFatal` is told).
  */
-export class ExecutionLogWriter {
-  private buffer: ExecutionLogEntity[] = [];
+export class ExecutionLogWriter implements Backpressure {
+  readonly stats: LogWriterStats = {
+    stored: 0,
+    pauses: 0,
+    retries: 0,
+    dropped: 0,
+    truncated: 0,
+    peakQueued: 0,
+  };
+  private queue: Row[] = [];
   private seq: number;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private drainWaiters: Array<() => void> = [];
+  private outputLines = 0;
+  private outputBytes = 0;
+  private limitReached = false;
+  private droppedSinceNotice = 0;
+  private fatalSent = false;
+  private failure: Error | undefined;
+  private readonly flushMs: number;
+  private readonly maxBatch: number;
+  private readonly highWater: number;
+  private readonly maxBuffered: number;
+  private readonly outageLimitMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -26,41 +121,174 @@ export class ExecutionLogWriter {
     private readonly executionId: string,
     startSeq: number,
     private readonly secrets: readonly string[],
-    private readonly flushMs = 100,
-    private readonly maxBatch = 500,
+    private readonly opts: LogWriterOptions = {},
   ) {
     this.seq = startSeq;
+    this.flushMs = opts.flushMs ?? 50;
+    this.maxBatch = opts.maxBatch ?? 5000;
+    this.highWater = opts.highWater ?? 20_000;
+    this.maxBuffered = Math.max(opts.maxBuffered ?? 100_000, this.highWater * 2);
+    this.outageLimitMs = opts.outageLimitMs ?? 300_000;
+  }
+
+  /** The error that stopped writing (a batch the database refused), if any. */
+  get error(): Error | undefined {
+    return this.failure;
   }
 
   write(node: string | null, step: string | null, stream: LogStream, line: string): void {
-    this.buffer.push(
-      Object.assign(new ExecutionLogEntity(), {
-        executionId: this.executionId,
-        seq: ++this.seq,
-        at: new Date(),
-        node,
-        step,
-        stream,
-        line: maskLine(line, this.secrets),
-      }),
-    );
-    if (this.buffer.length >= this.maxBatch) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+    if (this.failure) return;
+    // Postgres text cannot hold NUL: it becomes U+FFFD rather than failing the batch.
+    const clean = line.includes('\0') ? line.replaceAll('\0', '\uFFFD') : line;
+    const masked = maskLine(clean, this.secrets);
+    if (stream !== 'system' && this.opts.limit && !this.withinLimit(node, step, masked)) return;
+    if (this.queue.length >= this.maxBuffered) {
+      this.stats.dropped++;
+      this.droppedSinceNotice++;
+      return;
+    }
+    if (this.droppedSinceNotice > 0) {
+      const n = this.droppedSinceNotice;
+      this.droppedSinceNotice = 0;
+      this.push(null, null, 'system', `${n} line(s) of output were lost: the buffer was full`);
+    }
+    this.push(node, step, stream, masked);
   }
 
-  /** Writes what is buffered; resolves when it is committed. */
+  /** Backpressure: producers should pause while this is true. */
+  isFull(): boolean {
+    return this.queue.length >= this.highWater;
+  }
+
+  /** Backpressure: `fn` runs once, when the queue has drained to half of `highWater`. */
+  whenDrained(fn: () => void): void {
+    this.stats.pauses++;
+    if (!this.isFull() || this.failure) queueMicrotask(fn);
+    else this.drainWaiters.push(fn);
+  }
+
+  /** Writes what is buffered; resolves when it is committed (or writing stopped: see `error`). */
   flush(): Promise<void> {
+    this.startLoop();
+    return this.loop ?? Promise.resolve();
+  }
+
+  private push(node: string | null, step: string | null, stream: LogStream, line: string): void {
+    this.queue.push({ seq: ++this.seq, at: new Date().toISOString(), node, step, stream, line });
+    if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
+    if (this.loop) return; // the running loop takes it with the next batch
+    if (this.queue.length >= this.maxBatch) this.startLoop();
+    else this.timer ??= setTimeout(() => this.startLoop(), this.flushMs);
+  }
+
+  private withinLimit(node: string | null, step: string | null, line: string): boolean {
+    const limit = this.opts.limit!;
+    if (this.limitReached) {
+      this.stats.truncated++;
+      return false;
+    }
+    this.outputLines++;
+    this.outputBytes += Buffer.byteLength(line, 'utf8') + 1;
+    const overLines = limit.lines !== undefined && this.outputLines > limit.lines;
+    const overBytes = limit.bytes !== undefined && this.outputBytes > limit.bytes;
+    if (!overLines && !overBytes) return true;
+    this.limitReached = true;
+    this.stats.truncated++;
+    const what = overLines ? `${limit.lines} lines` : `${limit.bytes} bytes`;
+    const message =
+      limit.action === 'fail'
+        ? `output limit of ${what} reached: the run is stopped`
+        : `output limit of ${what} reached: further output is not stored`;
+    this.push(node, step, 'system', message);
+    if (limit.action === 'fail') this.fatal(new Error(`output limit of ${what} reached`));
+    return false;
+  }
+
+  private fatal(error: Error): void {
+    if (this.fatalSent) return;
+    this.fatalSent = true;
+    this.opts.onFatal?.(error);
+  }
+
+  private startLoop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.buffer;
-    this.buffer = [];
-    this.flushing = this.flushing.then(async () => {
-      if (batch.length === 0) return;
-      await this.dataSource.transaction(async (m) => {
-        await m.createQueryBuilder().insert().into(ExecutionLogEntity).values(batch).execute();
-        await this.events.publish({ id: this.executionId, kind: 'logs' }, m);
-      });
+    if (this.loop || this.queue.length === 0 || this.failure) return;
+    this.loop = this.drain().finally(() => {
+      this.loop = undefined;
+      if (this.queue.length && !this.failure) this.startLoop();
     });
-    return this.flushing;
+  }
+
+  /** Writes batches until the queue is empty; never rejects. */
+  private async drain(): Promise<void> {
+    let away: number | undefined;
+    while (this.queue.length && !this.failure) {
+      const batch = this.queue.slice(0, this.maxBatch);
+      try {
+        await retryWhileUnreachable(() => this.insert(batch), {
+          limitMs: Infinity,
+          initialDelayMs: 100,
+          maxDelayMs: 5000,
+          onRetry: (error, delay) => {
+            this.stats.retries++;
+            away ??= Date.now();
+            if (this.stats.retries === 1 || this.stats.retries % 20 === 0)
+              this.opts.warn?.(
+                `execution ${this.executionId}: writing output failed (${(error as Error).message}); ${this.queue.length} line(s) kept, retrying in ${delay} ms`,
+              );
+            if (Date.now() - away >= this.outageLimitMs)
+              this.fatal(
+                new Error(
+                  `the database was unreachable for more than ${Math.round(this.outageLimitMs / 1000)} s`,
+                ),
+              );
+          },
+        });
+      } catch (error) {
+        // Not a connection problem: the database refused the batch. Stop writing, keep the error.
+        this.failure = error instanceof Error ? error : new Error(String(error));
+        this.opts.warn?.(
+          `execution ${this.executionId}: output could not be stored: ${this.failure.message}`,
+        );
+        this.queue = [];
+        this.fatal(new Error(`output could not be stored: ${this.failure.message}`));
+        this.wakeProducers();
+        return;
+      }
+      away = undefined;
+      this.queue.splice(0, batch.length);
+      this.stats.stored += batch.length;
+      if (this.queue.length <= this.highWater / 2) this.wakeProducers();
+    }
+  }
+
+  private wakeProducers(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  private async insert(batch: Row[]): Promise<void> {
+    const n = batch.length;
+    const seq = new Array<number>(n);
+    const at = new Array<string>(n);
+    const node = new Array<string | null>(n);
+    const step = new Array<string | null>(n);
+    const stream = new Array<string>(n);
+    const line = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const r = batch[i];
+      seq[i] = r.seq;
+      at[i] = r.at;
+      node[i] = r.node;
+      step[i] = r.step;
+      stream[i] = r.stream;
+      line[i] = r.line;
+    }
+    await this.dataSource.transaction(async (m) => {
+      await m.query(INSERT_SQL, [this.executionId, seq, at, node, step, stream, line]);
+      await this.events.publish({ id: this.executionId, kind: 'logs' }, m);
+    });
   }
 }

@@ -18,7 +18,7 @@ import {
 } from './executors/step-executor.js';
 import { mapLimit } from './semaphore.js';
 import { extractCaptures } from './step-output.js';
-import type { ExecOptions, ExecResult } from './transports/exec.js';
+import type { Backpressure, ExecOptions, ExecResult } from './transports/exec.js';
 import { SshError } from './transports/ssh-errors.js';
 
 const DEFAULT_MAX_PARALLEL = 50;
@@ -34,8 +34,12 @@ interface NodeState {
 
 /** Why a run stopped early: canceled (by a person or shutdown) or the runbook's timeout. */
 export class Aborted extends Error {
-  constructor(readonly status: 'canceled' | 'timed_out') {
-    super(status);
+  /** failed: the run cannot go on (output limit with action fail, database away too long). */
+  constructor(
+    readonly status: 'canceled' | 'timed_out' | 'failed',
+    reason?: string,
+  ) {
+    super(reason ?? status);
   }
 }
 
@@ -53,6 +57,8 @@ export interface WorkflowContext {
   options: Record<string, unknown>;
   secure: ReadonlySet<string>;
   log: (node: string | null, step: string | null, stream: LogStream, line: string) => void;
+  /** The log's flow control, handed to every command so a flood pauses its producer. */
+  backpressure?: Backpressure;
   signal: AbortSignal;
   transport: StepTransport;
   results: Pick<ExecutionRepository, 'startStep' | 'finishStep'>;
@@ -257,6 +263,7 @@ async function attemptStep(
       const result = await ctx.transport.exec(target, command.text, {
         timeoutMs,
         signal: ctx.signal,
+        backpressure: ctx.backpressure,
         onLine: (stream, line) => {
           log(stream, line);
           if (stream === 'stdout' && bytes < MAX_CAPTURE_BYTES) {

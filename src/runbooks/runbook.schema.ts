@@ -239,6 +239,23 @@ export const runbookSchema = z.strictObject({
     })
     .optional(),
   timeout: duration.optional(),
+  logLimit: z
+    .strictObject({
+      lines: z.number().int().min(1).optional().describe('stdout + stderr lines stored at most'),
+      bytes: z
+        .union([
+          z.number().int().min(1),
+          z.string().regex(/^\d+\s*(b|kb|mb|gb)?$/i, 'expected a size such as 10mb or 512kb'),
+        ])
+        .optional()
+        .describe('stdout + stderr bytes stored at most: 1048576, 512kb, 10mb'),
+      action: z
+        .enum(['truncate', 'fail'])
+        .optional()
+        .describe('Past the limit: truncate (store no more output, say so) or fail the run'),
+    })
+    .optional()
+    .describe("This runbook's output limit; it can only lower the service's LOG_MAX_* limits"),
   steps: z.array(stepSchema).min(1),
   onError: z.array(stepSchema).optional(),
   triggers: z.array(triggerSchema).optional(),
@@ -250,6 +267,16 @@ export type StepDefinition = z.infer<typeof stepSchema>;
 
 export function stepKind(step: StepDefinition): StepKind {
   return STEP_KINDS.find((k) => step[k] !== undefined)!;
+}
+
+/** A `logLimit.bytes` value in bytes. */
+export function sizeBytes(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(v.trim())!;
+  return (
+    Number(m[1]) *
+    { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b']
+  );
 }
 
 export function durationMs(d: string): number {

@@ -31,9 +31,13 @@ export interface TestApp {
  * Boots the real application (createApp, as main.ts does) on a fresh database, with the first
  * admin created, listening on a free loopback port.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  database?: TestDatabase,
+): Promise<TestApp> {
   // Runbooks come from an empty directory unless a test points RUNBOOKS_DIR elsewhere.
-  const db = await createTestDatabase();
+  // A test may bring its own (migrated) database, e.g. on a cluster it stops and restarts.
+  const db = database ?? (await createTestDatabase());
   const dataDir = mkdtempSync(join(tmpdir(), 'firebreak-test-data-'));
   const config = loadConfig({
     DATABASE_URL: db.url,

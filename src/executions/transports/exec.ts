@@ -18,6 +18,39 @@ export interface ExecOptions {
   /** Aborting stops the command the same way; a command still queued never starts. */
   signal?: AbortSignal;
   onLine: (stream: OutputStream, line: string) => void;
+  /** Flow control: while it is full the transport stops reading the command's output. */
+  backpressure?: Backpressure;
+}
+
+/**
+ * What consumes a command's lines tells its producer to hold off: after each chunk of output the
+ * transport asks `isFull()` and, if so, pauses its streams (the child's pipes, the SSH channel:
+ * the command then blocks on write) until `whenDrained` calls back.
+ */
+export interface Backpressure {
+  isFull(): boolean;
+  /** Calls `fn` once, when there is room again. */
+  whenDrained(fn: () => void): void;
+}
+
+/**
+ * Pauses `streams` while `bp` is full; call the returned function after handing a chunk's lines
+ * on. One pause at a time: the streams resume together when `bp` has drained.
+ */
+export function pauseWhenFull(
+  bp: Backpressure | undefined,
+  streams: ReadonlyArray<{ pause(): unknown; resume(): unknown }>,
+): () => void {
+  let paused = false;
+  return () => {
+    if (!bp || paused || !bp.isFull()) return;
+    paused = true;
+    for (const s of streams) s.pause();
+    bp.whenDrained(() => {
+      paused = false;
+      for (const s of streams) s.resume();
+    });
+  };
 }
 
 /**

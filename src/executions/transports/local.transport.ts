@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 
 import { LineSplitter } from './line-splitter.js';
-import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
+import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { EXECUTION_MARKER } from './local-processes.js';
 import type { RunAs } from './local-user.js';
 
@@ -111,8 +111,15 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
     });
     const pid = child.pid;
     if (pid !== undefined) opts.track?.started(pid);
-    child.stdout.on('data', (chunk: Buffer) => out.write(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.write(chunk));
+    const holdIfFull = pauseWhenFull(opts.backpressure, [child.stdout, child.stderr]);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out.write(chunk);
+      holdIfFull();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err.write(chunk);
+      holdIfFull();
+    });
 
     let timedOut = false;
     let canceled = false;

@@ -6,7 +6,7 @@ import type { SshTarget } from '../../nodes/node-connection.js';
 import { fingerprintOf } from '../../nodes/ssh-keys.js';
 import { shellQuote } from '../../runbooks/template.js';
 import { Semaphore } from '../semaphore.js';
-import { LineSink, type ExecOptions, type ExecResult } from './exec.js';
+import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { LineSplitter } from './line-splitter.js';
 import { REMOTE_KILL_GRACE_MS, remoteKillCommand, wrapRemoteCommand } from './remote-command.js';
 import { classify, SshError, where } from './ssh-errors.js';
@@ -381,8 +381,16 @@ export class SshSession {
         }
         deliver('stderr', line);
       });
-      channel.on('data', (chunk: Buffer) => out.write(chunk));
-      channel.stderr.on('data', (chunk: Buffer) => err.write(chunk));
+      // Paused, the channel stops granting the server window: the remote command blocks on write.
+      const holdIfFull = pauseWhenFull(opts.backpressure, [channel, channel.stderr]);
+      channel.on('data', (chunk: Buffer) => {
+        out.write(chunk);
+        holdIfFull();
+      });
+      channel.stderr.on('data', (chunk: Buffer) => {
+        err.write(chunk);
+        holdIfFull();
+      });
 
       let timedOut = false;
       let canceled = false;

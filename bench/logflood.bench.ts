@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { ExecutionRunner } from '../src/executions/execution.runner.js';
+import { registerFleet, waitFinished } from '../test/support/fleet.js';
+import { startSshd, type SshServer } from '../test/support/sshd.js';
+import { startTestApp, type TestApp } from '../test/support/app.js';
+
+/**
+ * bench/logflood: a step printing LINES lines (`seq 1 LINES`, on the Firebreak host and over SSH)
+ * through the full path (API → queue → worker → output → Postgres → NOTIFY → SSE), with VIEWERS
+ * live SSE viewers attached from the start. Measured against a bare batched INSERT of the same
+ * number of rows in the same run (the floor: pre-built rows, 1,000 per multi-row INSERT, one
+ * connection). Reports lines/s stored and its ratio to the floor, the worst viewer lag (from
+ * the worker reading a line to a viewer receiving it) and the process's peak RSS. Figures go to
+ * stdout and bench/results/logflood.json; compare ratios, not absolute times. The viewers run in
+ * a child process, so the RSS is the app's (api + worker) alone.
+ *
+ *   npm run bench -- bench/logflood.bench.ts
+ *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 npm run bench -- bench/logflood.bench.ts
+ */
+const LINES = Number(process.env.LOGFLOOD_LINES ?? 500_000);
+const VIEWERS = Number(process.env.LOGFLOOD_VIEWERS ?? 20);
+
+const runbook = (name: string, on: 'local' | 'targets') => `name: ${name}
+description: seq 1 ${LINES}
+kind: diagnostic
+steps:
+  - name: flood
+    on: ${on}
+    run: seq 1 ${LINES}
+`;
+
+/** The floor: LINES rows into a table shaped like execution_logs, 1,000 per INSERT. */
+async function bareFloor(url: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(
+      'CREATE TEMP TABLE floor_logs (LIKE execution_logs INCLUDING DEFAULTS INCLUDING INDEXES)',
+    );
+    const id = '00000000-0000-4000-8000-000000000000';
+    const BATCH = 1000;
+    const at = new Date().toISOString();
+    const t0 = performance.now();
+    for (let start = 0; start < LINES; start += BATCH) {
+      const n = Math.min(BATCH, LINES - start);
+      const values: string[] = [];
+      const params: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        const p = params.length;
+        values.push(
+          `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}, $${p + 7})`,
+        );
+        params.push(id, start + i + 1, at, null, 'flood', 'stdout', String(start + i + 1));
+      }
+      await c.query(
+        `INSERT INTO floor_logs (execution_id, seq, at, node, step, stream, line) VALUES ${values.join(', ')}`,
+        params,
+      );
+    }
+    const ms = performance.now() - t0;
+    await c.query('DROP TABLE floor_logs');
+    return ms;
+  } finally {
+    await c.end();
+  }
+}
+
+interface Viewer {
+  /** stdout lines received. */
+  lines: number;
+  /** Worst (receive time − the line's `at`), ms. */
+  maxLagMs: number;
+  ended: boolean;
+}
+
+/** VIEWERS SSE viewers in a child process (bench/logflood-viewers.ts), so the RSS is the app's. */
+function viewers(port: number, id: string, auth: string, n: number): Promise<Viewer[]> {
+  if (n === 0) return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out) as Viewer[])
+        : reject(new Error(`viewers exited ${code}`)),
+    );
+  });
+}
+
+describe('log flood: seq 1 N through the full path, with live viewers', () => {
+  let t: TestApp;
+  let sshd: SshServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-flood-'));
+    writeFileSync(join(dir, 'flood-local.yaml'), runbook('flood-local', 'local'));
+    writeFileSync(join(dir, 'flood-ssh.yaml'), runbook('flood-ssh', 'targets'));
+    t = await startTestApp({ RUNBOOKS_DIR: dir, LOG_LEVEL: 'silent' });
+    await registerFleet(t, sshd, ['flood-1']);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sshd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints the table', async () => {
+    const port = (t.app.getHttpServer().address() as { port: number }).port;
+    const rows: Array<Record<string, number | string>> = [];
+    for (const [where, body] of [
+      ['local', { runbook: 'flood-local' }],
+      ['ssh', { runbook: 'flood-ssh', nodes: ['flood-1'] }],
+    ] as const) {
+      const floorMs = await bareFloor(t.db.url);
+      global.gc?.();
+      const rssBefore = process.memoryUsage.rss();
+      let peak = rssBefore;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage.rss());
+      }, 25);
+      const pausesBefore = t.app.get(ExecutionRunner).logStats.pauses;
+      const t0 = performance.now();
+      const res = await t
+        .http()
+        .post('/executions')
+        .set('Authorization', t.adminAuth)
+        .send({ ...body, options: {} });
+      const id = res.body.id as string;
+      const watching = viewers(port, id, t.adminAuth, VIEWERS);
+      const done = await waitFinished(t, id, t.adminAuth, 600_000);
+      const storedMs = performance.now() - t0;
+      const seen = await watching;
+      const viewedMs = performance.now() - t0;
+      clearInterval(sampler);
+      expect(done.status).toBe('succeeded');
+      const [count] = await t.app
+        .get(DataSource)
+        .query<Array<{ n: string }>>(
+          "SELECT count(*) AS n FROM execution_logs WHERE execution_id = $1 AND stream = 'stdout'",
+          [id],
+        );
+      expect(Number(count.n)).toBe(LINES);
+      for (const v of seen) expect(v.lines).toBe(LINES);
+      const linesPerS = LINES / (storedMs / 1000);
+      const floorPerS = LINES / (floorMs / 1000);
+      rows.push({
+        where,
+        lines: LINES,
+        viewers: VIEWERS,
+        storedMs: Math.round(storedMs),
+        linesPerS: Math.round(linesPerS),
+        floorMs: Math.round(floorMs),
+        floorPerS: Math.round(floorPerS),
+        ratio: Number((linesPerS / floorPerS).toFixed(2)),
+        lastViewerDoneMs: Math.round(viewedMs),
+        maxViewerLagMs: Math.max(0, ...seen.map((v) => v.maxLagMs)),
+        producerPauses: t.app.get(ExecutionRunner).logStats.pauses - pausesBefore,
+        rssBeforeMb: Math.round(rssBefore / 2 ** 20),
+        rssPeakMb: Math.round(peak / 2 ** 20),
+      });
+    }
+    const table = [
+      '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers | worst viewer lag | RSS before → peak |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ]
+      .concat(
+        rows.map(
+          (r) =>
+            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
+        ),
+      )
+      .join('\n');
+    console.log(`\n${table}\n`);
+    writeFileSync(
+      join(import.meta.dirname, 'results', 'logflood.json'),
+      JSON.stringify({ at: new Date().toISOString(), rows }, null, 2) + '\n',
+    );
+  });
+});
