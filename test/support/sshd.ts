@@ -271,8 +271,10 @@ async function writeCheckedConfig(
 ): Promise<string> {
   const configPath = path.join(dir, 'sshd_config');
   for (;;) {
+    // Decided before the write: a parallel start may settle it while this one writes.
+    const decided = perSourcePenaltiesSupported !== undefined;
     await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, setEnv));
-    if (perSourcePenaltiesSupported !== undefined) return configPath;
+    if (decided) return configPath;
     try {
       await execFileAsync(sshd, ['-t', '-f', configPath]);
       perSourcePenaltiesSupported = true;
