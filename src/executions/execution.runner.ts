@@ -12,6 +12,7 @@ import { ExecutionEvents } from './execution-events.js';
 import { ExecutionRepository } from './execution.repository.js';
 import type { RunOutcome } from './execution-state.js';
 import { ExecutionLogWriter } from './log-writer.js';
+import { ExecutionResultWriter } from './result-writer.js';
 import { openOptions } from './secret-options.js';
 import { Semaphore } from './semaphore.js';
 import { runLocal } from './transports/local.transport.js';
@@ -74,6 +75,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       Object.values(secrets),
     );
     const write = log.write.bind(log);
+    const results = new ExecutionResultWriter(this.dataSource);
     const heartbeat = setInterval(() => void this.beat(execution.id, abort), HEARTBEAT_MS);
     const timeout = def.timeout
       ? setTimeout(() => abort.abort(new Aborted('timed_out')), durationMs(def.timeout))
@@ -105,7 +107,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         log: write,
         signal: abort.signal,
         transport: this.transport(sessions),
-        results: this.executions,
+        results,
       });
       if (!ok) {
         status = 'failed';
@@ -126,6 +128,13 @@ export class ExecutionRunner implements OnModuleDestroy {
       clearTimeout(timeout);
       this.active.delete(execution.id);
       await sessions.closeAll();
+    }
+    try {
+      await results.flush();
+    } catch (err) {
+      if (status === 'succeeded') status = 'failed';
+      error = (err as Error).message;
+      this.logger.error(`execution ${execution.id}: ${error}`);
     }
     write(
       null,

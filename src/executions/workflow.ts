@@ -6,7 +6,7 @@ import {
   type StepDefinition,
 } from '../runbooks/runbook.schema.js';
 import { renderText, type TemplateValues } from '../runbooks/template.js';
-import type { ExecutionRepository } from './execution.repository.js';
+import type { ExecutionResultWriter } from './result-writer.js';
 import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
 import type { LogStream } from './execution-log.entity.js';
 import { STEP_EXECUTORS } from './executors/index.js';
@@ -55,7 +55,7 @@ export interface WorkflowContext {
   log: (node: string | null, step: string | null, stream: LogStream, line: string) => void;
   signal: AbortSignal;
   transport: StepTransport;
-  results: Pick<ExecutionRepository, 'startStep' | 'finishStep'>;
+  results: Pick<ExecutionResultWriter, 'startStep' | 'finishStep'>;
 }
 
 /**
