@@ -127,8 +127,11 @@ export class ExecutionRunner implements OnModuleDestroy {
       clearInterval(heartbeat);
       clearTimeout(timeout);
       this.active.delete(execution.id);
-      await sessions.closeAll();
     }
+    // The connections are ended here (a command still stopping dies with its connection, as
+    // before); their teardown is awaited after the outcome is stored, not before it (sshd's
+    // side took 20-200 ms of a 10-node run).
+    const closing = sessions.closeAll();
     try {
       await results.flush();
     } catch (err) {
@@ -144,6 +147,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     );
     await log.flush();
     await this.executions.finish(execution, status, error);
+    await closing;
   }
 
   /** Nodes over their pooled SSH session (bounded by SSH_MAX_PARALLEL); null on this host. */
