@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,13 @@ import { SshError } from '../src/executions/transports/ssh-errors.js';
 import { wrapRemoteCommand } from '../src/executions/transports/remote-command.js';
 import type { ExecResult } from '../src/executions/transports/exec.js';
 import { renderShell } from '../src/runbooks/template.js';
-import { startSshd, type SshServer } from './support/sshd.js';
+import {
+  NOISY_LOGIN_OUTPUT,
+  SLOW_LOGIN_MS,
+  SSH_LOGINS,
+  startSshd,
+  type SshServer,
+} from './support/sshd.js';
 
 // SshSession against a real OpenSSH sshd on 127.0.0.1 (started per file): the remote processes
 // run on this machine, so the tests can look at them with pgrep.
@@ -97,16 +103,54 @@ async function connectError(
 let sshd: SshServer;
 let session: SshSession;
 
-function target(overrides: Partial<SshTarget> = {}): SshTarget {
+function targetOf(server: SshServer, overrides: Partial<SshTarget> = {}): SshTarget {
   return {
     node: 'test-node',
-    host: sshd.host,
-    port: sshd.port,
-    username: sshd.username,
-    auth: { type: 'key', privateKey: sshd.privateKey },
-    hostKey: { fingerprint: sshd.hostKeyFingerprint, trustOnFirstUse: false },
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    auth: { type: 'key', privateKey: server.privateKey },
+    hostKey: { fingerprint: server.hostKeyFingerprint, trustOnFirstUse: false },
     ...overrides,
   };
+}
+
+function target(overrides: Partial<SshTarget> = {}): SshTarget {
+  return targetOf(sshd, overrides);
+}
+
+/** Runs `command` as the login shell gets it, with no wrapper: what the login itself prints. */
+async function rawExec(
+  server: SshServer,
+  command: string,
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.connect({
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      privateKey: server.privateKey,
+    });
+  });
+  try {
+    return await new Promise((resolve, reject) => {
+      client.exec(command, (error, channel) => {
+        if (error) return reject(error);
+        let stdout = '';
+        let stderr = '';
+        let code: number | null = null;
+        channel.on('exit', (c: number | null) => (code = c));
+        channel.on('data', (d: Buffer) => (stdout += d.toString()));
+        channel.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        channel.on('close', () => resolve({ stdout, stderr, code }));
+      });
+    });
+  } finally {
+    client.end();
+  }
 }
 
 beforeAll(async () => {
@@ -119,228 +163,269 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-describe('SshSession exec', () => {
-  it('connects with the pinned host key and streams stdout and stderr with the exit code', async () => {
-    expect(session.hostKeyFingerprint).toBe(sshd.hostKeyFingerprint);
-    expect(session.learnedHostKey).toBe(false);
-    expect(session.closed).toBe(false);
-
-    const result = await run(session, 'echo out; echo err >&2; printf "no newline"; exit 3');
-    expect(result.stdout).toEqual(['out', 'no newline']);
-    // The wrapper's process-group line is stripped: stderr is only the command's.
-    expect(result.stderr).toEqual(['err']);
-    expect(result).toMatchObject({ exitCode: 3, signal: null, timedOut: false, canceled: false });
-    expect(result.durationMs).toBeGreaterThanOrEqual(0);
-  });
-
-  it('runs the command under /bin/sh with stdin at EOF, as the process-group leader', async () => {
-    // `cat` would hang forever if stdin were left open.
-    const result = await run(session, 'cat; echo "$$ $(ps -o pgid= -p $$ | tr -d " ")"', {
-      timeoutMs: 5000,
+describe.each(SSH_LOGINS.map((login, index) => ({ login, index })))(
+  'SshSession exec on a $login login',
+  ({ login, index }) => {
+    // Each login has its own sshd; these shadow the file's lean one. Process markers carry the
+    // index so that no two logins' leftovers could be confused.
+    let sshd: SshServer;
+    let session: SshSession;
+    const target = (overrides: Partial<SshTarget> = {}) => targetOf(sshd, overrides);
+    beforeAll(async () => {
+      sshd = await startSshd({ login });
+      session = await SshSession.connect(target());
     });
-    expect(result.exitCode).toBe(0);
-    const [pid, pgid] = result.stdout[0].split(' ');
-    expect(pid).toBe(pgid);
-  });
+    afterAll(async () => {
+      await session?.close();
+      await sshd?.stop();
+    });
 
-  it('reports a command killed by a signal as signal, not exit code', async () => {
-    const result = await run(session, 'kill -s KILL $$');
-    expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
-  });
+    it('the login is what it says', async () => {
+      const raw = await rawExec(sshd, 'echo "uid=$(id -u) pyenv=${PYENV_SHELL:-none}"');
+      expect(raw.code).toBe(0);
+      // No heavy rc file (root's .bashrc here sets PYENV_SHELL) runs on any of these logins.
+      const noise = login === 'noisy' ? NOISY_LOGIN_OUTPUT : { stdout: '', stderr: '' };
+      expect(raw.stderr).toBe(noise.stderr);
+      expect(raw.stdout).toMatch(new RegExp(`^${noise.stdout}uid=\\d+ pyenv=none\n$`));
+      if (login === 'nonroot') expect(raw.stdout).not.toContain('uid=0 ');
+      if (login === 'slow') {
+        const t0 = Date.now();
+        await rawExec(sshd, 'true');
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(SLOW_LOGIN_MS);
+      }
+    });
 
-  it('reuses one connection for sequential and 20 concurrent execs, at most a few at a time', async () => {
-    const before = await connectionsTo(sshd.port);
-    expect(before).toBe(1);
+    it('connects with the pinned host key and streams stdout and stderr with the exit code', async () => {
+      expect(session.hostKeyFingerprint).toBe(sshd.hostKeyFingerprint);
+      expect(session.learnedHostKey).toBe(false);
+      expect(session.closed).toBe(false);
 
-    // $SSH_CLIENT is "client-ip client-port server-port": one connection, one client port.
-    const ports = new Set<string>();
-    for (let i = 0; i < 5; i++) {
-      const result = await run(session, 'echo "$SSH_CLIENT"');
+      const result = await run(session, 'echo out; echo err >&2; printf "no newline"; exit 3');
+      expect(result.stdout).toEqual(['out', 'no newline']);
+      // The wrapper's process-group line is stripped: stderr is only the command's.
+      expect(result.stderr).toEqual(['err']);
+      expect(result).toMatchObject({ exitCode: 3, signal: null, timedOut: false, canceled: false });
+      expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    });
+
+    it('runs the command under /bin/sh with stdin at EOF, as the process-group leader', async () => {
+      // `cat` would hang forever if stdin were left open.
+      const result = await run(session, 'cat; echo "$$ $(ps -o pgid= -p $$ | tr -d " ")"', {
+        timeoutMs: 5000,
+      });
       expect(result.exitCode).toBe(0);
-      ports.add(result.stdout[0].split(' ')[1]);
-    }
-
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        run(
-          session,
-          `echo "$SSH_CLIENT"; date +%s%N; sleep 0.1; date +%s%N; echo "job ${i}"; exit ${i % 4}`,
-        ),
-      ),
-    );
-    const during = await connectionsTo(sshd.port);
-
-    results.forEach((result, i) => {
-      expect(result.exitCode).toBe(i % 4);
-      expect(result.stdout[3]).toBe(`job ${i}`);
-      ports.add(result.stdout[0].split(' ')[1]);
+      const [pid, pgid] = result.stdout[0].split(' ');
+      expect(pid).toBe(pgid);
     });
-    expect(ports.size).toBe(1);
-    expect(during).toBe(1);
 
-    // Overlap of the [start, end] intervals, from the remote clock: concurrent, but capped.
-    const events = results.flatMap((r) => [
-      { t: BigInt(r.stdout[1]), d: 1 },
-      { t: BigInt(r.stdout[2]), d: -1 },
-    ]);
-    events.sort((a, b) => (a.t === b.t ? a.d - b.d : a.t < b.t ? -1 : 1));
-    let active = 0;
-    let peak = 0;
-    for (const event of events) peak = Math.max(peak, (active += event.d));
-    expect(peak).toBeGreaterThan(1);
-    expect(peak).toBeLessThanOrEqual(MAX_CONCURRENT_CHANNELS);
-  });
+    it('reports a command killed by a signal as signal, not exit code', async () => {
+      const result = await run(session, 'kill -s KILL $$');
+      expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
+    });
 
-  it('passes hostile template values as single words: nothing runs, nothing expands', async () => {
-    const hostile = [
-      'x; rm -rf / #',
-      '$(id)',
-      '`id`',
-      'a && b',
-      'a | b',
-      `it's "quoted"`,
-      'line1\nline2',
-      '*',
-      '~root',
-      '--help',
-      "' ; echo pwned ; '",
-      '',
-      '-n',
-      '\\',
-      '$HOME ${PATH} $((1+1))',
-      '; exec sh -c "echo pwned" ;',
-    ];
-    const results = await Promise.all(
-      hostile.map(async (v) => {
-        const { text } = renderShell(`printf '%s\\n' {{ options.v }}`, { options: { v } });
-        const result = await run(session, text);
-        return {
-          v,
-          exitCode: result.exitCode,
-          stderr: result.stderr,
-          out: result.stdout.join('\n'),
-        };
-      }),
-    );
-    for (const result of results) {
-      expect(result).toEqual({ v: result.v, exitCode: 0, stderr: [], out: result.v });
-    }
-  });
+    it('reuses one connection for sequential and 20 concurrent execs, at most a few at a time', async () => {
+      const before = await connectionsTo(sshd.port);
+      expect(before).toBe(1);
 
-  it('stops the remote process on timeout, not just the wait', async () => {
-    const marker = 'sleep 31.7';
-    const exec = run(session, `echo started; ${marker}; echo never`, { timeoutMs: 500 });
-    const running = await waitFor(
-      () => pids(marker),
-      (p) => p.length > 0,
-      450,
-    );
-    expect(running.length).toBeGreaterThan(0);
+      // $SSH_CLIENT is "client-ip client-port server-port": one connection, one client port.
+      const ports = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const result = await run(session, 'echo "$SSH_CLIENT"');
+        expect(result.exitCode).toBe(0);
+        ports.add(result.stdout[0].split(' ')[1]);
+      }
 
-    const result = await exec;
-    expect(result).toMatchObject({ timedOut: true, canceled: false, exitCode: null });
-    expect(result.signal).toBe('SIGTERM');
-    expect(result.stdout).toEqual(['started']);
-    expect(result.durationMs).toBeGreaterThanOrEqual(500);
-    expect(result.durationMs).toBeLessThan(2000);
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          run(
+            session,
+            `echo "$SSH_CLIENT"; date +%s%N; sleep 0.1; date +%s%N; echo "job ${i}"; exit ${i % 4}`,
+          ),
+        ),
+      );
+      const during = await connectionsTo(sshd.port);
 
-    expect(
-      await waitFor(
-        () => pids(marker),
-        (p) => p.length === 0,
-        3000,
-      ),
-    ).toEqual([]);
-    // The session stays usable.
-    expect((await run(session, 'echo still here')).stdout).toEqual(['still here']);
-  });
+      results.forEach((result, i) => {
+        expect(result.exitCode).toBe(i % 4);
+        expect(result.stdout[3]).toBe(`job ${i}`);
+        ports.add(result.stdout[0].split(' ')[1]);
+      });
+      expect(ports.size).toBe(1);
+      expect(during).toBe(1);
 
-  it('stops the remote process tree on cancel (AbortController)', async () => {
-    const marker = 'sleep 32.3';
-    const controller = new AbortController();
-    // A subshell with a background child: the whole process group must go.
-    const exec = run(session, `(${marker}) & ${marker} & wait`, { signal: controller.signal });
-    const running = await waitFor(
-      () => pids(marker),
-      (p) => p.length >= 2,
-      2000,
-    );
-    expect(running.length).toBeGreaterThanOrEqual(2);
+      // Overlap of the [start, end] intervals, from the remote clock: concurrent, but capped.
+      const events = results.flatMap((r) => [
+        { t: BigInt(r.stdout[1]), d: 1 },
+        { t: BigInt(r.stdout[2]), d: -1 },
+      ]);
+      events.sort((a, b) => (a.t === b.t ? a.d - b.d : a.t < b.t ? -1 : 1));
+      let active = 0;
+      let peak = 0;
+      for (const event of events) peak = Math.max(peak, (active += event.d));
+      expect(peak).toBeGreaterThan(1);
+      expect(peak).toBeLessThanOrEqual(MAX_CONCURRENT_CHANNELS);
+    });
 
-    controller.abort();
-    const result = await exec;
-    expect(result).toMatchObject({ canceled: true, timedOut: false });
-    expect(
-      await waitFor(
-        () => pids(marker),
-        (p) => p.length === 0,
-        3000,
-      ),
-    ).toEqual([]);
-  });
+    it('passes hostile template values as single words: nothing runs, nothing expands', async () => {
+      const hostile = [
+        'x; rm -rf / #',
+        '$(id)',
+        '`id`',
+        'a && b',
+        'a | b',
+        `it's "quoted"`,
+        'line1\nline2',
+        '*',
+        '~root',
+        '--help',
+        "' ; echo pwned ; '",
+        '',
+        '-n',
+        '\\',
+        '$HOME ${PATH} $((1+1))',
+        '; exec sh -c "echo pwned" ;',
+      ];
+      const results = await Promise.all(
+        hostile.map(async (v) => {
+          const { text } = renderShell(`printf '%s\\n' {{ options.v }}`, { options: { v } });
+          const result = await run(session, text);
+          return {
+            v,
+            exitCode: result.exitCode,
+            stderr: result.stderr,
+            out: result.stdout.join('\n'),
+          };
+        }),
+      );
+      for (const result of results) {
+        expect(result).toEqual({ v: result.v, exitCode: 0, stderr: [], out: result.v });
+      }
+    });
 
-  it('escalates to SIGKILL after the grace period when the command ignores SIGTERM', async () => {
-    const marker = 'sleep 33.1';
-    const s = await SshSession.connect(target(), { killGraceMs: 400 });
-    try {
-      const exec = run(s, `trap "" TERM; ${marker} & wait; ${marker}`, { timeoutMs: 300 });
-      await waitFor(
+    it('stops the remote process on timeout, not just the wait', async () => {
+      const marker = `sleep 31.7${index}`;
+      const exec = run(session, `echo started; ${marker}; echo never`, { timeoutMs: 500 });
+      const running = await waitFor(
         () => pids(marker),
         (p) => p.length > 0,
-        250,
+        450,
       );
+      expect(running.length).toBeGreaterThan(0);
+
       const result = await exec;
-      expect(result.timedOut).toBe(true);
-      expect(result.signal).toBe('SIGKILL');
-      // 300 ms timeout + 400 ms grace, not much more.
-      expect(result.durationMs).toBeGreaterThanOrEqual(650);
+      expect(result).toMatchObject({ timedOut: true, canceled: false, exitCode: null });
+      expect(result.signal).toBe('SIGTERM');
+      expect(result.stdout).toEqual(['started']);
+      expect(result.durationMs).toBeGreaterThanOrEqual(500);
       expect(result.durationMs).toBeLessThan(2000);
-      expect(await pids(marker)).toEqual([]);
-    } finally {
-      await s.close();
-    }
-  });
 
-  it('never starts a command canceled while queued behind the channel cap', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'firebreak-ssh-'));
-    try {
-      const canary = path.join(dir, 'ran');
-      const blockers = Array.from({ length: MAX_CONCURRENT_CHANNELS }, () =>
-        run(session, 'sleep 0.3'),
-      );
+      expect(
+        await waitFor(
+          () => pids(marker),
+          (p) => p.length === 0,
+          3000,
+        ),
+      ).toEqual([]);
+      // The session stays usable.
+      expect((await run(session, 'echo still here')).stdout).toEqual(['still here']);
+    });
+
+    it('stops the remote process tree on cancel (AbortController)', async () => {
+      const marker = `sleep 32.3${index}`;
       const controller = new AbortController();
-      const queued = run(session, `touch ${canary}`, { signal: controller.signal });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A subshell with a background child: the whole process group must go.
+      const exec = run(session, `(${marker}) & ${marker} & wait`, { signal: controller.signal });
+      const running = await waitFor(
+        () => pids(marker),
+        (p) => p.length >= 2,
+        2000,
+      );
+      expect(running.length).toBeGreaterThanOrEqual(2);
+
       controller.abort();
-      const result = await queued;
-      expect(result).toMatchObject({ canceled: true, exitCode: null });
-      await Promise.all(blockers);
-      await expect(stat(canary)).rejects.toMatchObject({ code: 'ENOENT' });
+      const result = await exec;
+      expect(result).toMatchObject({ canceled: true, timedOut: false });
+      expect(
+        await waitFor(
+          () => pids(marker),
+          (p) => p.length === 0,
+          3000,
+        ),
+      ).toEqual([]);
+    });
 
-      // Already aborted before the call: canceled at once, nothing runs.
-      const aborted = await run(session, `touch ${canary}`, { signal: AbortSignal.abort() });
-      expect(aborted.canceled).toBe(true);
-      await expect(stat(canary)).rejects.toMatchObject({ code: 'ENOENT' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    it('escalates to SIGKILL after the grace period when the command ignores SIGTERM', async () => {
+      const marker = `sleep 33.1${index}`;
+      const s = await SshSession.connect(target(), { killGraceMs: 400 });
+      try {
+        const exec = run(s, `trap "" TERM; ${marker} & wait; ${marker}`, { timeoutMs: 300 });
+        await waitFor(
+          () => pids(marker),
+          (p) => p.length > 0,
+          250,
+        );
+        const result = await exec;
+        expect(result.timedOut).toBe(true);
+        expect(result.signal).toBe('SIGKILL');
+        // 300 ms timeout + 400 ms grace, not much more.
+        expect(result.durationMs).toBeGreaterThanOrEqual(650);
+        expect(result.durationMs).toBeLessThan(2000);
+        expect(await pids(marker)).toEqual([]);
+      } finally {
+        await s.close();
+      }
+    });
 
-  it('rejects with the error onLine threw, after the command finished', async () => {
-    const lines: string[] = [];
-    const error = await session
-      .exec('echo one; echo two; echo three', {
-        onLine: (_stream, line) => {
-          lines.push(line);
-          if (line === 'two') throw new Error('log sink down');
-        },
-      })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toBe('log sink down');
-    expect(lines).toEqual(['one', 'two']);
-  });
-});
+    it('never starts a command canceled while queued behind the channel cap', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'firebreak-ssh-'));
+      // The non-root login must be able to create the canary: the test is that it does not.
+      await chmod(dir, 0o777);
+      try {
+        const canary = path.join(dir, 'ran');
+        const blockers = Array.from({ length: MAX_CONCURRENT_CHANNELS }, () =>
+          run(session, 'sleep 0.3'),
+        );
+        const controller = new AbortController();
+        const queued = run(session, `touch ${canary}`, { signal: controller.signal });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        controller.abort();
+        const result = await queued;
+        expect(result).toMatchObject({ canceled: true, exitCode: null });
+        await Promise.all(blockers);
+        await expect(stat(canary)).rejects.toMatchObject({ code: 'ENOENT' });
+
+        // Already aborted before the call: canceled at once, nothing runs.
+        const aborted = await run(session, `touch ${canary}`, { signal: AbortSignal.abort() });
+        expect(aborted.canceled).toBe(true);
+        await expect(stat(canary)).rejects.toMatchObject({ code: 'ENOENT' });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('rejects with the error onLine threw, after the command finished', async () => {
+      const lines: string[] = [];
+      const error = await session
+        .exec('echo one; echo two; echo three', {
+          onLine: (_stream, line) => {
+            lines.push(line);
+            if (line === 'two') throw new Error('log sink down');
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toBe('log sink down');
+      expect(lines).toEqual(['one', 'two']);
+    });
+
+    it('reports the exit status of every fast command, however early it arrives', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => session.exec(`exit ${i % 4}`, { onLine: () => {} })),
+      );
+      expect(results.map((r) => r.exitCode)).toEqual(Array.from({ length: 60 }, (_, i) => i % 4));
+    });
+  },
+);
 
 describe('SshSession upload and remove', () => {
   for (const sftp of [true, false]) {
@@ -579,40 +664,6 @@ describe('wrapRemoteCommand', () => {
     const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code).toBe(7);
     expect(stderr).toBe(`${marker} ${child.pid}\n`);
-    expect(stdout).toBe(`${child.pid}\n`);
-  });
-});
-
-describe('SshSession on a lean login (no rc file runs, as on a usual server)', () => {
-  let lean: SshServer;
-  let s: SshSession;
-  beforeAll(async () => {
-    lean = await startSshd({ login: 'lean' });
-    s = await SshSession.connect({
-      ...target(),
-      port: lean.port,
-      username: lean.username,
-      auth: { type: 'key', privateKey: lean.privateKey },
-      hostKey: { fingerprint: lean.hostKeyFingerprint, trustOnFirstUse: false },
-    });
-  });
-  afterAll(async () => {
-    await s?.close();
-    await lean?.stop();
-  });
-
-  it("the login really is lean: no rc file ran (root's .bashrc here sets PYENV_SHELL)", async () => {
-    const lines: string[] = [];
-    await s.exec('echo "pyenv=${PYENV_SHELL:-none}"', {
-      onLine: (_stream, line) => lines.push(line),
-    });
-    expect(lines).toEqual(['pyenv=none']);
-  });
-
-  it('reports the exit status of every fast command, however early it arrives', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => s.exec(`exit ${i % 4}`, { onLine: () => undefined })),
-    );
-    expect(results.map((r) => r.exitCode)).toEqual(Array.from({ length: 60 }, (_, i) => i % 4));
+    expect(stdout).toBe(`${marker}\n${child.pid}\n`);
   });
 });

@@ -11,7 +11,6 @@ import {
   type ExecutionTransition,
   type RunOutcome,
 } from './execution-state.js';
-import { ExecutionResultEntity, type StepStatus } from './execution-result.entity.js';
 import { ExecutionEntity } from './execution.entity.js';
 
 const CANCELED_BEFORE_START = 'canceled before it started';
@@ -178,34 +177,6 @@ export class ExecutionRepository {
       order: { createdAt: 'ASC' },
     });
     return rows.map((r) => r.id);
-  }
-
-  /** A step started on a node (node null: once on the Firebreak host); returns the result row. */
-  startStep(executionId: string, step: string, node: string | null) {
-    return this.dataSource.getRepository(ExecutionResultEntity).save({
-      executionId,
-      step,
-      node,
-      status: 'running',
-      attempt: 1,
-      startedAt: new Date(),
-    });
-  }
-
-  /** How that step ended on that node. */
-  async finishStep(
-    result: Pick<ExecutionResultEntity, 'id' | 'startedAt'>,
-    outcome: { status: StepStatus; exitCode: number | null; error: string | null; attempt: number },
-  ): Promise<void> {
-    const finishedAt = new Date();
-    await this.dataSource.getRepository(ExecutionResultEntity).update(
-      { id: result.id },
-      {
-        ...outcome,
-        finishedAt,
-        durationMs: finishedAt.getTime() - result.startedAt.getTime(),
-      },
-    );
   }
 
   /**

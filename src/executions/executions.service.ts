@@ -126,7 +126,6 @@ export class ExecutionsService {
     const v = validateOptions(def.options ?? [], req.options ?? {});
     if (!v.ok) throw validationFailed(v.problems.map(({ path, message }) => ({ path, message })));
 
-    const targets = await this.resolveTargets(def.targets?.nodes, v.options.values, req.nodes);
     const needsTargets = def.steps.some(
       (s) =>
         (s.on ?? (s.http || s.check?.http ? 'local' : 'targets')) === 'targets' &&
@@ -134,6 +133,12 @@ export class ExecutionsService {
         !s.approval &&
         !s.runbook,
     );
+    // A runbook that runs only on the Firebreak host, names no targets and is given no nodes
+    // has none (it used to load, and store, the whole inventory on every start).
+    const targets =
+      needsTargets || def.targets?.nodes || req.nodes?.length
+        ? await this.resolveTargets(def.targets?.nodes, v.options.values, req.nodes)
+        : [];
     if (needsTargets && targets.length === 0 && !def.targets?.allowEmpty) {
       throw new DomainException('VALIDATION_FAILED', `no node matches the targets of ${def.name}`, [
         { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
@@ -221,7 +226,9 @@ export class ExecutionsService {
     const rendered = renderNodeFilter(filter, options, (t, v) => renderText(t, v).text);
     const all = await this.nodes.resolve(rendered);
     if (!narrow?.length) return all;
-    const unknown = narrow.filter((n) => !all.some((t) => t.name === n));
+    const known = new Set(all.map((t) => t.name));
+    const wanted = new Set(narrow);
+    const unknown = narrow.filter((n) => !known.has(n));
     if (unknown.length) {
       throw new DomainException(
         'VALIDATION_FAILED',
@@ -229,7 +236,7 @@ export class ExecutionsService {
         [{ path: 'nodes', message: `not among this runbook's targets: ${unknown.join(', ')}` }],
       );
     }
-    return all.filter((t) => narrow.includes(t.name));
+    return all.filter((t) => wanted.has(t.name));
   }
 
   /** An execution by id with no access check, for system readers (the incident timeline). */

@@ -6,7 +6,7 @@ import {
   type StepDefinition,
 } from '../runbooks/runbook.schema.js';
 import { renderText, type TemplateValues } from '../runbooks/template.js';
-import type { ExecutionRepository } from './execution.repository.js';
+import type { ExecutionResultWriter } from './result-writer.js';
 import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
 import type { LogStream } from './execution-log.entity.js';
 import { STEP_EXECUTORS } from './executors/index.js';
@@ -61,7 +61,7 @@ export interface WorkflowContext {
   backpressure?: Backpressure;
   signal: AbortSignal;
   transport: StepTransport;
-  results: Pick<ExecutionRepository, 'startStep' | 'finishStep'>;
+  results: Pick<ExecutionResultWriter, 'startStep' | 'finishStep'>;
 }
 
 /**

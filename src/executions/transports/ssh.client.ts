@@ -8,7 +8,12 @@ import { shellQuote } from '../../runbooks/template.js';
 import { Semaphore } from '../semaphore.js';
 import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { LineSplitter } from './line-splitter.js';
-import { REMOTE_KILL_GRACE_MS, remoteKillCommand, wrapRemoteCommand } from './remote-command.js';
+import {
+  MarkedOutput,
+  REMOTE_KILL_GRACE_MS,
+  remoteKillCommand,
+  wrapRemoteCommand,
+} from './remote-command.js';
 import { classify, SshError, where } from './ssh-errors.js';
 
 // The one place that speaks SSH (ssh2). Everything above it deals in SshTarget, SshSession and
@@ -360,7 +365,8 @@ export class SshSession {
       const sink = new LineSink(opts.onLine);
       const deliver = sink.deliver;
 
-      // The first stderr line is the wrapper's `<marker> <pgid>`; it is not the command's.
+      // The wrapper marks where the command's output starts on each stream; before that is
+      // the login shell's (rc files, warnings). Its stderr line carries the process group id.
       let pgid: number | null | undefined;
       let pgidKnown: () => void = () => {};
       const pgidReported = new Promise<void>((r) => (pgidKnown = r));
@@ -369,18 +375,17 @@ export class SshSession {
         pgid = value;
         pgidKnown();
       };
-      const out = new LineSplitter((line) => deliver('stdout', line));
-      const err = new LineSplitter((line) => {
-        if (pgid === undefined) {
-          const match = line.startsWith(marker + ' ') ? /^\S+ (\d+|-)$/.exec(line) : null;
-          if (match) {
-            setPgid(match[1] === '-' ? null : Number(match[1]));
-            return;
-          }
-          setPgid(null);
-        }
-        deliver('stderr', line);
-      });
+      const stdout = new MarkedOutput(marker, (line) => deliver('stdout', line));
+      const stderr = new MarkedOutput(
+        marker,
+        (line) => deliver('stderr', line),
+        (rest) => {
+          const match = /^ (\d+|-)$/.exec(rest);
+          setPgid(match && match[1] !== '-' ? Number(match[1]) : null);
+        },
+      );
+      const out = new LineSplitter(stdout.line);
+      const err = new LineSplitter(stderr.line);
       // Paused, the channel stops granting the server window: the remote command blocks on write.
       const holdIfFull = pauseWhenFull(opts.backpressure, [channel, channel.stderr]);
       channel.on('data', (chunk: Buffer) => {
@@ -408,6 +413,8 @@ export class SshSession {
         this.inflight.delete(onConnectionLost);
         out.end();
         err.end();
+        stdout.end();
+        stderr.end();
         setPgid(null);
         if (error) {
           reject(error);
