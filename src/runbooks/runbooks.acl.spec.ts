@@ -75,12 +75,7 @@ const TABLE: Row[] = [
   ],
   ['approval.approvers names a group', approvalBlock, 'approve', byRole(false, false, false, true)],
   // Whoever may run a runbook may view it: `view: [admin]` does not hide it from its runners.
-  [
-    'view: admin, run: responder',
-    viewNarrowerThanRun,
-    'read',
-    byRole(false, true, true, true),
-  ],
+  ['view: admin, run: responder', viewNarrowerThanRun, 'read', byRole(false, true, true, true)],
   ['view: admin, run: responder', viewNarrowerThanRun, 'run', byRole(false, true, true, true)],
 ];
 
