@@ -49,6 +49,19 @@ steps:
   - name: list
     run: ls {{ options.flag }} -d -- {{ options.path }} {{ options.files }}
 `;
+const PY_SCRIPT = `name: py-env
+description: A python script reads its values from the environment
+kind: diagnostic
+options:
+  - { name: msg, type: string, required: true }
+steps:
+  - name: py
+    interpreter: /usr/bin/python3
+    script: |
+      import os
+      print("msg=" + os.environ["FIREBREAK_OPTION_MSG"])
+      print("node=" + os.environ["FIREBREAK_NODE_NAME"])
+`;
 const RUN_NOT_VIEW = `name: run-not-view
 description: Hidden from viewers, run by responders
 kind: diagnostic
@@ -72,6 +85,7 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       'by-host': BY_HOST,
       'pass-args': ARGS,
       'run-not-view': RUN_NOT_VIEW,
+      'py-env': PY_SCRIPT,
     }))
       writeFileSync(join(dir, `${name}.yaml`), text);
     t = await startTestApp({ RUNBOOKS_DIR: dir });
@@ -243,6 +257,66 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       );
       expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
       expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+    });
+  });
+
+  describe('commands that evaluate their argument (item 5)', () => {
+    it('a runbook passing a value to sh -c or eval is refused with the step, line and option, and never stored', async () => {
+      const yaml = `name: eval-msg
+description: x
+kind: diagnostic
+options:
+  - { name: msg, type: string }
+steps:
+  - name: shout
+    run: sh -c {{ options.msg }}
+  - name: again
+    run: eval {{ options.msg }}
+`;
+      const res = await t
+        .http()
+        .post('/runbooks')
+        .set('Authorization', t.adminAuth)
+        .set('Content-Type', 'application/yaml')
+        .send(yaml);
+      expect(res.status).toBe(400);
+      expect(res.body.details).toEqual([
+        expect.objectContaining({
+          path: 'steps[0].run',
+          line: 8,
+          message: expect.stringContaining(
+            '{{ options.msg }} (option msg) is an argument of `sh -c`',
+          ),
+        }),
+        expect.objectContaining({
+          path: 'steps[1].run',
+          line: 10,
+          message: expect.stringContaining(
+            '{{ options.msg }} (option msg) is an argument of `eval`',
+          ),
+        }),
+      ]);
+      expect((await get('/runbooks/eval-msg')).status).toBe(404);
+    });
+
+    it('a python script gets a hostile value as an environment variable, verbatim, never as code', async () => {
+      const msg = `x"); import os; os.system("echo PWNED") #'; echo PWNED`;
+      const res = await post('/executions', {
+        runbook: 'py-env',
+        options: { msg },
+        nodes: ['web-1'],
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect((await waitFinished(t, res.body.id as string)).status).toBe('succeeded');
+      const lines = (
+        (await get(`/executions/${res.body.id}/logs?step=py`)).body.items as Array<{
+          stream: string;
+          line: string;
+        }>
+      )
+        .filter((l) => l.stream === 'stdout')
+        .map((l) => l.line);
+      expect(lines).toEqual([`msg=${msg}`, 'node=web-1']);
     });
   });
 
