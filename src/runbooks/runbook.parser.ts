@@ -236,6 +236,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   def.targets?.nodes?.names?.forEach((n, i) =>
     checkTemplate(n, nodeScope, false, (m) => add(['targets', 'nodes', 'names', i], m)),
   );
+  notTemplated(def.targets?.nodes, (path, m) => add(['targets', 'nodes', ...path], m));
   if (typeof def.targets?.batchSize === 'string') {
     checkTemplate(def.targets.batchSize, nodeScope, false, (m) => add(['targets', 'batchSize'], m));
   }
@@ -258,6 +259,9 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       if (typeof v === 'string')
         checkTemplate(v, alertScope, false, (m) => add(['triggers', i, 'options', name], m));
     }
+    notTemplated(t.targets?.nodes, (path, m) =>
+      add(['triggers', i, 'targets', 'nodes', ...path], m),
+    );
     t.targets?.nodes.names?.forEach((n, j) =>
       checkTemplate(n, alertScope, false, (m) =>
         add(['triggers', i, 'targets', 'nodes', 'names', j], m),
@@ -293,6 +297,21 @@ function templatedFields(
   for (const [k, v] of Object.entries(step.runbook?.options ?? {}))
     out.push({ path: ['runbook', 'options', k], value: v, shell: false });
   return out;
+}
+
+/**
+ * Only `names` of a node filter is rendered (each value as a literal name); a template anywhere
+ * else would be matched as its own text, so it is refused rather than silently never matching.
+ */
+function notTemplated(
+  filter: Record<string, unknown> | undefined,
+  add: (path: PathKey[], msg: string) => void,
+) {
+  for (const [key, value] of Object.entries(filter ?? {})) {
+    if (key === 'names') continue;
+    if (templateRefs(value).length)
+      add([key], `templates are rendered only in names, not in ${key}`);
+  }
 }
 
 /**

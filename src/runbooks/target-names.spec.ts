@@ -1,5 +1,6 @@
 import { renderNodeFilter, selectNodes, type TargetNode } from '../nodes/node-filter.js';
 import type { NodeFilter } from '../nodes/node-filter.schema.js';
+import { parseRunbook } from './runbook.parser.js';
 import { renderText } from './template.js';
 
 /**
@@ -81,5 +82,31 @@ describe('templated values in targets.nodes.names are literal names', () => {
     expect(
       targets({ attributes: { environment: '{{ options.env }}' } }, { options: { env: '*' } }),
     ).toEqual([]);
+  });
+
+  it('the linter refuses a template outside names, in a runbook and in a trigger', () => {
+    const r = parseRunbook(
+      'runbooks/t.yaml',
+      [
+        'name: target-templates',
+        'description: x',
+        'kind: diagnostic',
+        'options:',
+        '  - { name: env, type: string }',
+        'targets:',
+        "  nodes: { names: ['{{ options.env }}-*'], attributes: { environment: '{{ options.env }}' } }",
+        'steps:',
+        '  - { name: a, run: uptime }',
+        'triggers:',
+        '  - alert: { match: { alertname: X } }',
+        "    targets: { nodes: { tags: ['{{ alert.labels.team }}'] } }",
+        '',
+      ].join('\n'),
+    );
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => [p.path, p.message])).toEqual([
+      ['targets.nodes.attributes', 'templates are rendered only in names, not in attributes'],
+      ['triggers[0].targets.nodes.tags', 'templates are rendered only in names, not in tags'],
+    ]);
   });
 });
