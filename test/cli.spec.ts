@@ -109,7 +109,7 @@ describe('firebreak lint (the bin, as a user runs it)', () => {
     expect(r.status).toBe(1);
     expect(r.stdout.trim().split('\n')).toEqual([
       expect.stringMatching(
-        /evaluates\.yaml:9:10 steps\[0\]\.run: \{\{ options\.msg \}\} \(option msg\) is an argument of `bash -c`, which runs it as code/,
+        /evaluates\.yaml:9:10 steps\[0\]\.run: step "shout": \{\{ options\.msg \}\} \(option msg\) is an argument of `bash -c`, which runs it as code/,
       ),
     ]);
   });

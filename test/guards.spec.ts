@@ -285,14 +285,14 @@ steps:
           path: 'steps[0].run',
           line: 8,
           message: expect.stringContaining(
-            '{{ options.msg }} (option msg) is an argument of `sh -c`',
+            'step "shout": {{ options.msg }} (option msg) is an argument of `sh -c`',
           ),
         }),
         expect.objectContaining({
           path: 'steps[1].run',
           line: 10,
           message: expect.stringContaining(
-            '{{ options.msg }} (option msg) is an argument of `eval`',
+            'step "again": {{ options.msg }} (option msg) is an argument of `eval`',
           ),
         }),
       ]);

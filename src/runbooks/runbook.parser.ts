@@ -348,7 +348,7 @@ function checkEvaluated(
       const option = r.path[0] === 'options' ? ` (option ${r.path[1]})` : '';
       add(
         path,
-        `${r.ref}${option} is an argument of \`${r.command}\`, which runs it as code: quoting cannot protect it. Pass it as a plain argument (sh -c '… "$1"' _ {{ … }}), or${r.path[0] === 'options' ? ` give option ${r.path[1]} a pattern that rules out shell syntax (e.g. '[A-Za-z0-9._-]+')` : ' use a value that cannot hold shell syntax'}`,
+        `step "${step.name}": ${r.ref}${option} is an argument of \`${r.command}\`, which runs it as code: quoting cannot protect it. Pass it as a plain argument (sh -c '… "$1"' _ {{ … }}), or${r.path[0] === 'options' ? ` give option ${r.path[1]} a pattern that rules out shell syntax (e.g. '[A-Za-z0-9._-]+')` : ' use a value that cannot hold shell syntax'}`,
       );
     }
   }

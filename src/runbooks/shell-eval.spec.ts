@@ -50,7 +50,7 @@ describe('templates as the argument of a command that evaluates it', () => {
     expect(p).toHaveLength(1);
     expect(p[0]).toMatchObject({ path: 'steps[0].run', line: 8 });
     expect(p[0].message).toContain(
-      `{{ options.msg }} (option msg) is an argument of \`${command}\``,
+      `step "go": {{ options.msg }} (option msg) is an argument of \`${command}\``,
     );
     expect(p[0].message).toMatch(/runs it as code.*pattern that rules out shell syntax/);
   });
@@ -98,7 +98,9 @@ describe('templates as the argument of a command that evaluates it', () => {
       '  - name: f\n    script: |\n      set -e\n      eval {{ options.pw }}',
     ].join('\n');
     const p = lint(yaml(steps, opts));
-    expect(p.map((x) => [x.path, x.message.split(' is an argument')[0]])).toEqual([
+    expect(
+      p.map((x) => [x.path, x.message.split(' is an argument')[0].replace(/^step "[a-z]+": /, '')]),
+    ).toEqual([
       ['steps[1].run', '{{ steps.a.captures.v }}'],
       ['steps[2].run', '{{ node.attributes.region }}'],
       ['steps[3].run', '{{ options.loose }} (option loose)'],
