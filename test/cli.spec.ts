@@ -86,6 +86,34 @@ describe('firebreak lint (the bin, as a user runs it)', () => {
     expect(r.stdout).toContain('meaning.yaml:7:11 steps[1].name: duplicate step name "a"');
   });
 
+  it('refuses a value passed to a command that evaluates it, with file:line:col, step and option', () => {
+    const file = join(dir, 'evaluates.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: evaluates',
+        'description: demo',
+        'kind: diagnostic',
+        'options:',
+        '  - { name: msg, type: string }',
+        "  - { name: unit, type: string, pattern: '[a-z0-9@._-]+' }",
+        'steps:',
+        '  - name: shout',
+        '    run: sudo -u app bash -c {{ options.msg }}',
+        '  - name: safe',
+        '    run: sh -c {{ options.unit }}',
+        '',
+      ].join('\n'),
+    );
+    const r = lint(file);
+    expect(r.status).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /evaluates\.yaml:9:10 steps\[0\]\.run: step "shout": \{\{ options\.msg \}\} \(option msg\) is an argument of `bash -c`, which runs it as code/,
+      ),
+    ]);
+  });
+
   it('names a missing path', () => {
     const r = lint('no/such/dir');
     expect(r.status).toBe(1);

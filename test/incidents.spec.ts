@@ -368,6 +368,52 @@ describe('incidents (real app, Postgres, OpenSSH sshd)', () => {
     );
   });
 
+  it('an incident role goes only to a user who may act in it: a viewer is refused by name, audited', async () => {
+    const auditedFor = async (actor: string) =>
+      (
+        (await get(`/audit?action=access.denied&actor=${actor}&limit=50`)).body.items as Array<{
+          details: { username?: string; role?: string };
+        }>
+      ).filter((e) => e.details.username === viewer.username);
+
+    // Declared with a viewer as commander: refused, nothing declared.
+    const before = (await get('/incidents?limit=1000')).body.length as number;
+    const declared = await post(
+      '/incidents',
+      { title: 'Viewer in command', severity: 'SEV3', commander: viewer.username },
+      carol.auth,
+    );
+    expect(declared.status).toBe(400);
+    expect(declared.body.message).toContain(`commander: user ${viewer.username} cannot hold`);
+    expect(declared.body.message).toMatch(/commander role/);
+    expect((await get('/incidents?limit=1000')).body.length).toBe(before);
+    expect((await auditedFor(carol.username)).map((e) => e.details.role)).toEqual(['commander']);
+
+    // Handed the commander role (or any other) on an existing incident: refused, still carol's.
+    const inc = await declare(carol.auth);
+    for (const role of ['commander', 'scribe']) {
+      const res = await post(
+        `/incidents/${inc.ref}/roles`,
+        { role, username: viewer.username },
+        carol.auth,
+      );
+      expect(res.status, role).toBe(400);
+      expect(res.body.message).toContain(`username: user ${viewer.username} cannot hold`);
+      expect(res.body.message).toContain(`the ${role} role`);
+    }
+    const after = (await get(`/incidents/${inc.ref}`)).body as {
+      roles: Array<{ role: string; username: string }>;
+    };
+    expect(after.roles).toEqual([
+      expect.objectContaining({ role: 'commander', username: carol.username }),
+    ]);
+    expect((await auditedFor(carol.username)).map((e) => e.details.role).sort()).toEqual([
+      'commander',
+      'commander',
+      'scribe',
+    ]);
+  });
+
   it('streams the timeline live over SSE', async () => {
     const inc = await declare(alice.auth);
     const port = (t.app.getHttpServer().address() as { port: number }).port;

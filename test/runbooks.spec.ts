@@ -200,7 +200,7 @@ describe('runbooks as versioned code (real app, real Postgres, a git work tree)'
     });
     expect(res.body.plan.steps[1].actions[1]).toEqual({
       node: 'web-2',
-      command: 'sudo systemctl restart nginx',
+      command: 'sudo systemctl restart -- nginx',
     });
 
     const staging = await post('/runbooks/restart-service/plan', {

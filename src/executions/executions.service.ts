@@ -97,30 +97,44 @@ export class ExecutionsService {
   }
 
   async start(req: StartRequest, actor: Actor): Promise<ExecutionEntity> {
-    const { runbook, version } = await this.runbooks.get(req.runbook, actor.ability, req.version);
+    const { runbook, version, current } = await this.runbooks.get(
+      req.runbook,
+      actor.ability,
+      req.version,
+    );
     const def = version.definition;
-    const access = runbookAccess(def);
-    if (!actor.ability.can('run', subject('Runbook', access))) {
+    // Who may run it, whether it needs approval and whether it is disabled come from the
+    // runbook's current policy, whichever version is pinned: an old version never escapes
+    // today's rules. The pinned version decides only what runs (options, targets, steps).
+    const policy = current.definition;
+    const access = runbookAccess(policy);
+    const deny = async (reason: string, err: DomainException): Promise<never> => {
       await this.audit.record(actor.audit, {
         action: 'access.denied',
         outcome: 'denied',
         subjectType: 'Runbook',
         subjectId: def.name,
-        details: {
-          attempted: 'run',
-          reason: `your roles (${actor.principal.roles.join(', ') || 'none'}) and groups do not allow running ${def.name}`,
-        },
+        details: { attempted: 'run', version: version.version, reason },
       });
-      throw new DomainException(
-        'FORBIDDEN',
-        `you may not run ${def.name}: it runs for ${access.runners.join(', ')}`,
-        { runbook: def.name },
+      throw err;
+    };
+    if (!actor.ability.can('run', subject('Runbook', access))) {
+      await deny(
+        `your roles (${actor.principal.roles.join(', ') || 'none'}) and groups do not allow running ${def.name}`,
+        new DomainException(
+          'FORBIDDEN',
+          `you may not run ${def.name}: it runs for ${access.runners.join(', ')}`,
+          { runbook: def.name },
+        ),
       );
     }
     if (runbook.disabled) {
-      throw new DomainException(
-        'CONFLICT',
-        `runbook ${def.name} is disabled${runbook.disabledReason ? `: ${runbook.disabledReason}` : ''}`,
+      await deny(
+        `runbook is disabled${runbook.disabledReason ? `: ${runbook.disabledReason}` : ''}`,
+        new DomainException(
+          'CONFLICT',
+          `runbook ${def.name} is disabled${runbook.disabledReason ? `: ${runbook.disabledReason}` : ''}`,
+        ),
       );
     }
     const v = validateOptions(def.options ?? [], req.options ?? {});
@@ -144,17 +158,26 @@ export class ExecutionsService {
         { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
       ]);
     }
-    if (def.approval) {
-      const matching = def.approval.when
-        ? targets.filter((t) =>
-            testCondition(def.approval!.when!, { options: v.options.values, node: t }),
-          )
+    if (policy.approval) {
+      const approval = policy.approval;
+      const matching = approval.when
+        ? targets.filter((t) => {
+            try {
+              return testCondition(approval.when!, { options: v.options.values, node: t });
+            } catch {
+              // A current condition the pinned version's options cannot answer: fail closed.
+              return true;
+            }
+          })
         : targets;
-      if (!def.approval.when || matching.length) {
-        throw new DomainException(
-          'CONFLICT',
-          `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${def.approval.reason ?? 'approval required'}; approvals are not available yet`,
-          { approvers: runbookAccess(def).approvers },
+      if (!approval.when || matching.length) {
+        await deny(
+          'approval required',
+          new DomainException(
+            'CONFLICT',
+            `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${approval.reason ?? 'approval required'}; approvals are not available yet`,
+            { approvers: access.approvers },
+          ),
         );
       }
     }
@@ -223,7 +246,11 @@ export class ExecutionsService {
     options: Record<string, unknown>,
     narrow: string[] | undefined,
   ) {
-    const rendered = renderNodeFilter(filter, options, (t, v) => renderText(t, v).text);
+    const rendered = renderNodeFilter(
+      filter,
+      { options },
+      (t, v, enc) => renderText(t, v, enc).text,
+    );
     const all = await this.nodes.resolve(rendered);
     if (!narrow?.length) return all;
     const known = new Set(all.map((t) => t.name));
@@ -328,8 +355,8 @@ export class ExecutionsService {
     const e = await this.get(id, actor);
     // Whoever started it, or anyone who may run the runbook, may stop it.
     if (e.actorId !== actor.principal.id) {
-      const { version } = await this.runbooks.get(e.runbookName, actor.ability, e.runbookVersion);
-      if (!actor.ability.can('run', subject('Runbook', runbookAccess(version.definition)))) {
+      const { current } = await this.runbooks.get(e.runbookName, actor.ability);
+      if (!actor.ability.can('run', subject('Runbook', runbookAccess(current.definition)))) {
         throw new DomainException('FORBIDDEN', `you may not cancel runs of ${e.runbookName}`);
       }
     }
@@ -346,7 +373,10 @@ export class ExecutionsService {
     });
   }
 
-  /** The same runbook version and options again (secure values included), as a new execution. */
+  /**
+   * The same runbook version and options again (secure values included), as a new execution;
+   * through `start`, so the runbook's current access, approval and `disabled` apply.
+   */
   async rerun(id: string, actor: Actor): Promise<ExecutionEntity> {
     const e = await this.get(id, actor);
     const secrets = e.secretOptions ? openOptions(e.secretOptions, this.optionsKey, e.id) : {};

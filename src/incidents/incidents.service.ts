@@ -4,6 +4,7 @@ import { subject } from '@casl/ability';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { UsersService } from '../auth/users.service.js';
+import { hasRole } from '../common/access/ability.js';
 import { DomainException, validationFailed } from '../common/errors.js';
 import type { Actor } from '../executions/executions.service.js';
 import { incidentDenied } from './incident-access.js';
@@ -118,9 +119,13 @@ export class IncidentsService {
   // ---- changes --------------------------------------------------------------------------------
 
   async declare(req: DeclareRequest, actor: Actor): Promise<IncidentWithRoles> {
-    const commander = req.commander
-      ? await this.enabledUser(req.commander, 'commander')
-      : await this.enabledUser(actor.principal.username, 'commander');
+    const commander = await this.roleHolder(
+      req.commander ?? actor.principal.username,
+      'commander',
+      'commander',
+      actor,
+      null,
+    );
     return this.dataSource.transaction(async (m) => {
       const inserted = await m.save(
         m.create(IncidentEntity, {
@@ -251,7 +256,7 @@ export class IncidentsService {
     actor: Actor,
   ): Promise<IncidentWithRoles> {
     const r = this.icsRole(role);
-    const user = await this.enabledUser(username, 'username');
+    const user = await this.roleHolder(username, 'username', r, actor, ref);
     return this.change(ref, 'assign roles on', actor, async (m, incident) => {
       const holders = await m.find(IncidentRoleEntity, {
         where: { incidentId: incident.id, role: r },
@@ -459,6 +464,33 @@ export class IncidentsService {
       throw validationFailed([
         { path, message: `user ${user.username} is disabled and cannot hold an incident role` },
       ]);
+    }
+    return user;
+  }
+
+  /**
+   * A user who may hold an incident role: enabled, and allowed to act in incidents (responder or
+   * higher). A viewer handed the commander role could not manage the incident, so nobody but an
+   * admin could; the refusal is a 422 naming the user and the role, and is audited.
+   */
+  private async roleHolder(
+    username: string,
+    path: string,
+    role: IcsRole,
+    actor: Actor,
+    ref: string | null,
+  ) {
+    const user = await this.enabledUser(username, path);
+    if (!hasRole(user, 'responder')) {
+      const reason = `user ${user.username} cannot hold the ${role} role: only responders or higher act in incidents (their roles: ${user.roles.join(', ') || 'none'})`;
+      await this.audit.record(actor.audit, {
+        action: 'access.denied',
+        outcome: 'denied',
+        subjectType: 'Incident',
+        subjectId: ref,
+        details: { attempted: `give the ${role} role`, username: user.username, role, reason },
+      });
+      throw validationFailed([{ path, message: reason }]);
     }
     return user;
   }

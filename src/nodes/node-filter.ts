@@ -11,13 +11,28 @@ export interface TargetNode {
   clusters?: string[];
 }
 
-/** `web-*`, `db-?1`: shell-style globs over node names; everything else is literal. */
+/**
+ * `web-*`, `db-?1`: shell-style globs over node names; everything else is literal, and a
+ * backslash before `*`, `?` or `\` makes that character literal (`\*` is a `*`), which is how templated values
+ * are kept literal in a runbook's target names (see `escapeGlob`).
+ */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
+  let body = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '\\' && '*?\\'.includes(glob[i + 1] ?? '.')) body += escapeRegExp(glob[++i]);
+    else if (ch === '*') body += '.*';
+    else if (ch === '?') body += '.';
+    else body += escapeRegExp(ch);
+  }
   return new RegExp(`^${body}$`);
+}
+
+const escapeRegExp = (ch: string) => ch.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/** A value as a glob that matches only itself: every glob character is escaped. */
+export function escapeGlob(value: string): string {
+  return value.replace(/[\\*?]/g, '\\$&');
 }
 
 const anyGlob = (globs: string[] | undefined, name: string) =>
@@ -42,13 +57,22 @@ export function selectNodes(
   return filter ? nodes.filter((n) => nodeMatches(filter, n)) : [...nodes];
 }
 
-/** A runbook's target filter with its `names` templates rendered from the option values. */
+/**
+ * A runbook's target filter with its `names` templates rendered. Globs come only from the
+ * runbook's own text: every templated value (an option, an alert label) is escaped, so it
+ * matches one node by its literal name (`*` selects a node named `*`, which cannot exist).
+ * The other filter fields are not templates.
+ */
 export function renderNodeFilter(
   filter: NodeFilter | undefined,
-  options: Record<string, unknown>,
-  render: (template: string, values: { options: Record<string, unknown> }) => string,
+  values: { options: Record<string, unknown> } & Record<string, unknown>,
+  render: (
+    template: string,
+    values: { options: Record<string, unknown> } & Record<string, unknown>,
+    encode: (value: string) => string,
+  ) => string,
 ): NodeFilter | undefined {
   if (!filter) return undefined;
-  const names = filter.names?.map((n) => render(n, { options })).filter(Boolean);
+  const names = filter.names?.map((n) => render(n, values, escapeGlob)).filter(Boolean);
   return { ...filter, ...(names ? { names } : {}) };
 }

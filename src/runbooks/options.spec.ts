@@ -369,6 +369,50 @@ describe('validateOptions', () => {
     });
   });
 
+  describe('a leading "-" (argument injection)', () => {
+    const str: OptionDefinition = { name: 'path', type: 'string' };
+    const list: OptionDefinition = { name: 'files', type: 'list' };
+
+    it.each([
+      ['--checkpoint-action=exec=sh x'],
+      ['-exec'],
+      ['--upload-pack=touch /tmp/pwn'],
+      ['-'],
+      ['--'],
+      ['-rf'],
+    ])('refuses the string %j by name, unless the option allows it', (v) => {
+      expect(problemFor(str, v)).toEqual({
+        path: 'options.path',
+        option: 'path',
+        rule: 'allowLeadingDash',
+        message: expect.stringMatching(/^must not start with "-": .*allowLeadingDash: true/),
+      });
+      expect(valueOf({ ...str, allowLeadingDash: true }, v)).toBe(v);
+    });
+
+    it('refuses a list item starting with "-" (JSON or a CLI comma list), naming the item', () => {
+      expect(problemFor(list, ['a.txt', '-exec'])).toMatchObject({
+        path: 'options.files',
+        rule: 'allowLeadingDash',
+        message: expect.stringMatching(/^item 2 must not start with "-"/),
+      });
+      expect(problemFor(list, 'a.txt, --upload-pack=x')).toMatchObject({
+        rule: 'allowLeadingDash',
+        message: expect.stringMatching(/^item 2 /),
+      });
+      expect(valueOf({ ...list, allowLeadingDash: true }, ['-x'])).toEqual(['-x']);
+    });
+
+    it('a dash elsewhere, a default and a pattern that allows "-" change nothing', () => {
+      expect(valueOf(str, 'a-b')).toBe('a-b');
+      expect(valueOf(str, ' -x')).toBe(' -x');
+      expect(problemFor({ ...str, pattern: '[a-z-]+' }, '-x').rule).toBe('allowLeadingDash');
+      expect(problems([{ ...str, default: '-v' }], {})[0].rule).toBe('allowLeadingDash');
+      // Numbers are not words a command parses as options by accident: -3 is still -3.
+      expect(valueOf({ name: 'n', type: 'integer' }, '-3')).toBe(-3);
+    });
+  });
+
   describe('unknown options', () => {
     const defs: OptionDefinition[] = [
       { name: 'service', type: 'string' },

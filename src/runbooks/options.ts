@@ -16,6 +16,14 @@ export interface ValidatedOptions {
   secretValues: string[];
 }
 
+/**
+ * Quoting keeps a value one word, but a word starting with `-` is still an option to the command
+ * (`--checkpoint-action=exec=…` for tar, `-exec` for find, `--upload-pack` for git), so string
+ * and list values may not start with one unless the option says `allowLeadingDash: true`.
+ */
+const LEADING_DASH =
+  'must not start with "-": the command would read it as an option (the option may set allowLeadingDash: true)';
+
 const DEFAULT_MAX_LENGTH = 1024;
 const DEFAULT_MAX_ITEMS = 100;
 
@@ -74,6 +82,8 @@ function coerce(
     case 'secure': {
       if (typeof raw !== 'string') return fail('type', 'must be a string');
       checkText(raw, def, fail);
+      if (def.type === 'string' && raw.startsWith('-') && !def.allowLeadingDash)
+        return fail('allowLeadingDash', LEADING_DASH);
       return raw;
     }
     case 'integer':
@@ -123,6 +133,8 @@ function coerce(
         if (def.pattern && !fullMatch(def.pattern).test(item))
           return fail('pattern', `item ${i + 1} must match ${def.pattern}`);
         if (item.includes('\0')) return fail('type', `item ${i + 1} contains a NUL character`);
+        if (item.startsWith('-') && !def.allowLeadingDash)
+          return fail('allowLeadingDash', `item ${i + 1} ${LEADING_DASH}`);
       }
       return items;
     }

@@ -18,9 +18,12 @@ import {
   type StepDefinition,
 } from './runbook.schema.js';
 import { didYouMean } from '../common/suggest.js';
+import { isShellInterpreter, scriptEnvName } from './script-env.js';
+import { evaluatedTemplateRefs, templateRulesOutShell } from './shell-eval.js';
 import {
   checkPath,
   parseTemplate,
+  templateRefs,
   unsafeTemplateRefs,
   type UnsafeShellContext,
   TemplateError,
@@ -204,6 +207,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       for (const { path, value, shell } of templatedFields(step)) {
         checkTemplate(value, scope, shell, (msg) => add(at(...path), msg));
       }
+      checkEvaluated(step, options, (path, msg) => add(at(...path), msg));
       if (step.when) checkCondition(step.when, scope, (msg) => add(at('when'), msg));
       for (const [name, c] of Object.entries(step.capture ?? {})) {
         if ('regex' in c) checkRegex(c.regex, (msg) => add(at('capture', name, 'regex'), msg));
@@ -232,6 +236,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   def.targets?.nodes?.names?.forEach((n, i) =>
     checkTemplate(n, nodeScope, false, (m) => add(['targets', 'nodes', 'names', i], m)),
   );
+  notTemplated(def.targets?.nodes, (path, m) => add(['targets', 'nodes', ...path], m));
   if (typeof def.targets?.batchSize === 'string') {
     checkTemplate(def.targets.batchSize, nodeScope, false, (m) => add(['targets', 'batchSize'], m));
   }
@@ -254,6 +259,9 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       if (typeof v === 'string')
         checkTemplate(v, alertScope, false, (m) => add(['triggers', i, 'options', name], m));
     }
+    notTemplated(t.targets?.nodes, (path, m) =>
+      add(['triggers', i, 'targets', 'nodes', ...path], m),
+    );
     t.targets?.nodes.names?.forEach((n, j) =>
       checkTemplate(n, alertScope, false, (m) =>
         add(['triggers', i, 'targets', 'nodes', 'names', j], m),
@@ -289,6 +297,61 @@ function templatedFields(
   for (const [k, v] of Object.entries(step.runbook?.options ?? {}))
     out.push({ path: ['runbook', 'options', k], value: v, shell: false });
   return out;
+}
+
+/**
+ * Only `names` of a node filter is rendered (each value as a literal name); a template anywhere
+ * else would be matched as its own text, so it is refused rather than silently never matching.
+ */
+function notTemplated(
+  filter: Record<string, unknown> | undefined,
+  add: (path: PathKey[], msg: string) => void,
+) {
+  for (const [key, value] of Object.entries(filter ?? {})) {
+    if (key === 'names') continue;
+    if (templateRefs(value).length)
+      add([key], `templates are rendered only in names, not in ${key}`);
+  }
+}
+
+/**
+ * A templated value must not be code: refused as the argument of a command that evaluates it
+ * (`sh -c`, `eval`, `su -c`, `ssh HOST …`, `xargs`, `env … sh -c`, …) unless its value cannot
+ * hold shell syntax; and a script for another interpreter (python, …) takes no templates at
+ * all: it gets its values as environment variables.
+ */
+function checkEvaluated(
+  step: StepDefinition,
+  options: readonly OptionDefinition[],
+  add: (path: PathKey[], msg: string) => void,
+) {
+  if (step.script && !isShellInterpreter(step.interpreter)) {
+    const refs = templateRefs(step.script);
+    if (refs.length) {
+      add(
+        ['script'],
+        `a ${step.interpreter} script gets values as environment variables, not templates: read ${refs
+          .map((r) => scriptEnvName(r.path) ?? `{{ ${r.source} }}`)
+          .join(', ')} from the environment instead of {{ ${refs[0].source} }}`,
+      );
+    }
+  }
+  const shellFields: Array<[PathKey[], string | undefined]> = [
+    [['run'], step.run],
+    [['check', 'run'], step.check?.run],
+    [['script'], step.script && isShellInterpreter(step.interpreter) ? step.script : undefined],
+  ];
+  for (const [path, text] of shellFields) {
+    if (!text) continue;
+    for (const r of evaluatedTemplateRefs(text)) {
+      if (templateRulesOutShell(r.path, options)) continue;
+      const option = r.path[0] === 'options' ? ` (option ${r.path[1]})` : '';
+      add(
+        path,
+        `step "${step.name}": ${r.ref}${option} is an argument of \`${r.command}\`, which runs it as code: quoting cannot protect it. Pass it as a plain argument (sh -c '… "$1"' _ {{ … }}), or${r.path[0] === 'options' ? ` give option ${r.path[1]} a pattern that rules out shell syntax (e.g. '[A-Za-z0-9._-]+')` : ' use a value that cannot hold shell syntax'}`,
+      );
+    }
+  }
 }
 
 function checkTemplate(

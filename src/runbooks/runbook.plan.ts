@@ -1,3 +1,4 @@
+import { isShellInterpreter } from './script-env.js';
 import { test as testCondition } from './condition.js';
 import { selectNodes, type TargetNode } from '../nodes/node-filter.js';
 import type { ValidatedOptions } from './options.js';
@@ -166,7 +167,8 @@ function describe(step: StepDefinition, kind: string, values: TemplateValues) {
       return { command: renderShell(step.run!, values).display };
     case 'script':
       return {
-        command: `${step.interpreter ?? '/bin/sh'} <<'SCRIPT'\n${renderShell(step.script!, values).display}\nSCRIPT`,
+        // Another interpreter's script is never rendered: it reads FIREBREAK_* variables.
+        command: `${step.interpreter ?? '/bin/sh'} <<'SCRIPT'\n${isShellInterpreter(step.interpreter) ? renderShell(step.script!, values).display : step.script!}\nSCRIPT`,
       };
     case 'http':
       return { request: planRequest(step.http!, values) };

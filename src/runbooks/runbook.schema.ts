@@ -36,6 +36,12 @@ export const optionSchema = z.discriminatedUnion('type', [
     type: z.literal('string'),
     default: z.string().optional(),
     pattern: z.string().optional().describe('Regular expression the whole value must match'),
+    allowLeadingDash: z
+      .boolean()
+      .optional()
+      .describe(
+        'Allow a value starting with "-" (refused by default: a command would read it as an option)',
+      ),
     min: z.number().int().min(0).optional().describe('Minimum length'),
     max: z.number().int().min(0).optional().describe('Maximum length (default 1024)'),
   }),
@@ -66,6 +72,12 @@ export const optionSchema = z.discriminatedUnion('type', [
     default: z.array(z.string()).optional(),
     values: z.array(z.string().min(1)).min(1).optional().describe('Allowed items'),
     pattern: z.string().optional().describe('Regular expression every item must match'),
+    allowLeadingDash: z
+      .boolean()
+      .optional()
+      .describe(
+        'Allow items starting with "-" (refused by default: a command would read them as options)',
+      ),
     min: z.number().int().min(0).optional().describe('Minimum number of items'),
     max: z.number().int().min(0).optional().describe('Maximum number of items (default 100)'),
   }),

@@ -42,6 +42,10 @@ const restricted = aRunbook({
   access: { view: ['operator'], run: ['sre-lead', 'user:carol'], approve: ['sre-lead'] },
 });
 const approvalBlock = aRunbook({ approval: { approvers: ['incident-commanders'] } });
+const viewNarrowerThanRun = aRunbook({
+  kind: 'diagnostic',
+  access: { view: ['admin'], run: ['responder'] },
+});
 
 /** role × action × runbook → allow/deny. */
 const TABLE: Row[] = [
@@ -70,6 +74,9 @@ const TABLE: Row[] = [
     byRole(false, false, false, true),
   ],
   ['approval.approvers names a group', approvalBlock, 'approve', byRole(false, false, false, true)],
+  // Whoever may run a runbook may view it: `view: [admin]` does not hide it from its runners.
+  ['view: admin, run: responder', viewNarrowerThanRun, 'read', byRole(false, true, true, true)],
+  ['view: admin, run: responder', viewNarrowerThanRun, 'run', byRole(false, true, true, true)],
 ];
 
 describe('runbook access rules (truth table)', () => {
@@ -85,12 +92,15 @@ describe('runbook access rules (truth table)', () => {
     const lead = who(['viewer'], ['sre-lead']);
     expect(can(lead, 'run', restricted)).toBe(true);
     expect(can(lead, 'approve', restricted)).toBe(true);
-    expect(can(lead, 'read', restricted)).toBe(false);
+    // Whoever may run or approve it may see it, whatever `view` says.
+    expect(can(lead, 'read', restricted)).toBe(true);
     expect(can(who(['viewer'], ['incident-commanders']), 'approve', approvalBlock)).toBe(true);
   });
 
   it('user:NAME grants that one user', () => {
     expect(can(who(['viewer'], [], 'carol'), 'run', restricted)).toBe(true);
+    expect(can(who(['viewer'], [], 'carol'), 'read', restricted)).toBe(true);
+    expect(can(who(['viewer'], [], 'dave'), 'read', restricted)).toBe(false);
     expect(can(who(['viewer'], [], 'dave'), 'run', restricted)).toBe(false);
   });
 

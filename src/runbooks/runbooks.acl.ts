@@ -62,11 +62,13 @@ export function runbookAccess(
 ): RunbookAccessSubject {
   const run = def.access?.run ?? [def.kind === 'diagnostic' ? 'responder' : 'operator'];
   const approve = def.approval?.approvers ?? def.access?.approve ?? ['admin'];
+  const runners = expand(run);
+  const approvers = expand(approve);
   return {
     name: def.name,
-    viewers: expand(def.access?.view ?? ['viewer']),
     // Whoever may run or approve may also see it.
-    runners: expand(run),
-    approvers: expand(approve),
+    viewers: [...new Set([...expand(def.access?.view ?? ['viewer']), ...runners, ...approvers])],
+    runners,
+    approvers,
   };
 }

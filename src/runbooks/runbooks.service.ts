@@ -262,7 +262,11 @@ export class RunbooksService implements OnApplicationBootstrap {
       );
   }
 
-  /** A runbook and a version of it (current by default), if the caller may see it; else 404. */
+  /**
+   * A runbook and a version of it (current by default), if the caller may see it; else 404.
+   * `current` is the current version: its access and approval rules are the runbook's policy
+   * whichever version is asked for (an old version never escapes today's rules).
+   */
   async get(name: string, ability: AppAbility, versionNumber?: number) {
     const runbook = await this.repo.findOneBy({ name });
     if (!runbook) throw notFound('Runbook', name);
@@ -273,13 +277,13 @@ export class RunbooksService implements OnApplicationBootstrap {
     if (!ability.can('read', subject('Runbook', runbookAccess(current.definition))))
       throw notFound('Runbook', name);
     if (versionNumber === undefined || versionNumber === current.version)
-      return { runbook, version: current };
+      return { runbook, version: current, current };
     const version = await this.versions.findOneBy({
       runbookId: runbook.id,
       version: versionNumber,
     });
     if (!version) throw notFound('Runbook version', `${name}@${versionNumber}`);
-    return { runbook, version };
+    return { runbook, version, current };
   }
 
   async listVersions(name: string, ability: AppAbility) {
@@ -351,7 +355,7 @@ export class RunbooksService implements OnApplicationBootstrap {
     disabled: boolean;
     plan: Plan;
   }> {
-    const { runbook, version } = await this.get(name, ability, input.version);
+    const { runbook, version, current } = await this.get(name, ability, input.version);
     const def = version.definition;
     const v = validateOptions(def.options ?? [], input.options ?? {});
     if (!v.ok) throw validationFailed(v.problems.map(({ path, message }) => ({ path, message })));
@@ -361,11 +365,17 @@ export class RunbooksService implements OnApplicationBootstrap {
       (await this.nodes.resolve(
         renderNodeFilter(
           def.targets?.nodes,
-          v.options.values,
-          (t, vals) => renderText(t, vals).text,
+          { options: v.options.values },
+          (t, vals, enc) => renderText(t, vals, enc).text,
         ),
       ));
-    const plan = planRunbook(def, v.options, nodes);
+    // Approval follows the current version's policy too (see ExecutionsService.start).
+    const policy = current.definition;
+    const plan = planRunbook(
+      { ...def, access: policy.access, approval: policy.approval },
+      v.options,
+      nodes,
+    );
     await this.audit.record(ctx, {
       action: 'runbook.plan',
       subjectType: 'Runbook',
@@ -381,7 +391,8 @@ export class RunbooksService implements OnApplicationBootstrap {
       runbook: name,
       version: version.version,
       contentHash: version.contentHash,
-      canRun: ability.can('run', subject('Runbook', runbookAccess(def))),
+      // Who may run it is the current version's rule, whichever version is planned.
+      canRun: ability.can('run', subject('Runbook', runbookAccess(current.definition))),
       disabled: runbook.disabled,
       plan,
     };

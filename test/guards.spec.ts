@@ -1,0 +1,341 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { registerFleet, waitFinished } from './support/fleet.js';
+import { startSshd, type SshServer } from './support/sshd.js';
+import { startTestApp, type TestApp } from './support/app.js';
+
+/**
+ * Guard rails an attacker with a responder's account would try to walk around (issue #12): an
+ * older version of a runbook escaping today's rules, option values as globs in target names,
+ * option values that are options to the command, and runbooks their runners could not see.
+ * Each denial is audited. Real app, Postgres and OpenSSH sshd.
+ */
+const PINNED_V1 = `name: pinned-policy
+description: Runs for responders in v1; v2 is admin-only and needs approval
+kind: diagnostic
+steps:
+  - name: hello
+    run: echo pinned-v1-ran
+`;
+const PINNED_V2 = `name: pinned-policy
+description: Runs for responders in v1; v2 is admin-only and needs approval
+kind: diagnostic
+access: { run: [admin] }
+approval: { reason: change freeze }
+steps:
+  - name: hello
+    run: echo pinned-v2-ran
+`;
+const BY_HOST = `name: by-host
+description: Targets the node named by an option
+kind: diagnostic
+options:
+  - { name: host, type: string, required: true }
+targets:
+  nodes: { names: ['{{ options.host }}'] }
+steps:
+  - name: hello
+    run: echo {{ node.name }}
+`;
+const ARGS = `name: pass-args
+description: Passes values to commands that take options
+kind: diagnostic
+options:
+  - { name: path, type: string, default: /tmp }
+  - { name: files, type: list, default: [] }
+  - { name: flag, type: string, default: '-l', allowLeadingDash: true }
+steps:
+  - name: list
+    run: ls {{ options.flag }} -d -- {{ options.path }} {{ options.files }}
+`;
+const PY_SCRIPT = `name: py-env
+description: A python script reads its values from the environment
+kind: diagnostic
+options:
+  - { name: msg, type: string, required: true }
+steps:
+  - name: py
+    interpreter: /usr/bin/python3
+    script: |
+      import os
+      print("msg=" + os.environ["FIREBREAK_OPTION_MSG"])
+      print("node=" + os.environ["FIREBREAK_NODE_NAME"])
+`;
+const RUN_NOT_VIEW = `name: run-not-view
+description: Hidden from viewers, run by responders
+kind: diagnostic
+access: { view: [admin], run: [responder] }
+steps:
+  - name: hello
+    run: echo responders-see-me
+`;
+
+describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
+  let t: TestApp;
+  let sshd: SshServer;
+  let dir: string;
+  let responder: { id: string; username: string; auth: string };
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-guards-runbooks-'));
+    for (const [name, text] of Object.entries({
+      'pinned-policy': PINNED_V1,
+      'by-host': BY_HOST,
+      'pass-args': ARGS,
+      'run-not-view': RUN_NOT_VIEW,
+      'py-env': PY_SCRIPT,
+    }))
+      writeFileSync(join(dir, `${name}.yaml`), text);
+    t = await startTestApp({ RUNBOOKS_DIR: dir });
+    await registerFleet(t, sshd, ['web-1', 'web-2', 'db-1']);
+    responder = await t.userWithRoles(['responder']);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await sshd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = (path: string, body: object, auth = t.adminAuth) =>
+    t.http().post(path).set('Authorization', auth).send(body);
+  const get = (path: string, auth = t.adminAuth) => t.http().get(path).set('Authorization', auth);
+  const saveRunbook = async (yaml: string) => {
+    const res = await t
+      .http()
+      .post('/runbooks')
+      .set('Authorization', t.adminAuth)
+      .set('Content-Type', 'application/yaml')
+      .send(yaml);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body as { version: number };
+  };
+  const denials = async (actor: string, subjectId: string) =>
+    (
+      (await get(`/audit?action=access.denied&actor=${actor}&subjectId=${subjectId}&limit=100`))
+        .body.items as Array<{ outcome: string; details: { version?: number; reason: string } }>
+    ).reverse();
+
+  describe('an older version never escapes the current policy (item 1)', () => {
+    it('access, approval and disabled come from the current version, for start, rerun and incident runs', async () => {
+      // While v1 is current, the responder may run it.
+      const first = await post('/executions', { runbook: 'pinned-policy' }, responder.auth);
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      expect((await waitFinished(t, first.body.id as string, responder.auth)).status).toBe(
+        'succeeded',
+      );
+      expect((await saveRunbook(PINNED_V2)).version).toBe(2);
+
+      // Pinning v1 does not escape v2's admin-only access: refused and audited.
+      const pinned = await post(
+        '/executions',
+        { runbook: 'pinned-policy', version: 1 },
+        responder.auth,
+      );
+      expect(pinned.status).toBe(403);
+      expect(pinned.body.message).toMatch(/you may not run pinned-policy/);
+      // Rerunning the v1 execution is the same request: refused.
+      const rerun = await post(`/executions/${first.body.id}/rerun`, {}, responder.auth);
+      expect(rerun.status).toBe(403);
+      // A run for an incident goes through the same check.
+      const inc = await post('/incidents', { title: 'x', severity: 'SEV3' }, responder.auth);
+      expect(inc.status).toBe(201);
+      const forIncident = await post(
+        `/incidents/${inc.body.ref}/executions`,
+        { runbook: 'pinned-policy', version: 1 },
+        responder.auth,
+      );
+      expect(forIncident.status).toBe(403);
+      const audited = await denials(responder.username, 'pinned-policy');
+      expect(audited.map((e) => [e.outcome, e.details.version])).toEqual([
+        ['denied', 1],
+        ['denied', 1],
+        ['denied', 1],
+      ]);
+
+      // An admin may run it, but v2 demands approval, and pinning v1 does not skip it.
+      const admin = await post('/executions', { runbook: 'pinned-policy', version: 1 });
+      expect(admin.status).toBe(409);
+      expect(admin.body.message).toMatch(/needs approval.*change freeze/);
+      const adminRerun = await post(`/executions/${first.body.id}/rerun`, {});
+      expect(adminRerun.status).toBe(409);
+
+      // Disabled is the runbook's, whatever the version.
+      await saveRunbook(PINNED_V1.replace('pinned-v1-ran', 'pinned-v3-ran'));
+      expect(
+        (await post('/runbooks/pinned-policy/disable', { reason: 'under review' })).status,
+      ).toBe(200);
+      const disabled = await post('/executions', { runbook: 'pinned-policy', version: 1 });
+      expect(disabled.status).toBe(409);
+      expect(disabled.body.message).toMatch(/disabled: under review/);
+      expect((await denials('admin', 'pinned-policy')).map((e) => e.details.reason)).toEqual([
+        'approval required',
+        'approval required',
+        'runbook is disabled: under review',
+      ]);
+      expect((await post('/runbooks/pinned-policy/enable', {})).status).toBe(200);
+
+      // The plan says the same: v1 planned under v2's rules is not runnable by the responder.
+      await saveRunbook(PINNED_V2);
+      const plan = await post('/runbooks/pinned-policy/plan', { version: 1 }, responder.auth);
+      expect(plan.status).toBe(200);
+      expect(plan.body.canRun).toBe(false);
+      expect(plan.body.plan.approval.required).toBe(true);
+
+      // Nothing but the first execution ever ran.
+      const runs = (await get('/executions?runbook=pinned-policy')).body as unknown[];
+      expect(runs).toHaveLength(1);
+    });
+  });
+
+  describe('option values in target names are literal names (item 2)', () => {
+    it('a real name selects that node; globs and their walk-arounds select none', async () => {
+      const ok = await post('/executions', { runbook: 'by-host', options: { host: 'web-2' } });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+      expect(ok.body.targets).toEqual(['web-2']);
+      for (const host of [
+        '*',
+        '**',
+        '?',
+        'web-?',
+        'web-*',
+        '*-1',
+        '[a-z]*',
+        'web-1,web-2',
+        '!db-1',
+        '\\*',
+      ]) {
+        const res = await post('/executions', { runbook: 'by-host', options: { host } });
+        expect(res.status, host).toBe(400);
+        expect(res.body.message, host).toMatch(/no node matches the targets of by-host/);
+        const plan = await post('/runbooks/by-host/plan', { options: { host } });
+        expect(plan.body.plan.targets, host).toEqual([]);
+      }
+      expect((await waitFinished(t, ok.body.id as string)).status).toBe('succeeded');
+    });
+  });
+
+  describe('values that start with "-" (item 4)', () => {
+    it('a string or list value starting with "-" is a 400 naming the option, unless it is allowed', async () => {
+      const str = await post(
+        '/executions',
+        {
+          runbook: 'pass-args',
+          options: { path: '--checkpoint-action=exec=id' },
+          nodes: ['web-1'],
+        },
+        responder.auth,
+      );
+      expect(str.status).toBe(400);
+      expect(str.body.details).toEqual([
+        { path: 'options.path', message: expect.stringMatching(/^must not start with "-"/) },
+      ]);
+      const list = await post(
+        '/executions',
+        { runbook: 'pass-args', options: { files: ['a', '-exec'] }, nodes: ['web-1'] },
+        responder.auth,
+      );
+      expect(list.status).toBe(400);
+      expect(list.body.details).toEqual([
+        {
+          path: 'options.files',
+          message: expect.stringMatching(/^item 2 must not start with "-"/),
+        },
+      ]);
+      // The plan refuses it the same way; nothing was started.
+      const plan = await post('/runbooks/pass-args/plan', { options: { path: '-rf' } });
+      expect(plan.status).toBe(400);
+      expect(plan.body.details[0].path).toBe('options.path');
+      expect((await get('/executions?runbook=pass-args')).body).toEqual([]);
+
+      // An option that allows it passes it on; `--` keeps the positional values operands.
+      const allowed = await post(
+        '/executions',
+        { runbook: 'pass-args', options: { flag: '-l', path: '/tmp' }, nodes: ['web-1'] },
+        responder.auth,
+      );
+      expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
+      expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+    });
+  });
+
+  describe('commands that evaluate their argument (item 5)', () => {
+    it('a runbook passing a value to sh -c or eval is refused with the step, line and option, and never stored', async () => {
+      const yaml = `name: eval-msg
+description: x
+kind: diagnostic
+options:
+  - { name: msg, type: string }
+steps:
+  - name: shout
+    run: sh -c {{ options.msg }}
+  - name: again
+    run: eval {{ options.msg }}
+`;
+      const res = await t
+        .http()
+        .post('/runbooks')
+        .set('Authorization', t.adminAuth)
+        .set('Content-Type', 'application/yaml')
+        .send(yaml);
+      expect(res.status).toBe(400);
+      expect(res.body.details).toEqual([
+        expect.objectContaining({
+          path: 'steps[0].run',
+          line: 8,
+          message: expect.stringContaining(
+            'step "shout": {{ options.msg }} (option msg) is an argument of `sh -c`',
+          ),
+        }),
+        expect.objectContaining({
+          path: 'steps[1].run',
+          line: 10,
+          message: expect.stringContaining(
+            'step "again": {{ options.msg }} (option msg) is an argument of `eval`',
+          ),
+        }),
+      ]);
+      expect((await get('/runbooks/eval-msg')).status).toBe(404);
+    });
+
+    it('a python script gets a hostile value as an environment variable, verbatim, never as code', async () => {
+      const msg = `x"); import os; os.system("echo PWNED") #'; echo PWNED`;
+      const res = await post('/executions', {
+        runbook: 'py-env',
+        options: { msg },
+        nodes: ['web-1'],
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect((await waitFinished(t, res.body.id as string)).status).toBe('succeeded');
+      const lines = (
+        (await get(`/executions/${res.body.id}/logs?step=py`)).body.items as Array<{
+          stream: string;
+          line: string;
+        }>
+      )
+        .filter((l) => l.stream === 'stdout')
+        .map((l) => l.line);
+      expect(lines).toEqual([`msg=${msg}`, 'node=web-1']);
+    });
+  });
+
+  describe('whoever may run a runbook may view it (item 8)', () => {
+    it('view: [admin] with run: [responder]: responders list, read, plan and run it; viewers do not see it', async () => {
+      const list = (await get('/runbooks', responder.auth)).body as Array<{
+        name: string;
+        canRun: boolean;
+      }>;
+      expect(list.find((r) => r.name === 'run-not-view')).toMatchObject({ canRun: true });
+      expect((await get('/runbooks/run-not-view', responder.auth)).status).toBe(200);
+      expect((await post('/runbooks/run-not-view/plan', {}, responder.auth)).status).toBe(200);
+      const run = await post('/executions', { runbook: 'run-not-view' }, responder.auth);
+      expect(run.status, JSON.stringify(run.body)).toBe(201);
+      expect((await waitFinished(t, run.body.id as string, responder.auth)).status).toBe(
+        'succeeded',
+      );
+      const viewer = await t.userWithRoles(['viewer']);
+      expect((await get('/runbooks/run-not-view', viewer.auth)).status).toBe(404);
+    });
+  });
+});
