@@ -28,6 +28,26 @@ steps:
   - name: host
     run: hostname
 `,
+  everywhere: `name: everywhere
+description: Every node, by a glob
+kind: diagnostic
+targets:
+  nodes:
+    names: ['*']
+steps:
+  - name: host
+    run: hostname
+`,
+  'by-tag': `name: by-tag
+description: The nodes tagged local
+kind: diagnostic
+targets:
+  nodes:
+    tags: [local]
+steps:
+  - name: host
+    run: hostname
+`,
 };
 
 describe('local-connection nodes (the built-in localhost, ansible_connection=local)', () => {
@@ -109,5 +129,39 @@ box-1 ansible_connection=docker
       .send({ runbook: 'staging-only', nodes: ['localhost'] });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toContain("not among this runbook's targets: localhost");
+  });
+
+  it('the built-in localhost is a target only when named or picked by its tag, never by a wildcard', async () => {
+    const targets = async (runbook: string) => {
+      const res = await t
+        .http()
+        .post(`/runbooks/${runbook}/plan`)
+        .set('Authorization', t.adminAuth)
+        .send({});
+      expect(res.status).toBe(200);
+      return (res.body.plan.targets as Array<{ name: string }>).map((n) => n.name);
+    };
+    // No filter at all, and a `*` glob: every node but the Firebreak host itself.
+    for (const runbook of ['who', 'everywhere']) {
+      const names = await targets(runbook);
+      expect(names).toContain('control');
+      expect(names).not.toContain('localhost');
+    }
+    // Its own tag picks it (and the other node tagged local, if any, alike).
+    expect(await targets('by-tag')).toContain('localhost');
+    // Named exactly, it runs there; a glob given as the node list does not reach it.
+    const named = await t
+      .http()
+      .post('/executions')
+      .set('Authorization', t.adminAuth)
+      .send({ runbook: 'everywhere', nodes: ['localhost'] });
+    expect(named.status).toBe(201);
+    expect((await waitFinished(t, named.body.id as string)).status).toBe('succeeded');
+    const globbed = await t
+      .http()
+      .post('/executions')
+      .set('Authorization', t.adminAuth)
+      .send({ runbook: 'everywhere', nodes: ['local*'] });
+    expect(globbed.status).toBe(400);
   });
 });

@@ -251,7 +251,7 @@ export class ExecutionsService {
       { options },
       (t, v, enc) => renderText(t, v, enc).text,
     );
-    const all = await this.nodes.resolve(rendered);
+    const all = await this.nodes.resolve(rendered, narrow);
     if (!narrow?.length) return all;
     const known = new Set(all.map((t) => t.name));
     const wanted = new Set(narrow);

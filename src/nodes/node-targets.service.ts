@@ -22,14 +22,18 @@ export class NodeTargetsService {
 
   /**
    * Enabled nodes matching the filter (names/globs, tags all/any, attributes, cluster,
-   * exclusions), sorted by name. With `explicitNames` (names or globs), only those nodes too;
-   * names that are unknown or disabled are simply absent, for the caller to report.
-   * A filter naming a cluster that does not exist is an error, not an empty answer.
+   * exclusions), sorted by name. A filter naming a cluster that does not exist is an error, not
+   * an empty answer. The built-in `localhost` is a target only when asked for: its exact name in
+   * `named` (the nodes a caller picked) or in the filter's names, or one of its tags in the
+   * filter; never through a glob or an empty filter.
    */
-  async resolve(filter: NodeFilter | undefined, explicitNames?: string[]): Promise<ResolvedNode[]> {
-    return (await selectNodeViews(this.dataSource.manager, filter, explicitNames, false)).map(
-      toResolvedNode,
-    );
+  async resolve(
+    filter: NodeFilter | undefined,
+    named: readonly string[] = [],
+  ): Promise<ResolvedNode[]> {
+    return (
+      await selectNodeViews(this.dataSource.manager, filter, undefined, false, { named })
+    ).map(toResolvedNode);
   }
 
   /** Host, port, user, decrypted secret and host key policy for one node. */

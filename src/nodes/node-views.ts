@@ -75,6 +75,8 @@ export async function selectNodeViews(
   filter: NodeFilter | undefined,
   explicitNames: string[] | undefined,
   includeDisabled: boolean,
+  /** Execution targets: the built-in node only when asked for (see chosenByName). */
+  builtin?: { named: readonly string[] },
 ): Promise<NodeView[]> {
   const { views, clusters } = await loadNodeViews(m, includeDisabled);
   if (filter?.cluster && !clusters.some((c) => c.name === filter.cluster))
@@ -82,10 +84,27 @@ export async function selectNodeViews(
   const explicit = explicitNames?.map((n) => globToRegExp(n));
   return views.filter((v) => {
     const n = toResolvedNode(v);
+    if (builtin && v.node.source === 'builtin' && !chosenByName(v.node, filter, builtin.named))
+      return false;
     return (
       (!explicit || explicit.some((re) => re.test(n.name))) && (!filter || nodeMatches(filter, n))
     );
   });
+}
+
+/**
+ * Whether the built-in node (the Firebreak host) is asked for by name or by its own tag: its
+ * exact name among the given nodes or the filter's names, or a tag criterion naming one of its
+ * tags. A wildcard (`*`, no filter at all, `web-*` that happens to match) never picks it: a
+ * fleet-wide restart must not also run on the host that runs Firebreak.
+ */
+function chosenByName(
+  node: NodeEntity,
+  filter: NodeFilter | undefined,
+  named: readonly string[],
+): boolean {
+  if (named.includes(node.name) || filter?.names?.includes(node.name)) return true;
+  return [...(filter?.tags ?? []), ...(filter?.tagsAny ?? [])].some((t) => node.tags.includes(t));
 }
 
 /** The filter/template view of a node, with what the engine needs to connect. */
