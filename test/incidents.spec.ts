@@ -19,52 +19,18 @@ interface Entry {
   link: string | null;
 }
 
-/** Reads a timeline stream until `done` says so (with the events so far), then leaves. */
+/** Reads a timeline stream until `done` says so (with the entries so far), then leaves. */
 async function readSseUntil(
   url: string,
   auth: string,
   done: (events: Entry[]) => boolean,
   opts: { lastEventId?: string } = {},
 ): Promise<Array<{ id?: string; data: Entry }>> {
-  const ctrl = new AbortController();
-  const res = await fetch(url, {
-    headers: {
-      authorization: auth,
-      accept: 'text/event-stream',
-      ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}),
-    },
-    signal: ctrl.signal,
+  const events = await readSse(url, auth, {
+    ...opts,
+    until: (es) => done(es.map((e) => e.data as Entry)),
   });
-  if (res.status !== 200) throw new Error(`stream: ${res.status} ${await res.text()}`);
-  const events: Array<{ id?: string; data: Entry }> = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let idx: number;
-      while ((idx = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, idx);
-        buffer = buffer.slice(idx + 2);
-        let id: string | undefined;
-        let data: Entry | undefined;
-        for (const line of block.split('\n')) {
-          if (line.startsWith('id:')) id = line.slice(3).trim();
-          else if (line.startsWith('data:')) data = JSON.parse(line.slice(5).trim()) as Entry;
-        }
-        if (!data) continue;
-        events.push({ id, data });
-        if (done(events.map((e) => e.data))) {
-          ctrl.abort();
-          return events;
-        }
-      }
-    }
-  } catch (err) {
-    if (!ctrl.signal.aborted) throw err;
-  }
-  if (ctrl.signal.aborted) return events;
-  throw new Error(`stream ended after ${events.length} events without reaching its end`);
+  return events.map(({ id, data }) => ({ id, data: data as Entry }));
 }
 
 describe('incidents (real app, Postgres, OpenSSH sshd)', () => {

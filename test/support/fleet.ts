@@ -64,12 +64,26 @@ export async function waitFinished(t: TestApp, id: string, auth = t.adminAuth, t
   }
 }
 
-/** Reads an SSE response body into events until `stop` says so or the stream ends. */
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: unknown;
+}
+
+/**
+ * Reads an SSE response body into events until an `end` event, `stopAfter` events, `until`
+ * says so (given the events so far), or the stream ends; with `until`, a stream that ends before
+ * it says so is an error.
+ */
 export async function readSse(
   url: string,
   auth: string,
-  opts: { lastEventId?: string; stopAfter?: number } = {},
-): Promise<Array<{ id?: string; event: string; data: unknown }>> {
+  opts: {
+    lastEventId?: string;
+    stopAfter?: number;
+    until?: (events: SseEvent[]) => boolean;
+  } = {},
+): Promise<SseEvent[]> {
   const ctrl = new AbortController();
   const res = await fetch(url, {
     headers: {
@@ -80,7 +94,7 @@ export async function readSse(
     signal: ctrl.signal,
   });
   if (res.status !== 200) throw new Error(`stream: ${res.status} ${await res.text()}`);
-  const events: Array<{ id?: string; event: string; data: unknown }> = [];
+  const events: SseEvent[] = [];
   const decoder = new TextDecoder();
   let buffer = '';
   try {
@@ -90,17 +104,19 @@ export async function readSse(
       while ((idx = buffer.indexOf('\n\n')) !== -1) {
         const block = buffer.slice(0, idx);
         buffer = buffer.slice(idx + 2);
-        const ev: { id?: string; event: string; data: unknown } = {
-          event: 'message',
-          data: undefined,
-        };
+        const ev: SseEvent = { event: 'message', data: undefined };
         for (const line of block.split('\n')) {
           if (line.startsWith('id:')) ev.id = line.slice(3).trim();
           else if (line.startsWith('event:')) ev.event = line.slice(6).trim();
           else if (line.startsWith('data:')) ev.data = JSON.parse(line.slice(5).trim());
         }
+        if (ev.data === undefined) continue;
         events.push(ev);
-        if (ev.event === 'end' || (opts.stopAfter && events.length >= opts.stopAfter)) {
+        if (
+          ev.event === 'end' ||
+          (opts.stopAfter && events.length >= opts.stopAfter) ||
+          opts.until?.(events)
+        ) {
           ctrl.abort();
           return events;
         }
@@ -109,5 +125,7 @@ export async function readSse(
   } catch (err) {
     if (!ctrl.signal.aborted) throw err;
   }
+  if (opts.until && !ctrl.signal.aborted)
+    throw new Error(`stream ended after ${events.length} events without reaching its end`);
   return events;
 }
