@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -67,6 +67,15 @@ steps:
     script: |
       set -e
       echo "from a script on $(hostname)"
+`,
+  'script-home': `name: script-home
+description: Where an uploaded script lives while it runs
+kind: diagnostic
+steps:
+  - name: where
+    script: |
+      d=$(dirname "$0")
+      echo "dir=$d mode=$(stat -c %a "$d")"
 `,
   'fails-then-cleans': `name: fails-then-cleans
 description: A failing step and onError
@@ -251,6 +260,21 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
     expect(
       lines.filter((l) => l.step === 'script' && /^from a script on /.test(l.line)),
     ).toHaveLength(3);
+  });
+
+  it('an uploaded script runs from a fresh 0700 directory of its own, removed afterwards', async () => {
+    const res = await start({ runbook: 'script-home', nodes: ['web-1', 'web-2'] });
+    expect(res.status).toBe(201);
+    expect((await waitFinished(t, res.body.id as string)).status).toBe('succeeded');
+    const lines = (await logsOf(res.body.id as string)).filter((l) => l.stream === 'stdout');
+    expect(lines).toHaveLength(2);
+    const dirs = lines.map((l) => {
+      const m = /^dir=(\/tmp\/firebreak-[0-9a-f]{32}) mode=700$/.exec(l.line);
+      expect(m, l.line).not.toBeNull();
+      return m![1];
+    });
+    expect(new Set(dirs).size).toBe(2); // one per node and run, never a shared or guessable path
+    for (const d of dirs) expect(existsSync(d)).toBe(false); // the sshd is on this host
   });
 
   it('a failing step stops the run, runs onError, and records the exit code', async () => {

@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -462,6 +463,46 @@ describe('SshSession upload and remove', () => {
       }
     });
   }
+});
+
+describe('SshSession private directories (where scripts are uploaded)', () => {
+  const fresh = () => `/tmp/firebreak-${randomBytes(16).toString('hex')}`;
+
+  it('are made with an exclusive mkdir -m 700 and removed with what they hold', async () => {
+    const dir = fresh();
+    await session.makePrivateDir(dir);
+    try {
+      expect((await stat(dir)).mode & 0o7777).toBe(0o700);
+      await session.upload(`${dir}/script`, 'echo hi\n', 0o700);
+      await session.removeDir(dir);
+      await expect(stat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuse a path someone planted first (a symlink, a directory), and never follow it', async () => {
+    const target = await mkdtemp(path.join(os.tmpdir(), 'firebreak-planted-target-'));
+    const link = fresh();
+    const planted = fresh();
+    await symlink(target, link);
+    await mkdir(planted, { mode: 0o777 });
+    try {
+      await expect(session.makePrivateDir(link)).rejects.toThrow(/mkdir .* failed/);
+      await expect(session.makePrivateDir(planted)).rejects.toThrow(/mkdir .* failed/);
+      expect((await stat(target)).mode & 0o7777).toBe(0o700); // mkdtemp's, untouched
+    } finally {
+      await rm(link, { force: true });
+      await rm(planted, { recursive: true, force: true });
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+
+  it('removeDir refuses anything but a Firebreak private directory, before sending a command', async () => {
+    for (const bad of ['/', '/tmp', '/tmp/firebreak-', `/tmp/firebreak-${'a'.repeat(32)}/..`, '']) {
+      await expect(session.removeDir(bad)).rejects.toThrow(/not a Firebreak private directory/);
+    }
+  });
 });
 
 describe('SshSession.connect failures', () => {

@@ -1,4 +1,4 @@
-import { chownSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
@@ -22,6 +22,7 @@ import { runLocal } from './transports/local.transport.js';
 import { LocalProcessRecords } from './transports/local-processes.js';
 import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
+import { assertPrivateDir } from './transports/exec.js';
 import type { ExecutionTarget } from './execution.entity.js';
 import { Aborted, runWorkflow, type StepTransport } from './workflow.js';
 
@@ -302,6 +303,18 @@ export class ExecutionRunner implements OnModuleDestroy {
       remove: async (target, path) => {
         if (!local(target)) return (await sessions.get(target)).remove(path);
         unlinkSync(path);
+      },
+      makePrivateDir: async (target, path) => {
+        if (!local(target)) return (await sessions.get(target)).makePrivateDir(path);
+        assertPrivateDir(path);
+        mkdirSync(path, { mode: 0o700 }); // exclusive: EEXIST if anything is there
+        const runAs = await this.localRunAs();
+        if (runAs) chownSync(path, runAs.uid, runAs.gid);
+      },
+      removeDir: async (target, path) => {
+        if (!local(target)) return (await sessions.get(target)).removeDir(path);
+        assertPrivateDir(path);
+        rmSync(path, { recursive: true, force: true });
       },
     };
   }

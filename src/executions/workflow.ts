@@ -48,6 +48,9 @@ export interface StepTransport {
   exec(target: ExecutionTarget | null, command: string, opts: ExecOptions): Promise<ExecResult>;
   upload(target: ExecutionTarget, path: string, content: string, mode: number): Promise<void>;
   remove(target: ExecutionTarget, path: string): Promise<void>;
+  /** Creates a 0700 directory (exclusive: fails if the path exists) / removes it and its files. */
+  makePrivateDir(target: ExecutionTarget, path: string): Promise<void>;
+  removeDir(target: ExecutionTarget, path: string): Promise<void>;
 }
 
 export interface WorkflowContext {
@@ -276,6 +279,8 @@ async function attemptStep(
     },
     upload: (path, content, mode) => ctx.transport.upload(requireNode(target), path, content, mode),
     remove: (path) => ctx.transport.remove(requireNode(target), path),
+    makePrivateDir: (path) => ctx.transport.makePrivateDir(requireNode(target), path),
+    removeDir: (path) => ctx.transport.removeDir(requireNode(target), path),
   };
   try {
     return await executor.execute(call);

@@ -4,8 +4,8 @@ import { renderShell, shellQuote } from '../../runbooks/template.js';
 import { fromExec, type StepCall, type StepExecutor } from './step-executor.js';
 
 /**
- * `script:` a script body run by its interpreter: on a node it is uploaded (0700) to a unique
- * path, run and removed; locally it is passed to the interpreter's `-c`.
+ * `script:` a script body run by its interpreter: on a node it is uploaded (0700) into a fresh
+ * private directory (exclusive `mkdir -m 700`), run, and removed with the directory; locally it is passed to the interpreter's `-c`.
  *
  * A POSIX shell script gets its values quoted into its text, as `run` does. Any other
  * interpreter (python, node, …) gets them as environment variables (`FIREBREAK_OPTION_NAME`, see
@@ -33,16 +33,20 @@ export const scriptExecutor: StepExecutor = {
       });
       return fromExec(result, stdout, call.timeoutMs);
     }
-    const path = `/tmp/firebreak-${call.executionId.slice(0, 8)}-${step.name}-${randomBytes(4).toString('hex')}`;
-    await call.upload(path, body.text, 0o700);
+    // A fresh 0700 directory made with an exclusive mkdir: no other user of the node can plant
+    // the script's path first or read it while it runs. Removed with the script afterwards.
+    const dir = `/tmp/firebreak-${randomBytes(16).toString('hex')}`;
+    await call.makePrivateDir(dir);
     try {
+      const path = `${dir}/script`;
+      await call.upload(path, body.text, 0o700);
       const { result, stdout } = await call.shell({
         text: `${env}${interpreter} ${path}`,
         display: `${interpreter} <script ${step.name}>`,
       });
       return fromExec(result, stdout, call.timeoutMs);
     } finally {
-      await call.remove(path).catch(() => undefined);
+      await call.removeDir(dir).catch(() => undefined);
     }
   },
 };

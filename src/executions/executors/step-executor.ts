@@ -42,6 +42,9 @@ export interface StepCall {
   /** Writes a file on the node (SSH only). */
   upload(path: string, content: string, mode: number): Promise<void>;
   remove(path: string): Promise<void>;
+  /** A 0700 directory only this run's user can enter (exclusive create) / its removal. */
+  makePrivateDir(path: string): Promise<void>;
+  removeDir(path: string): Promise<void>;
 }
 
 /** One per step kind; the runner picks it by `stepKind(step)`. */

@@ -75,3 +75,14 @@ export class LineSink {
     return this.failure;
   }
 }
+
+/**
+ * The private directories steps make on a node (a script's home while it runs):
+ * /tmp/firebreak-<32 hex>, and nothing else, so removing one can never be `rm -rf` of anything
+ * else.
+ */
+const PRIVATE_DIR_RE = /^\/tmp\/firebreak-[0-9a-f]{32}$/;
+
+export function assertPrivateDir(path: string): void {
+  if (!PRIVATE_DIR_RE.test(path)) throw new Error(`not a Firebreak private directory: ${path}`);
+}

@@ -6,7 +6,13 @@ import type { SshTarget } from '../../nodes/node-connection.js';
 import { fingerprintOf } from '../../nodes/ssh-keys.js';
 import { shellQuote } from '../../runbooks/template.js';
 import { Semaphore } from '../semaphore.js';
-import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
+import {
+  assertPrivateDir,
+  LineSink,
+  pauseWhenFull,
+  type ExecOptions,
+  type ExecResult,
+} from './exec.js';
 import { LineSplitter } from './line-splitter.js';
 import {
   MarkedOutput,
@@ -590,6 +596,34 @@ export class SshSession {
     if (code !== 0) {
       throw new Error(
         `${where(this.target)}: upload to ${remotePath} failed (exit ${code}): ${stderr}`,
+      );
+    }
+  }
+
+  /**
+   * Creates the directory `remotePath` with mode 0700. `mkdir` is exclusive: it fails if
+   * anything (a file, a directory, a symlink another user planted) is already there, so what is
+   * written inside afterwards is out of every other local user's reach.
+   */
+  async makePrivateDir(remotePath: string): Promise<void> {
+    assertPrivateDir(remotePath);
+    this.assertOpen();
+    const { code, stderr } = await this.helper(`mkdir -m 700 -- ${shellQuote(remotePath)}`);
+    if (code !== 0) {
+      throw new Error(
+        `${where(this.target)}: mkdir ${remotePath} failed (exit ${code}): ${stderr}`,
+      );
+    }
+  }
+
+  /** Deletes a directory `makePrivateDir` made, with what is in it. */
+  async removeDir(remotePath: string): Promise<void> {
+    assertPrivateDir(remotePath);
+    this.assertOpen();
+    const { code, stderr } = await this.helper(`rm -rf -- ${shellQuote(remotePath)}`);
+    if (code !== 0) {
+      throw new Error(
+        `${where(this.target)}: rm -rf ${remotePath} failed (exit ${code}): ${stderr}`,
       );
     }
   }
