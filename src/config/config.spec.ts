@@ -85,6 +85,22 @@ describe('config', () => {
     );
   });
 
+  it('CORS_ORIGINS: none by default; exact origins only, never null or a wildcard', () => {
+    expect(parseEnv({}, '/x').corsOrigins).toEqual([]);
+    expect(
+      parseEnv({ CORS_ORIGINS: 'https://console.example.com, http://localhost:5173' }, '/x')
+        .corsOrigins,
+    ).toEqual(['https://console.example.com', 'http://localhost:5173']);
+    for (const bad of [
+      'null',
+      '*',
+      'https://*.example.com',
+      'console.example.com',
+      'https://a.example/path',
+    ])
+      expect(() => parseEnv({ CORS_ORIGINS: bad }, '/x'), bad).toThrow(/CORS_ORIGINS/);
+  });
+
   it('the local node: on by default, LOCAL_RUN_USER a plain unprivileged user name', () => {
     expect(parseEnv({}, '/srv')).toMatchObject({ localNode: true, localRunUser: 'firebreak-run' });
     expect(parseEnv({ LOCAL_NODE: 'false', LOCAL_RUN_USER: 'runner_1' }, '/srv')).toMatchObject({

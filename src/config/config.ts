@@ -33,6 +33,8 @@ export interface AppConfig {
   loginWindowSeconds: number;
   runbooksDir: string;
   trustProxy: boolean;
+  /** Browser origins allowed to call the API cross-origin (CORS); empty: none. */
+  corsOrigins: string[];
   /** Executions one worker process runs at once. */
   workerConcurrency: number;
   /** SSH commands in flight at once across a worker process (all executions). */
@@ -126,6 +128,25 @@ const envSchema = z.object({
   LOGIN_WINDOW: positiveInt('the login rate-limit window in seconds').prefault('300'),
   RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
   TRUST_PROXY: bool.prefault('false'),
+  CORS_ORIGINS: z
+    .string()
+    .prefault('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i,
+            'expected comma-separated origins such as https://console.example.com (scheme, host, optional port; never null or *)',
+          ),
+      ),
+    ),
   WORKER_CONCURRENCY: positiveInt('executions run at once per worker').prefault('4'),
   SSH_MAX_PARALLEL: positiveInt('SSH commands in flight per worker').prefault('100'),
   HEARTBEAT_TIMEOUT: positiveInt(
@@ -218,6 +239,7 @@ export function parseEnv(
     loginWindowSeconds: e.LOGIN_WINDOW,
     runbooksDir: abs(e.RUNBOOKS_DIR),
     trustProxy: e.TRUST_PROXY,
+    corsOrigins: e.CORS_ORIGINS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     sshMaxParallel: e.SSH_MAX_PARALLEL,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
