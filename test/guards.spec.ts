@@ -338,4 +338,36 @@ steps:
       expect((await get('/runbooks/run-not-view', viewer.auth)).status).toBe(404);
     });
   });
+
+  describe('http steps reach only what the egress policy allows (item 9)', () => {
+    const httpRunbook = (name: string, url: string) => `name: ${name}
+description: One HTTP request
+kind: diagnostic
+steps:
+  - name: call
+    http:
+      url: ${url}
+`;
+
+    it('a request to this host runs; the metadata address fails the step naming the policy', async () => {
+      const port = (t.app.getHttpServer().address() as { port: number }).port;
+      await saveRunbook(httpRunbook('http-self', `http://127.0.0.1:${port}/health`));
+      await saveRunbook(httpRunbook('http-metadata', 'http://169.254.169.254/latest/meta-data/'));
+      await saveRunbook(httpRunbook('http-metadata-v6', 'http://[fd00:ec2::254]/latest/'));
+
+      const ok = await post('/executions', { runbook: 'http-self' });
+      expect(ok.status).toBe(201);
+      expect((await waitFinished(t, ok.body.id as string)).status).toBe('succeeded');
+
+      for (const runbook of ['http-metadata', 'http-metadata-v6']) {
+        const res = await post('/executions', { runbook });
+        expect(res.status).toBe(201);
+        const done = await waitFinished(t, res.body.id as string);
+        expect(done.status, runbook).toBe('failed');
+        expect(JSON.stringify(done.results), runbook).toMatch(
+          /egress policy: .*link-local, metadata or unspecified address/,
+        );
+      }
+    });
+  });
 });

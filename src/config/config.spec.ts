@@ -101,6 +101,16 @@ describe('config', () => {
       expect(() => parseEnv({ CORS_ORIGINS: bad }, '/x'), bad).toThrow(/CORS_ORIGINS/);
   });
 
+  it('HTTP_ALLOW_HOSTS: any host by default; host names and globs, lower-cased', () => {
+    expect(parseEnv({}, '/x').httpAllowHosts).toEqual([]);
+    expect(
+      parseEnv({ HTTP_ALLOW_HOSTS: '*.Internal.example, 10.0.0.5' }, '/x').httpAllowHosts,
+    ).toEqual(['*.internal.example', '10.0.0.5']);
+    expect(() => parseEnv({ HTTP_ALLOW_HOSTS: 'https://x.example/' }, '/x')).toThrow(
+      /HTTP_ALLOW_HOSTS/,
+    );
+  });
+
   it('the local node: on by default, LOCAL_RUN_USER a plain unprivileged user name', () => {
     expect(parseEnv({}, '/srv')).toMatchObject({ localNode: true, localRunUser: 'firebreak-run' });
     expect(parseEnv({ LOCAL_NODE: 'false', LOCAL_RUN_USER: 'runner_1' }, '/srv')).toMatchObject({

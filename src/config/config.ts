@@ -35,6 +35,8 @@ export interface AppConfig {
   trustProxy: boolean;
   /** Browser origins allowed to call the API cross-origin (CORS); empty: none. */
   corsOrigins: string[];
+  /** Hosts (globs) http steps may reach; empty: any host not refused by the egress policy. */
+  httpAllowHosts: string[];
   /** Executions one worker process runs at once. */
   workerConcurrency: number;
   /** SSH commands in flight at once across a worker process (all executions). */
@@ -128,6 +130,25 @@ const envSchema = z.object({
   LOGIN_WINDOW: positiveInt('the login rate-limit window in seconds').prefault('300'),
   RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
   TRUST_PROXY: bool.prefault('false'),
+  HTTP_ALLOW_HOSTS: z
+    .string()
+    .prefault('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9*.:-]+$/,
+            'expected comma-separated host names or globs such as *.internal.example.com',
+          ),
+      ),
+    ),
   CORS_ORIGINS: z
     .string()
     .prefault('')
@@ -240,6 +261,7 @@ export function parseEnv(
     runbooksDir: abs(e.RUNBOOKS_DIR),
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,
+    httpAllowHosts: e.HTTP_ALLOW_HOSTS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     sshMaxParallel: e.SSH_MAX_PARALLEL,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,

@@ -11,6 +11,7 @@ import { HostKeysService } from '../nodes/host-keys.service.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { durationMs, sizeBytes, type RunbookDefinition } from '../runbooks/runbook.schema.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
+import { EgressPolicy } from './egress.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionRepository } from './execution.repository.js';
 import type { RunOutcome } from './execution-state.js';
@@ -47,6 +48,7 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly localRunUser: string;
   private runAs: Promise<RunAs | undefined> | undefined;
   private readonly outageLimitMs: number;
+  private readonly egress: EgressPolicy;
   private closing = false;
   /** Totals over every execution this worker ran (tests and the bench read them). */
   readonly logStats: Pick<
@@ -68,6 +70,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
     this.localRunUser = config.localRunUser;
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
+    this.egress = new EgressPolicy(config.httpAllowHosts);
   }
 
   /**
@@ -124,6 +127,7 @@ export class ExecutionRunner implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('canceled'));
+    await this.egress.close();
   }
 
   async run(executionId: string): Promise<void> {
@@ -204,6 +208,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         backpressure: log,
         signal: abort.signal,
         transport: this.transport(sessions, execution.id),
+        egress: this.egress,
         results,
       });
       if (!ok) {

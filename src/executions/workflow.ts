@@ -1,3 +1,4 @@
+import type { EgressPolicy } from './egress.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import {
   durationMs,
@@ -64,6 +65,8 @@ export interface WorkflowContext {
   backpressure?: Backpressure;
   signal: AbortSignal;
   transport: StepTransport;
+  /** Where http steps may go. */
+  egress: Pick<EgressPolicy, 'fetch'>;
   results: Pick<ExecutionResultWriter, 'startStep' | 'finishStep'>;
 }
 
@@ -259,6 +262,7 @@ async function attemptStep(
     timeoutMs,
     signal: ctx.signal,
     log,
+    fetch: (url, init) => ctx.egress.fetch(url, init),
     async shell(command) {
       log('system', `$ ${command.display}`);
       const lines: string[] = [];

@@ -29,7 +29,7 @@ export async function httpRequest(
   } else if (spec.body) body = renderText(spec.body, values).text;
   call.log('system', `${method} ${url.display}`);
   const signals = [call.signal, ...(call.timeoutMs ? [AbortSignal.timeout(call.timeoutMs)] : [])];
-  const res = await fetch(url.text, {
+  const res = await call.fetch(url.text, {
     method,
     headers,
     body,

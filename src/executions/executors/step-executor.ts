@@ -1,6 +1,7 @@
 import type { StepDefinition, StepKind } from '../../runbooks/runbook.schema.js';
 import type { TemplateValues } from '../../runbooks/template.js';
 import type { LogStream } from '../execution-log.entity.js';
+import type { EgressPolicy } from '../egress.js';
 import type { ExecResult } from '../transports/exec.js';
 
 /** Stdout kept per attempt for captures and checks (the log keeps everything). */
@@ -31,6 +32,8 @@ export interface StepCall {
   timeoutMs: number | undefined;
   signal: AbortSignal;
   log(stream: LogStream, line: string): void;
+  /** HTTP under the service's egress policy (see egress.ts): the only way a step sends a request. */
+  fetch: EgressPolicy['fetch'];
   /**
    * Runs a command through the node's transport (SSH, or local when `node` is null): logs
    * `$ display`, streams each output line to the log, keeps stdout (up to MAX_CAPTURE_BYTES).
