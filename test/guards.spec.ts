@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -368,6 +369,92 @@ steps:
           /egress policy: .*link-local, metadata or unspecified address/,
         );
       }
+    });
+  });
+
+  describe('secure values never leave the runner unmasked (item 3)', () => {
+    const RUNBOOK = `name: leaky
+description: Prints a secret in the ways commands do, then fails a check on it
+kind: diagnostic
+options:
+  - { name: token, type: secure, required: true }
+steps:
+  - name: b64
+    run: printf '%s' {{ options.token }} | base64
+  - name: url
+    run: |
+      python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' {{ options.token }}
+  - name: json
+    run: |
+      python3 -c 'import json, sys; print(json.dumps({"t": sys.argv[1]}))' {{ options.token }}
+  - name: check
+    check:
+      run: |
+        python3 -c 'import json, sys; print(json.dumps({"t": sys.argv[1]}))' {{ options.token }}
+      expect:
+        json:
+          - { path: $.t, eq: expected }
+`;
+
+    it('not in step errors, logs, API responses or anywhere in the database', async () => {
+      await saveRunbook(RUNBOOK);
+      const token = 'Tr0ub4dor&3 x/+="q';
+      const res = await post('/executions', {
+        runbook: 'leaky',
+        nodes: ['web-1'],
+        options: { token },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const id = res.body.id as string;
+      const done = await waitFinished(t, id);
+      expect(done.status).toBe('failed');
+      const b64 = Buffer.from(token).toString('base64');
+      const forms = [
+        token,
+        b64,
+        b64.replace(/=+$/, ''),
+        encodeURIComponent(token),
+        JSON.stringify(token).slice(1, -1),
+      ];
+
+      const responses = [
+        JSON.stringify((await get(`/executions/${id}`)).body),
+        JSON.stringify((await get(`/executions/${id}/logs?limit=1000`)).body),
+        JSON.stringify((await get('/executions?limit=50')).body),
+        JSON.stringify((await get('/audit?limit=200')).body),
+      ];
+      // The check failed on a JSON value that is the token: its error shows the value, masked.
+      const check = (done.results as Array<{ step: string; error: string | null }>).find(
+        (r) => r.step === 'check',
+      );
+      expect(check?.error).toMatch(/\$\.t is .*\*\*\*\*.*, expected "expected"/);
+      // Each printing step's output reached the log, masked.
+      const logs = (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{
+        step: string | null;
+        stream: string;
+        line: string;
+      }>;
+      for (const step of ['b64', 'url', 'json'])
+        expect(
+          logs.filter((l) => l.step === step && l.stream === 'stdout').map((l) => l.line),
+          step,
+        ).toEqual([step === 'json' ? '{"t": "****"}' : '****']);
+
+      // A full dump of every table's rows, as text.
+      const tables = (await t.app
+        .get(DataSource)
+        .query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)) as Array<{
+        tablename: string;
+      }>;
+      const dump: string[] = [];
+      for (const { tablename } of tables)
+        for (const row of (await t.app
+          .get(DataSource)
+          .query(`SELECT t::text AS r FROM "${tablename}" t`)) as Array<{ r: string }>)
+          dump.push(row.r);
+      expect(dump.length).toBeGreaterThan(0);
+      const all = [...responses, ...dump].join('\n');
+      for (const f of forms) expect(all.includes(f), `found ${JSON.stringify(f)}`).toBe(false);
     });
   });
 });

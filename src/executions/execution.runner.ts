@@ -18,6 +18,7 @@ import type { RunOutcome } from './execution-state.js';
 import { ExecutionLogWriter, type LogLimit, type LogWriterStats } from './log-writer.js';
 import { ExecutionResultWriter } from './result-writer.js';
 import { openOptions } from './secret-options.js';
+import { SecretMask } from './secret-mask.js';
 import { Semaphore } from './semaphore.js';
 import { runLocal } from './transports/local.transport.js';
 import { LocalProcessRecords } from './transports/local-processes.js';
@@ -157,20 +158,16 @@ export class ExecutionRunner implements OnModuleDestroy {
       );
       return;
     }
-    const log = new ExecutionLogWriter(
-      this.dataSource,
-      this.events,
-      execution.id,
-      0,
-      Object.values(secrets),
-      {
-        outageLimitMs: this.outageLimitMs,
-        limit: this.logLimit(def),
-        // The run cannot go on (output limit with action fail, database away too long).
-        onFatal: (error) => abort.abort(new Aborted('failed', error.message)),
-        warn: (message) => this.logger.warn(message),
-      },
-    );
+    // Every string that leaves this run (log lines, step errors, its error, the service log)
+    // goes through the mask.
+    const mask = new SecretMask(Object.values(secrets));
+    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, 0, mask, {
+      outageLimitMs: this.outageLimitMs,
+      limit: this.logLimit(def),
+      // The run cannot go on (output limit with action fail, database away too long).
+      onFatal: (error) => abort.abort(new Aborted('failed', error.message)),
+      warn: (message) => this.logger.warn(message),
+    });
     const write = log.write.bind(log);
     // Step results wait out a database outage like the log does (up to the outage limit).
     const results = new ExecutionResultWriter(this.dataSource, {
@@ -209,7 +206,11 @@ export class ExecutionRunner implements OnModuleDestroy {
         signal: abort.signal,
         transport: this.transport(sessions, execution.id),
         egress: this.egress,
-        results,
+        results: {
+          startStep: (...a) => results.startStep(...a),
+          finishStep: (row, outcome) =>
+            results.finishStep(row, { ...outcome, error: mask.mask(outcome.error) }),
+        },
       });
       if (!ok) {
         status = 'failed';
@@ -224,11 +225,11 @@ export class ExecutionRunner implements OnModuleDestroy {
           reason === 'timed_out'
             ? `runbook timeout of ${def.timeout} reached`
             : reason === 'failed'
-              ? aborted!.message
+              ? mask.mask(aborted!.message)
               : 'canceled';
       } else {
         status = 'failed';
-        error = (err as Error).message;
+        error = mask.mask((err as Error).message);
         this.logger.error(`execution ${execution.id}: ${error}`);
       }
     } finally {
@@ -243,7 +244,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       await results.flush();
     } catch (err) {
       if (status === 'succeeded') status = 'failed';
-      error = (err as Error).message;
+      error = mask.mask((err as Error).message);
       this.logger.error(`execution ${execution.id}: ${error}`);
     }
     write(

@@ -1,15 +1,9 @@
+import type { SecretMask } from './secret-mask.js';
 import type { DataSource } from 'typeorm';
 import { retryWhileUnreachable } from '../database/db-retry.js';
 import type { ExecutionEvents } from './execution-events.js';
 import type { LogStream } from './execution-log.entity.js';
 import type { Backpressure } from './transports/exec.js';
-
-/** Masks every secret value wherever it appears in a line of output. */
-export function maskLine(line: string, secrets: readonly string[]): string {
-  let out = line;
-  for (const s of secrets) if (s) out = out.split(s).join('****');
-  return out;
-}
 
 /** How much output one execution may store, and what happens past it. */
 export interface LogLimit {
@@ -120,7 +114,7 @@ export class ExecutionLogWriter implements Backpressure {
     private readonly events: ExecutionEvents,
     private readonly executionId: string,
     startSeq: number,
-    private readonly secrets: readonly string[],
+    private readonly secrets: SecretMask,
     private readonly opts: LogWriterOptions = {},
   ) {
     this.seq = startSeq;
@@ -140,7 +134,7 @@ export class ExecutionLogWriter implements Backpressure {
     if (this.failure) return;
     // Postgres text cannot hold NUL: it becomes U+FFFD rather than failing the batch.
     const clean = line.includes('\0') ? line.replaceAll('\0', '\uFFFD') : line;
-    const masked = maskLine(clean, this.secrets);
+    const masked = this.secrets.mask(clean);
     if (stream !== 'system' && this.opts.limit && !this.withinLimit(node, step, masked)) return;
     if (this.queue.length >= this.maxBuffered) {
       this.stats.dropped++;
