@@ -1,28 +1,15 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { pids } from './support/processes.js';
 
 // Exit statuses through the whole engine (API → queue → worker → SSH → result rows), on the
 // lean login where fast commands' statuses arrive at once, and the process-group kill on the
 // noisy login where the rc file's output comes before the wrapper's marker.
-
-const execFileAsync = promisify(execFile);
-
-async function pids(pattern: string): Promise<number[]> {
-  try {
-    const { stdout } = await execFileAsync('pgrep', ['-f', pattern]);
-    return stdout.split('\n').filter(Boolean).map(Number);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 1) return [];
-    throw error;
-  }
-}
 
 async function waitForPids(pattern: string, ok: (p: number[]) => boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;

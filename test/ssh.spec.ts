@@ -22,22 +22,12 @@ import {
   startSshd,
   type SshServer,
 } from './support/sshd.js';
+import { pids } from './support/processes.js';
 
 // SshSession against a real OpenSSH sshd on 127.0.0.1 (started per file): the remote processes
 // run on this machine, so the tests can look at them with pgrep.
 
 const execFileAsync = promisify(execFile);
-
-/** Pids whose full command line matches `pattern` (pgrep -f; pgrep never matches itself). */
-async function pids(pattern: string): Promise<number[]> {
-  try {
-    const { stdout } = await execFileAsync('pgrep', ['-f', pattern]);
-    return stdout.split('\n').filter(Boolean).map(Number);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 1) return [];
-    throw error;
-  }
-}
 
 async function waitFor<T>(
   probe: () => Promise<T>,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -14,6 +14,7 @@ import { NodeEntity } from './node.entity.js';
 import {
   auditNamed,
   credentialIdByName,
+  lockAllByName,
   stripUndefined,
   type ClusterFields,
   type NodeFields,
@@ -149,9 +150,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
     const { nodes, clusters } = parsed.inventory;
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [NODES_LOCK]);
-      const existing = new Map(
-        (await m.find(NodeEntity, { lock: { mode: 'pessimistic_write' } })).map((n) => [n.name, n]),
-      );
+      const existing = await lockAllByName(m, NodeEntity);
       for (const n of nodes) {
         const cur = existing.get(n.name);
         if (cur?.source === 'builtin') {
@@ -213,12 +212,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
         report.nodes.disabled.push(cur.name);
       }
 
-      const existingClusters = new Map(
-        (await m.find(ClusterEntity, { lock: { mode: 'pessimistic_write' } })).map((c) => [
-          c.name,
-          c,
-        ]),
-      );
+      const existingClusters = await lockAllByName(m, ClusterEntity);
       for (const c of clusters) {
         const fields: ClusterFields = {
           description: c.description ?? '',
@@ -313,13 +307,10 @@ export class InventorySyncService implements OnApplicationBootstrap {
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [NODES_LOCK]);
       const credentialId = await credentialIdByName(m, options.credential);
-      const existing = new Map(
-        (
-          await m.find(NodeEntity, {
-            where: { name: In(hosts.map((h) => h.name)) },
-            lock: { mode: 'pessimistic_write' },
-          })
-        ).map((n) => [n.name, n]),
+      const existing = await lockAllByName(
+        m,
+        NodeEntity,
+        hosts.map((h) => h.name),
       );
       for (const h of hosts) {
         const cur = existing.get(h.name);
@@ -373,13 +364,10 @@ export class InventorySyncService implements OnApplicationBootstrap {
         }
       }
 
-      const existingClusters = new Map(
-        (
-          await m.find(ClusterEntity, {
-            where: { name: In(clusters.map((c) => c.name)) },
-            lock: { mode: 'pessimistic_write' },
-          })
-        ).map((c) => [c.name, c]),
+      const existingClusters = await lockAllByName(
+        m,
+        ClusterEntity,
+        clusters.map((c) => c.name),
       );
       for (const c of clusters) {
         const cur = existingClusters.get(c.name);

@@ -1,4 +1,4 @@
-import type { EntityManager, EntityTarget, FindOptionsWhere } from 'typeorm';
+import { In, type EntityManager, type EntityTarget, type FindOptionsWhere } from 'typeorm';
 import type { AuditContext, AuditService } from '../audit/audit.service.js';
 import { canonicalJson } from '../common/canonical-json.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
@@ -83,6 +83,17 @@ export async function lockByRef<T extends { id: string; name: string }>(
   const row = await m.findOne(entity, { where, lock: { mode: 'pessimistic_write' } });
   if (!row) throw notFound(what, ref);
   return row;
+}
+
+/** Row-locks nodes or clusters (all of them, or those named) and maps them by name. */
+export async function lockAllByName<T extends { name: string }>(
+  m: EntityManager,
+  entity: EntityTarget<T>,
+  names?: string[],
+): Promise<Map<string, T>> {
+  const where = names ? ({ name: In(names) } as FindOptionsWhere<T>) : undefined;
+  const rows = await m.find(entity, { where, lock: { mode: 'pessimistic_write' } });
+  return new Map(rows.map((r) => [r.name, r]));
 }
 
 /** The id of the credential named (null and undefined pass through), or a 400 suggesting one. */

@@ -1,23 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import { runLocal } from './local.transport.js';
 import type { ExecResult } from './exec.js';
-
-const execFileAsync = promisify(execFile);
-
-async function pids(pattern: string): Promise<number[]> {
-  try {
-    const { stdout } = await execFileAsync('pgrep', ['-f', pattern]);
-    return stdout.split('\n').filter(Boolean).map(Number);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 1) return [];
-    throw error;
-  }
-}
+import { pids } from '../../../test/support/processes.js';
 
 async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
