@@ -13,6 +13,7 @@ import { retryWhileUnreachable } from '../database/db-retry.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
+import { stepRetry } from '../runbooks/runbook.schema.js';
 import type { NodeFilter } from '../nodes/node-filter.schema.js';
 import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
@@ -139,6 +140,16 @@ export class ExecutionsService {
     }
     const v = validateOptions(def.options ?? [], req.options ?? {});
     if (!v.ok) throw validationFailed(v.problems.map(({ path, message }) => ({ path, message })));
+    // Retries that name an option get their value checked now, before anything runs.
+    for (const step of [...def.steps, ...(def.onError ?? [])]) {
+      try {
+        stepRetry(step, v.options.values);
+      } catch (err) {
+        throw validationFailed([
+          { path: `steps.${step.name}.retry`, message: (err as Error).message },
+        ]);
+      }
+    }
 
     const needsTargets = def.steps.some(
       (s) =>

@@ -3,6 +3,7 @@ import { test as testCondition } from '../runbooks/condition.js';
 import {
   durationMs,
   stepKind,
+  stepRetry,
   type RunbookDefinition,
   type StepDefinition,
 } from '../runbooks/runbook.schema.js';
@@ -197,7 +198,16 @@ async function runOnce(
     });
     return 'skipped';
   }
-  const attempts = step.retry?.attempts ?? 1;
+  let retry: { attempts: number; delayMs: number };
+  try {
+    retry = stepRetry(step, ctx.options);
+  } catch (err) {
+    const error = (err as Error).message;
+    ctx.log(nodeName, step.name, 'system', `failed: ${error}`);
+    await ctx.results.finishStep(result, { status: 'failed', exitCode: null, error, attempt: 1 });
+    return 'failed';
+  }
+  const attempts = retry.attempts;
   let last: StepAttempt = { ok: false, exitCode: null, error: 'not run', output: '' };
   let used = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -210,7 +220,7 @@ async function runOnce(
         'system',
         `attempt ${attempt}/${attempts}: ${last.error ?? 'failed'}`,
       );
-      await sleep(step.retry?.delay ? durationMs(step.retry.delay) : 1000, ctx.signal);
+      await sleep(retry.delayMs, ctx.signal);
     }
     last = await attemptStep(step, target, values, ctx);
     if (last.ok || last.fatal) break;

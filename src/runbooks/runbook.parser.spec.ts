@@ -1,4 +1,5 @@
 import { checkReferences, type ParsedRunbook } from './runbook-references.js';
+import { stepRetry } from './runbook.schema.js';
 import {
   MAX_RUNBOOK_BYTES,
   parseRunbook,
@@ -1059,4 +1060,80 @@ describe('literal secrets in credential headers', () => {
       expect(parseRunbook('f.yaml', withHeader(value)).ok).toBe(true);
     },
   );
+});
+
+describe('retry from options', () => {
+  const withRetry = (options: string[], retry: string) =>
+    runbook({
+      options: options.length ? options : undefined,
+      steps: [
+        '  - name: gate',
+        '    run: curl -fsS http://127.0.0.1/health',
+        `    retry: ${retry}`,
+      ],
+    });
+
+  it('accepts attempts from an integer option and a delay from a duration-patterned one', () => {
+    const def = ok(
+      withRetry(
+        [
+          '  - { name: checks, type: integer, default: 3 }',
+          "  - { name: every, type: string, default: 5s, pattern: '[0-9]+s' }",
+        ],
+        "{ attempts: '{{ options.checks }}', delay: '{{ options.every }}' }",
+      ),
+    );
+    expect(def.steps[0].retry).toEqual({
+      attempts: '{{ options.checks }}',
+      delay: '{{ options.every }}',
+    });
+  });
+
+  it('refuses an unknown option, a string option for attempts and an unconstrained one for delay', () => {
+    expect(
+      messages(
+        withRetry(
+          ['  - { name: free, type: string }'],
+          "{ attempts: '{{ options.free }}', delay: '{{ options.free }}' }",
+        ),
+      ),
+    ).toEqual([
+      'option free is string: attempts need an integer option',
+      expect.stringMatching(/^option free must be an enum of durations or a string with a pattern/),
+    ]);
+    expect(messages(withRetry([], "{ attempts: '{{ options.nope }}' }"))).toEqual([
+      'no option named "nope"',
+    ]);
+  });
+
+  it('refuses any other template in retry', () => {
+    expect(messages(withRetry([], "{ attempts: 3, delay: '{{ node.name }}' }"))[0]).toMatch(
+      /duration|options\.NAME/,
+    );
+  });
+});
+
+describe('stepRetry', () => {
+  const step = (retry: { attempts: number | string; delay?: string }) => ({ name: 'gate', retry });
+  it('resolves option references and literal values', () => {
+    expect(
+      stepRetry(step({ attempts: '{{ options.n }}', delay: '{{ options.d }}' }), {
+        n: 4,
+        d: '250ms',
+      }),
+    ).toEqual({ attempts: 4, delayMs: 250 });
+    expect(stepRetry(step({ attempts: 2, delay: '1m' }), {})).toEqual({
+      attempts: 2,
+      delayMs: 60_000,
+    });
+    expect(stepRetry({ name: 'once' }, {})).toEqual({ attempts: 1, delayMs: 1000 });
+  });
+  it('names the step and the bad value', () => {
+    expect(() => stepRetry(step({ attempts: '{{ options.n }}' }), { n: 0 })).toThrow(
+      /step gate: retry.attempts .* is 0, expected an integer from 1 to 100/,
+    );
+    expect(() =>
+      stepRetry(step({ attempts: 1, delay: '{{ options.d }}' }), { d: '5 min' }),
+    ).toThrow(/retry.delay .* is "5 min", expected a duration/);
+  });
 });

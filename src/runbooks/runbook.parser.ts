@@ -10,6 +10,8 @@ import {
 import { conditionPaths, ConditionError, parseCondition } from './condition.js';
 import { validateOptions } from './options.js';
 import {
+  DURATION_RE,
+  optionRefName,
   runbookSchema,
   STEP_KINDS,
   stepKind,
@@ -208,6 +210,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
         checkTemplate(value, scope, shell, (msg) => add(at(...path), msg));
       }
       checkEvaluated(step, options, (path, msg) => add(at(...path), msg));
+      checkRetryRefs(step, options, (path, msg) => add(at(...path), msg));
       if (step.when) checkCondition(step.when, scope, (msg) => add(at('when'), msg));
       for (const [name, c] of Object.entries(step.capture ?? {})) {
         if ('regex' in c) checkRegex(c.regex, (msg) => add(at('capture', name, 'regex'), msg));
@@ -272,6 +275,42 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
         checkRegex(v.slice(1, -1), (m) => add(['triggers', i, 'alert', 'match', label], m));
     }
   });
+}
+
+/**
+ * `retry.attempts` / `retry.delay` may name an option; it must exist and be able to hold only
+ * a fitting value: an integer option for attempts, a string option whose pattern admits only
+ * durations or an enum of durations for delay. The start path checks the value itself.
+ */
+function checkRetryRefs(
+  step: StepDefinition,
+  options: readonly OptionDefinition[],
+  add: (path: PathKey[], msg: string) => void,
+) {
+  const attempts = optionRefName(step.retry?.attempts);
+  if (attempts !== undefined) {
+    const o = options.find((d) => d.name === attempts);
+    if (!o) add(['retry', 'attempts'], `no option named "${attempts}"`);
+    else if (o.type !== 'integer')
+      add(
+        ['retry', 'attempts'],
+        `option ${attempts} is ${o.type}: attempts need an integer option`,
+      );
+  }
+  const delay = optionRefName(step.retry?.delay);
+  if (delay !== undefined) {
+    const o = options.find((d) => d.name === delay);
+    if (!o) add(['retry', 'delay'], `no option named "${delay}"`);
+    else if (
+      o.type === 'enum'
+        ? !o.values.every((v) => DURATION_RE.test(v))
+        : o.type !== 'string' || !o.pattern
+    )
+      add(
+        ['retry', 'delay'],
+        `option ${delay} must be an enum of durations or a string with a pattern, so only a duration such as 30s gets through`,
+      );
+  }
 }
 
 /** The step fields that hold templates; `shell` ones quote each value as a word. */

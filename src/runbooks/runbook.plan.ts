@@ -5,6 +5,8 @@ import type { ValidatedOptions } from './options.js';
 import {
   durationMs,
   stepKind,
+  optionRefName,
+  stepRetry,
   type RunbookDefinition,
   type StepDefinition,
 } from './runbook.schema.js';
@@ -24,7 +26,8 @@ export interface PlannedStep {
   /** The condition, and its value when it depends only on options and the node. */
   when?: { condition: string; decided: 'run' | 'skip' | 'at run time' };
   timeoutMs?: number;
-  retry?: { attempts: number; delay?: string };
+  /** With option references resolved; as written when an option's value does not fit. */
+  retry?: { attempts: number | string; delay?: string };
   continueOnError: boolean;
   /** Per node for steps on targets; one entry with node null for local steps. */
   actions: Array<{
@@ -155,10 +158,27 @@ function planStep(
       ? { when: { condition: step.when, decided: decided as 'run' | 'skip' | 'at run time' } }
       : {}),
     ...(step.timeout ? { timeoutMs: durationMs(step.timeout) } : {}),
-    ...(step.retry ? { retry: step.retry } : {}),
+    ...(step.retry ? { retry: planRetry(step, base.options ?? {}) } : {}),
     continueOnError: step.continueOnError ?? false,
     actions,
   };
+}
+
+function planRetry(step: StepDefinition, options: Record<string, unknown>): PlannedStep['retry'] {
+  const { attempts, delay } = step.retry!;
+  // An option reference shows the option's value; a value that does not fit stays as written
+  // (the start path refuses it).
+  const resolve = (v: number | string) => {
+    const ref = optionRefName(v);
+    const value = ref ? options[ref] : v;
+    return typeof value === 'number' || typeof value === 'string' ? value : v;
+  };
+  try {
+    stepRetry(step, options);
+  } catch {
+    return { attempts, ...(delay ? { delay } : {}) };
+  }
+  return { attempts: resolve(attempts), ...(delay ? { delay: String(resolve(delay)) } : {}) };
 }
 
 function describe(step: StepDefinition, kind: string, values: TemplateValues) {

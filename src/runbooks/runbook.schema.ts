@@ -104,9 +104,28 @@ export const targetsSchema = z.strictObject({
   allowEmpty: z.boolean().optional().describe('Succeed when no node matches instead of failing'),
 });
 
+const OPTION_REF_RE = /^\{\{\s*options\.([a-z][a-z0-9_]*)\s*\}\}$/;
+
+/** A single `{{ options.NAME }}` reference, rendered when the step runs. */
+const optionRef = z.string().regex(OPTION_REF_RE, 'expected a single {{ options.NAME }}');
+
+/** The option a value that is exactly `{{ options.NAME }}` names, else undefined. */
+export function optionRefName(v: unknown): string | undefined {
+  return typeof v === 'string' ? OPTION_REF_RE.exec(v)?.[1] : undefined;
+}
+
 const retrySchema = z.strictObject({
-  attempts: z.number().int().min(1).max(100),
-  delay: duration.optional(),
+  attempts: z
+    .union([z.number().int().min(1).max(100), optionRef], {
+      error: 'expected 1-100 or a single {{ options.NAME }}',
+    })
+    .describe('1-100, or {{ options.NAME }} (an integer option)'),
+  delay: z
+    .union([duration, optionRef], {
+      error: 'expected a duration such as 500ms, 30s or 15m, or a single {{ options.NAME }}',
+    })
+    .optional()
+    .describe('Duration between attempts, or {{ options.NAME }} (a duration such as 30s)'),
 });
 
 const captureSchema = z.union([
@@ -289,6 +308,35 @@ export function sizeBytes(v: number | string): number {
     Number(m[1]) *
     { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b']
   );
+}
+
+/**
+ * A step's retry with option references resolved: attempts 1-100 and a delay in ms (1 s when
+ * absent). Throws a message naming the step and the bad value: the start path calls it to refuse
+ * such options before anything runs, the workflow as a backstop.
+ */
+export function stepRetry(
+  step: Pick<StepDefinition, 'name' | 'retry'>,
+  options: Record<string, unknown>,
+): { attempts: number; delayMs: number } {
+  if (!step.retry) return { attempts: 1, delayMs: 1000 };
+  const value = (v: number | string): unknown => {
+    if (typeof v === 'number') return v;
+    const ref = optionRefName(v);
+    return ref ? options[ref] : v;
+  };
+  const attempts = value(step.retry.attempts);
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1 || attempts > 100)
+    throw new Error(
+      `step ${step.name}: retry.attempts ${String(step.retry.attempts)} is ${JSON.stringify(attempts ?? null)}, expected an integer from 1 to 100`,
+    );
+  if (step.retry.delay === undefined) return { attempts, delayMs: 1000 };
+  const delay = value(step.retry.delay);
+  if (typeof delay !== 'string' || !DURATION_RE.test(delay))
+    throw new Error(
+      `step ${step.name}: retry.delay ${step.retry.delay} is ${JSON.stringify(delay ?? null)}, expected a duration such as 500ms, 30s or 15m`,
+    );
+  return { attempts, delayMs: durationMs(delay) };
 }
 
 export function durationMs(d: string): number {

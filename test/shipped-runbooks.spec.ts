@@ -1,0 +1,210 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestApp, type TestApp } from './support/app.js';
+import { registerFleet, waitFinished } from './support/fleet.js';
+import { startModelServer, type ModelServer } from './support/model-server.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
+import { startSshd, type SshServer } from './support/sshd.js';
+
+const SHIPPED = join(import.meta.dirname, '..', 'runbooks');
+
+interface Result {
+  step: string;
+  node: string | null;
+  status: string;
+  error: string | null;
+  attempt: number;
+}
+
+/**
+ * The runbooks in `runbooks/`, as shipped, run end to end: model-rollback against a model-serving
+ * stand-in, cache-clear against a real redis-server through a real sshd target.
+ */
+describe('the shipped runbooks, end to end', () => {
+  let t: TestApp;
+  let dir: string;
+  let sshd: SshServer;
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-shipped-'));
+    cpSync(SHIPPED, dir, { recursive: true });
+    [sshd, redis] = await Promise.all([startSshd(), startRedis()]);
+    t = await startTestApp({ RUNBOOKS_DIR: dir });
+    await registerFleet(t, sshd, ['cache-1'], { attributes: { environment: 'staging' } });
+    await registerFleet(t, sshd, ['cache-prod'], { attributes: { environment: 'production' } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([sshd?.stop(), redis?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = (path: string) => t.http().get(path).set('Authorization', t.adminAuth);
+  const post = (path: string, body: object) =>
+    t.http().post(path).set('Authorization', t.adminAuth).send(body);
+  const logText = async (id: string) =>
+    (
+      (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{
+        step: string | null;
+        line: string;
+      }>
+    )
+      .map((l) => `${l.step ?? '-'}: ${l.line}`)
+      .join('\n');
+
+  describe('model-rollback', () => {
+    let serving: ModelServer;
+    afterEach(async () => serving?.close());
+
+    const rollback = (model: string, extra: Record<string, unknown> = {}) =>
+      post('/executions', {
+        runbook: 'model-rollback',
+        options: {
+          serving_url: serving.url,
+          model,
+          api_token: serving.token,
+          gate_checks: 3,
+          gate_interval: '50ms',
+          ...extra,
+        },
+      });
+
+    it('switches the model back to its previous version and passes the error-rate gate', async () => {
+      serving = await startModelServer({
+        ranker: { version: 'v8', previous_version: 'v7', errorRates: { v8: 0.3, v7: 0.001 } },
+      });
+      const res = await rollback('ranker');
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status, done.error ?? '').toBe('succeeded');
+      expect(serving.model('ranker')).toEqual({ version: 'v7', previous_version: 'v8' });
+
+      // The switch asked for the previous version, said who and why, and carried the token.
+      const switches = serving.requests.filter((r) => r.method === 'POST');
+      expect(switches).toEqual([
+        {
+          method: 'POST',
+          path: '/v1/models/ranker/active',
+          authorized: true,
+          body: {
+            version: 'v7',
+            reason: `rollback from v8 by Firebreak execution ${res.body.id as string}`,
+          },
+        },
+      ]);
+      expect(serving.requests.every((r) => r.authorized)).toBe(true);
+      const results = done.results as unknown as Result[];
+      expect(results.map((r) => [r.step, r.status])).toEqual([
+        ['current', 'succeeded'],
+        ['has-previous', 'succeeded'],
+        ['switch', 'succeeded'],
+        ['serving-previous', 'succeeded'],
+        ['error-rate-recovered', 'succeeded'],
+      ]);
+      // The bearer token is a secure option: nowhere in the log or the execution.
+      const everything = (await logText(res.body.id as string)) + JSON.stringify(done);
+      expect(everything).not.toContain(serving.token);
+    });
+
+    it('fails the run loudly when the error rate stays high after the switch, after every read', async () => {
+      serving = await startModelServer({
+        ranker: { version: 'v8', previous_version: 'v7', errorRates: { v8: 0.3, v7: 0.25 } },
+      });
+      const res = await rollback('ranker', { max_error_rate: 0.05 });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status).toBe('failed');
+      const results = done.results as unknown as Result[];
+      const gate = results.find((r) => r.step === 'error-rate-recovered')!;
+      expect(gate).toMatchObject({ status: 'failed', attempt: 3 });
+      expect(gate.error).toMatch(/\$\.error_rate is 0\.25.*0\.05/);
+      // It read the metrics once per attempt, and then ran onError to show the state it left.
+      expect(serving.requests.filter((r) => r.path.endsWith('/metrics'))).toHaveLength(3);
+      expect(results.find((r) => r.step === 'state-after-failure')?.status).toBe('succeeded');
+      // The switch did happen: the run says the model is on v7 but unhealthy, it does not hide it.
+      expect(serving.model('ranker').version).toBe('v7');
+    });
+
+    it('changes nothing when the model has no previous version', async () => {
+      serving = await startModelServer({
+        fresh: { version: 'v1', previous_version: null, errorRates: { v1: 0.4 } },
+      });
+      const res = await rollback('fresh');
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status).toBe('failed');
+      const results = done.results as unknown as Result[];
+      const check = results.find((r) => r.step === 'has-previous');
+      expect(check?.status).toBe('failed');
+      expect(check?.error).toMatch(/\$\.previous_version is null/);
+      expect(results.some((r) => r.step === 'switch')).toBe(false);
+      expect(serving.requests.some((r) => r.method === 'POST')).toBe(false);
+      expect(serving.model('fresh')).toEqual({ version: 'v1', previous_version: null });
+    });
+
+    it('refuses a gate interval that is not a duration, naming the option, before anything runs', async () => {
+      serving = await startModelServer({
+        ranker: { version: 'v8', previous_version: 'v7', errorRates: { v8: 0.3, v7: 0.001 } },
+      });
+      const res = await rollback('ranker', { gate_interval: '30 seconds; reboot' });
+      expect(res.status).toBe(400);
+      expect(JSON.stringify(res.body)).toContain('options.gate_interval');
+      expect(serving.requests).toEqual([]);
+    });
+  });
+
+  describe('cache-clear', () => {
+    const redisCli = (...args: string[]) =>
+      execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim();
+
+    it('flushes exactly the one Redis database on the node and verifies it is empty', async () => {
+      redisCli('-n', '3', 'SET', 'session:1', 'a');
+      redisCli('-n', '3', 'SET', 'session:2', 'b');
+      redisCli('-n', '4', 'SET', 'keep', 'me');
+      const res = await post('/executions', {
+        runbook: 'cache-clear',
+        nodes: ['cache-1'],
+        options: { scope: 'redis-db', redis_port: redis.port, redis_db: 3 },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status, done.error ?? '').toBe('succeeded');
+      expect(redisCli('-n', '3', 'DBSIZE')).toBe('0');
+      expect(redisCli('-n', '4', 'GET', 'keep')).toBe('me');
+      const results = done.results as unknown as Result[];
+      expect(results.map((r) => [r.step, r.status])).toEqual([
+        ['purge-path', 'skipped'],
+        ['ban-all', 'skipped'],
+        ['flush-redis', 'succeeded'],
+        ['redis-empty', 'succeeded'],
+      ]);
+      expect(await logText(res.body.id as string)).toContain('flush-redis: OK');
+    });
+
+    it('refuses a database number outside the 0-15 the option allows', async () => {
+      // A database past the 0-15 the option allows cannot be named: the option refuses it.
+      const bad = await post('/executions', {
+        runbook: 'cache-clear',
+        nodes: ['cache-1'],
+        options: { scope: 'redis-db', redis_port: redis.port, redis_db: 16 },
+      });
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.body)).toContain('options.redis_db');
+    });
+
+    it('needs approval to flush a production cache', async () => {
+      redisCli('-n', '5', 'SET', 'prod', 'x');
+      const res = await post('/executions', {
+        runbook: 'cache-clear',
+        nodes: ['cache-prod'],
+        options: { scope: 'redis-db', redis_port: redis.port, redis_db: 5 },
+      });
+      // Nothing ran: the production key is still there whatever the answer.
+      expect(res.status).not.toBe(400);
+      expect(JSON.stringify(res.body)).toMatch(/approv/);
+      expect(redisCli('-n', '5', 'GET', 'prod')).toBe('x');
+    });
+  });
+});
