@@ -6,6 +6,7 @@ import { startTestApp, type TestApp } from './support/app.js';
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { startModelServer, type ModelServer } from './support/model-server.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
+import { startServiceHost, type ServiceHost } from './support/service-host.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 
 const SHIPPED = join(import.meta.dirname, '..', 'runbooks');
@@ -152,6 +153,114 @@ describe('the shipped runbooks, end to end', () => {
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toContain('options.gate_interval');
       expect(serving.requests).toEqual([]);
+    });
+  });
+
+  describe('restart-service', () => {
+    // Three staging nodes, each its own server (own sshd, own service manager with unit `api`).
+    const NODES = ['web-1', 'web-2', 'web-3'];
+    const hosts: ServiceHost[] = [];
+    const servers: SshServer[] = [];
+    beforeAll(async () => {
+      for (const name of NODES) {
+        const host = await startServiceHost(['api']);
+        const server = await startSshd({ path: [host.binDir] });
+        hosts.push(host);
+        servers.push(server);
+        await registerFleet(t, server, [name], { credential: `key-${name}` });
+      }
+    });
+    afterAll(async () => {
+      await Promise.all([...servers.map((s) => s.stop()), ...hosts.map((h) => h.close())]);
+    });
+
+    const restart = () =>
+      post('/executions', {
+        runbook: 'restart-service',
+        nodes: NODES,
+        options: { service: 'api', batch: 1, health_checks: 2, health_interval: '50ms' },
+      });
+
+    it('restarts the service on every node, one batch at a time, each healthy before the next', async () => {
+      const before = await Promise.all(hosts.map((h) => h.pid('api')));
+      const res = await restart();
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status, done.error ?? '').toBe('succeeded');
+      const after = await Promise.all(hosts.map((h) => h.pid('api')));
+      after.forEach((pid, i) => {
+        expect(pid, NODES[i]).not.toBeNull();
+        expect(pid, NODES[i]).not.toBe(before[i]);
+      });
+      const log = await logText(res.body.id as string);
+      expect(log).toContain('batch 1/3: web-1');
+      expect(log).toContain('batch 3/3: web-3');
+      const results = done.results as unknown as Result[];
+      for (const node of NODES)
+        expect(results.filter((r) => r.node === node).map((r) => [r.step, r.status])).toEqual([
+          ['status-before', 'succeeded'],
+          ['restart', 'succeeded'],
+          ['healthy', 'succeeded'],
+        ]);
+    });
+
+    it('stops the rollout at the first node that does not come back, and shows its journal', async () => {
+      await hosts[1]!.breakUnit('api');
+      const third = await hosts[2]!.pid('api');
+      const thirdStarts = await hosts[2]!.starts('api');
+      const res = await restart();
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status).toBe('failed');
+      const results = done.results as unknown as Result[];
+      const on = (node: string) =>
+        results.filter((r) => r.node === node).map((r) => [r.step, r.status]);
+      expect(on('web-1')).toEqual([
+        ['status-before', 'succeeded'],
+        ['restart', 'succeeded'],
+        ['healthy', 'succeeded'],
+      ]);
+      // web-2's restart failed (its unit cannot start), so the batch stopped there; its journal
+      // was fetched by onError; web-3 was never touched.
+      expect(on('web-2')).toEqual([
+        ['status-before', 'succeeded'],
+        ['restart', 'failed'],
+        ['journal', 'succeeded'],
+      ]);
+      expect(on('web-3')).toEqual([]);
+      expect(await hosts[2]!.pid('api')).toBe(third);
+      expect(await hosts[2]!.starts('api')).toBe(thirdStarts);
+      expect(await logText(res.body.id as string)).toMatch(
+        /journal: .*Failed to start api\.service/,
+      );
+    });
+  });
+
+  describe('restart-service health gate', () => {
+    let host: ServiceHost;
+    let server: SshServer;
+    beforeAll(async () => {
+      host = await startServiceHost(['worker']);
+      server = await startSshd({ path: [host.binDir] });
+      await registerFleet(t, server, ['batch-1'], { credential: 'key-batch-1' });
+    });
+    afterAll(async () => Promise.all([server?.stop(), host?.close()]));
+
+    it('fails the node when the service restarts fine but never comes up, after every check', async () => {
+      await host.crashUnit('worker');
+      const res = await post('/executions', {
+        runbook: 'restart-service',
+        nodes: ['batch-1'],
+        options: { service: 'worker', health_checks: 3, health_interval: '50ms' },
+      });
+      const done = await waitFinished(t, res.body.id as string);
+      expect(done.status).toBe('failed');
+      const results = done.results as unknown as Result[];
+      expect(results.find((r) => r.step === 'restart')?.status).toBe('succeeded');
+      expect(results.find((r) => r.step === 'healthy')).toMatchObject({
+        status: 'failed',
+        attempt: 3,
+      });
+      expect(await logText(res.body.id as string)).toMatch(/journal: .*status=11\/SEGV/);
     });
   });
 

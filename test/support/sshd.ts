@@ -52,6 +52,11 @@ export interface StartSshdOptions {
   users?: Array<string | SshdUser>;
   /** The login environment; default `lean`. */
   login?: SshLogin;
+  /**
+   * Directories put first on the login's PATH (like a server's /usr/local/bin), e.g. the
+   * service-manager stand-in of test/support/service-host.ts. Not for `own`.
+   */
+  path?: string[];
 }
 
 export interface SshServer {
@@ -140,7 +145,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
       await writeFile(keysFile(user.username), `${lines.join('\n')}\n`, { mode: 0o644 });
     }
 
-    const setEnv = await loginEnvironment(login, dir);
+    const setEnv = await loginEnvironment(login, dir, options.path ?? []);
     const server = await listen(sshd, dir, hostKeyPath, keysDir, setEnv);
     return {
       host: HOST,
@@ -167,16 +172,28 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
  * read by the login shell itself (bash reads `BASH_ENV` before running `-c command`) and unsets
  * `BASH_ENV`, so only the login shell reads it, like a `.bashrc`.
  */
-async function loginEnvironment(login: SshLogin, dir: string): Promise<string[]> {
-  if (login === 'own') return [];
-  if (login === 'lean' || login === 'nonroot') return ['SHLVL=1'];
+async function loginEnvironment(
+  login: SshLogin,
+  dir: string,
+  extraPath: string[],
+): Promise<string[]> {
+  if (login === 'own') {
+    if (extraPath.length) throw new Error('startSshd: path does not apply to the own login');
+    return [];
+  }
+  const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+  const pathRc = extraPath.length ? [`export PATH=${quote(extraPath.join(':'))}:"$PATH"`] : [];
+  if ((login === 'lean' || login === 'nonroot') && !pathRc.length) return ['SHLVL=1'];
   const rcPath = path.join(dir, `${login}-login.rc`);
-  const printf = (text: string, fd: 1 | 2) =>
-    `printf '%s' '${text.replace(/'/g, `'\\''`)}' >&${fd}`;
-  const rc =
-    login === 'noisy'
+  const printf = (text: string, fd: 1 | 2) => `printf '%s' ${quote(text)} >&${fd}`;
+  const rc = [
+    ...pathRc,
+    ...(login === 'noisy'
       ? [printf(NOISY_LOGIN_OUTPUT.stdout, 1), printf(NOISY_LOGIN_OUTPUT.stderr, 2)]
-      : [`sleep ${SLOW_LOGIN_MS / 1000}`];
+      : login === 'slow'
+        ? [`sleep ${SLOW_LOGIN_MS / 1000}`]
+        : []),
+  ];
   await writeFile(rcPath, ['unset BASH_ENV', ...rc, ''].join('\n'), { mode: 0o644 });
   await chmod(rcPath, 0o644);
   return ['SHLVL=1', `BASH_ENV=${rcPath}`];
