@@ -36,7 +36,9 @@ export class LoginThrottleService {
   ) {}
 
   async reserve(username: string, source: string): Promise<ThrottleVerdict> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<
+      Array<{ scope: 'user' | 'source'; retryAfter: number | null }>
+    >(
       `INSERT INTO login_throttle AS t (scope, source, username, attempts, window_started_at, lockouts)
        VALUES ('source', $1, '', 1, now(), 0), ('user', $1, $2, 1, now(), 0)
        ON CONFLICT (scope, source, username) DO UPDATE SET
@@ -69,7 +71,7 @@ export class LoginThrottleService {
         this.config.loginMaxAttempts,
         this.config.loginMaxAttempts * SOURCE_LIMIT_FACTOR,
       ],
-    )) as Array<{ scope: 'user' | 'source'; retryAfter: number | null }>;
+    );
     const blocked = rows
       .filter((r) => r.retryAfter !== null && r.retryAfter > 0)
       .sort((a, b) => b.retryAfter! - a.retryAfter!)[0];
