@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { DataSource } from 'typeorm';
 import { deriveKey } from '../src/config/keys.js';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from './support/app.js';
+import { createTestDatabase, openDataSource } from './support/database.js';
 
 describe('authentication and users (real app, real Postgres)', () => {
   let t: TestApp;
@@ -582,5 +583,44 @@ describe('authentication and users (real app, real Postgres)', () => {
         ).status,
       ).toBe(403);
     });
+  });
+});
+
+describe('the Sessions migration (real Postgres)', () => {
+  it('gives tokens that never expired an expiry: 30 days from now, or their revocation time', async () => {
+    const db = await createTestDatabase();
+    const ds = await openDataSource(db.url);
+    try {
+      const names = (await ds.query('SELECT name FROM migrations ORDER BY id DESC')) as Array<{
+        name: string;
+      }>;
+      const upTo = names.findIndex((m) => m.name === 'Sessions1795443000000');
+      expect(upTo).toBeGreaterThanOrEqual(0);
+      for (let i = 0; i <= upTo; i++) await ds.undoLastMigration({ transaction: 'each' });
+      const [user] = (await ds.query(
+        `INSERT INTO users (username, display_name, roles) VALUES ('old', 'Old', '{viewer}') RETURNING id`,
+      )) as Array<{ id: string }>;
+      await ds.query(
+        `INSERT INTO api_tokens (user_id, name, token_hash, prefix, expires_at, revoked_at) VALUES
+           ($1, 'forever', repeat('a', 64), 'fbk_a', NULL, NULL),
+           ($1, 'revoked', repeat('b', 64), 'fbk_b', NULL, '2026-01-01T00:00:00Z'),
+           ($1, 'dated', repeat('c', 64), 'fbk_c', '2027-01-01T00:00:00Z', NULL)`,
+        [user.id],
+      );
+      await ds.runMigrations({ transaction: 'each' });
+      const rows = (await ds.query(
+        `SELECT name, extract(epoch FROM expires_at - now())::int AS "inSeconds",
+                expires_at = revoked_at AS "atRevocation", expires_at AS "expiresAt"
+           FROM api_tokens ORDER BY name`,
+      )) as Array<{ name: string; inSeconds: number; atRevocation: boolean; expiresAt: Date }>;
+      expect(rows[0]).toMatchObject({ name: 'dated' });
+      expect(rows[0].expiresAt.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+      expect(rows[1].name).toBe('forever');
+      expect(Math.abs(rows[1].inSeconds - 30 * 86400)).toBeLessThan(3600);
+      expect(rows[2]).toMatchObject({ name: 'revoked', atRevocation: true });
+    } finally {
+      await ds.destroy();
+      await db.drop();
+    }
   });
 });
