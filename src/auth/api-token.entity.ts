@@ -38,8 +38,9 @@ export class ApiTokenEntity {
   @Column({ type: 'varchar', length: 16 })
   prefix: string;
 
-  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
-  expiresAt: Date | null;
+  /** Always set: TOKEN_DEFAULT_TTL after creation unless asked for, never past TOKEN_MAX_TTL. */
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt: Date;
 
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;

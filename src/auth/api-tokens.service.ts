@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { DomainException, notFound } from '../common/errors.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ApiTokenEntity } from './api-token.entity.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 import { API_TOKEN_PREFIX, generateApiToken, hashApiToken } from './secrets.js';
@@ -16,6 +18,7 @@ const MAX_TOKENS_PER_USER = 50;
 @Injectable()
 export class ApiTokensService {
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
   ) {}
@@ -29,11 +32,33 @@ export class ApiTokensService {
     input: { name: string; expiresAt?: Date },
     ctx: AuditContext,
   ): Promise<{ entity: ApiTokenEntity; token: string }> {
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    // Only a person who just proved their password mints tokens: a token that could mint tokens
+    // would let a thief outlive the revocation of the one they stole.
+    if (owner.via !== 'session') {
+      const reason =
+        'API tokens are created only from an interactive session (POST /auth/login), not with an API token';
+      await this.audit.record(ctx, {
+        action: 'access.denied',
+        outcome: 'denied',
+        subjectType: 'ApiToken',
+        details: { attempted: 'create', route: 'POST /auth/tokens', reason, via: owner.via },
+      });
+      throw new DomainException('FORBIDDEN', reason, { action: 'create', subject: 'ApiToken' });
+    }
+    const now = Date.now();
+    const maxMs = this.config.tokenMaxTtlSeconds * 1000;
+    if (input.expiresAt && input.expiresAt.getTime() <= now) {
       throw new DomainException('VALIDATION_FAILED', 'expiresAt: must be in the future', [
         { path: 'expiresAt', message: 'must be in the future' },
       ]);
     }
+    if (input.expiresAt && input.expiresAt.getTime() > now + maxMs) {
+      const message = `must be at most ${humanDuration(this.config.tokenMaxTtlSeconds)} from now (TOKEN_MAX_TTL)`;
+      throw new DomainException('VALIDATION_FAILED', `expiresAt: ${message}`, [
+        { path: 'expiresAt', message },
+      ]);
+    }
+    const expiresAt = input.expiresAt ?? new Date(now + this.config.tokenDefaultTtlSeconds * 1000);
     const { token, hash, prefix } = generateApiToken();
     const entity = await this.dataSource.transaction(async (m) => {
       const active = await m
@@ -52,7 +77,7 @@ export class ApiTokensService {
           name: input.name,
           tokenHash: hash,
           prefix,
-          expiresAt: input.expiresAt ?? null,
+          expiresAt,
         }),
       );
       await this.audit.record(
@@ -65,7 +90,7 @@ export class ApiTokensService {
             name: saved.name,
             prefix,
             owner: owner.username,
-            expiresAt: saved.expiresAt?.toISOString() ?? null,
+            expiresAt: saved.expiresAt.toISOString(),
           },
         },
         m,
@@ -107,15 +132,33 @@ export class ApiTokensService {
     });
   }
 
+  /**
+   * Revokes every active token of a user, in the caller's transaction (disabling the user), so
+   * re-enabling the account later does not bring back a token that may have leaked meanwhile.
+   */
+  async revokeAllFor(m: EntityManager, userId: string): Promise<number> {
+    const revoked = await m
+      .createQueryBuilder()
+      .update(ApiTokenEntity)
+      .set({ revokedAt: () => 'now()' })
+      .where('user_id = :userId AND revoked_at IS NULL', { userId })
+      .execute();
+    return revoked.affected ?? 0;
+  }
+
   /** Resolves a presented token to its user, or says precisely why not. */
   async authenticate(presented: string): Promise<{ user: UserEntity; token: ApiTokenEntity }> {
     if (!presented.startsWith(API_TOKEN_PREFIX))
       throw new DomainException('AUTH_TOKEN_INVALID', 'not a Firebreak API token');
-    const token = await this.repo.findOneBy({ tokenHash: hashApiToken(presented) });
-    if (!token) throw new DomainException('AUTH_TOKEN_INVALID', 'unknown API token');
+    // The whole token is compared, through its SHA-256: the lookup is by the full digest, and the
+    // stored digest is compared again in constant time (never a prefix, never with ===).
+    const digest = hashApiToken(presented);
+    const token = await this.repo.findOneBy({ tokenHash: digest });
+    if (!token || !timingSafeEqual(Buffer.from(token.tokenHash, 'hex'), Buffer.from(digest, 'hex')))
+      throw new DomainException('AUTH_TOKEN_INVALID', 'unknown API token');
     if (token.revokedAt)
       throw new DomainException('AUTH_TOKEN_REVOKED', `API token ${token.prefix}… was revoked`);
-    if (token.expiresAt && token.expiresAt.getTime() <= Date.now()) {
+    if (token.expiresAt.getTime() <= Date.now()) {
       throw new DomainException(
         'AUTH_TOKEN_EXPIRED',
         `API token ${token.prefix}… expired at ${token.expiresAt.toISOString()}`,
@@ -129,4 +172,11 @@ export class ApiTokensService {
     }
     return { user, token };
   }
+}
+
+function humanDuration(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400} days`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} hours`;
+  if (seconds % 60 === 0) return `${seconds / 60} minutes`;
+  return `${seconds} seconds`;
 }

@@ -28,6 +28,8 @@ import {
   toApiTokenDto,
 } from './auth.dto.js';
 import { AuthService } from './auth.service.js';
+import { SessionsService } from './sessions.service.js';
+import { DomainException } from '../common/errors.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from './current.decorator.js';
 import { UserDto, toUserDto } from './users.dto.js';
@@ -41,6 +43,7 @@ export class AuthController {
     private readonly auth: AuthService,
     private readonly users: UsersService,
     private readonly tokens: ApiTokensService,
+    private readonly sessions: SessionsService,
     private readonly audit: AuditService,
   ) {}
 
@@ -51,6 +54,22 @@ export class AuthController {
   @ApiOkResponse({ type: LoginResultDto })
   login(@Body() body: LoginDto, @Req() req: FirebreakRequest): Promise<LoginResultDto> {
     return this.auth.login(body.username, body.password, auditContextOf(req));
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'End the current session: its token is refused from now on (API tokens: revoke them)',
+  })
+  async logout(@CurrentPrincipal() p: Principal, @Audit() ctx: AuditContext): Promise<void> {
+    if (p.via !== 'session' || !p.sessionId) {
+      throw new DomainException(
+        'VALIDATION_FAILED',
+        'Authorization: logout ends a session, and this request carries an API token; revoke it with DELETE /auth/tokens/:id',
+        [{ path: 'Authorization', message: 'an API token, not a session' }],
+      );
+    }
+    await this.sessions.end(p.sessionId, ctx);
   }
 
   @Get('me')

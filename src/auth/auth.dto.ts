@@ -27,7 +27,8 @@ export class CreateApiTokenDto {
   name: string;
 
   @ApiPropertyOptional({
-    description: 'ISO 8601 time after which the token stops working',
+    description:
+      'ISO 8601 time after which the token stops working: in the future, at most TOKEN_MAX_TTL (365 days by default) from now; omitted: TOKEN_DEFAULT_TTL (30 days by default)',
     example: '2027-01-01T00:00:00Z',
   })
   @IsOptional()
@@ -41,7 +42,7 @@ export class ApiTokenDto {
   @ApiProperty() name: string;
   @ApiProperty({ description: 'First characters, to recognise the token' }) prefix: string;
   @ApiProperty() userId: string;
-  @ApiProperty({ nullable: true, type: String }) expiresAt: string | null;
+  @ApiProperty() expiresAt: string;
   @ApiProperty({ nullable: true, type: String }) lastUsedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) revokedAt: string | null;
   @ApiProperty() createdAt: string;
@@ -58,7 +59,7 @@ export function toApiTokenDto(t: ApiTokenEntity): ApiTokenDto {
     name: t.name,
     prefix: t.prefix,
     userId: t.userId,
-    expiresAt: t.expiresAt?.toISOString() ?? null,
+    expiresAt: t.expiresAt.toISOString(),
     lastUsedAt: t.lastUsedAt?.toISOString() ?? null,
     revokedAt: t.revokedAt?.toISOString() ?? null,
     createdAt: t.createdAt.toISOString(),

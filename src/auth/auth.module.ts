@@ -15,6 +15,10 @@ import { AuthService } from './auth.service.js';
 import { AuthenticationGuard } from './authentication.guard.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { LoginThrottleEntity } from './login-throttle.entity.js';
+import { LoginThrottleService } from './login-throttle.service.js';
+import { SessionEntity } from './session.entity.js';
+import { SessionsService } from './sessions.service.js';
 import { UserEntity } from './user.entity.js';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
@@ -22,7 +26,7 @@ import { UsersService } from './users.service.js';
 @Module({
   imports: [
     DiscoveryModule,
-    TypeOrmModule.forFeature([UserEntity, ApiTokenEntity]),
+    TypeOrmModule.forFeature([UserEntity, ApiTokenEntity, SessionEntity, LoginThrottleEntity]),
     PassportModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
@@ -42,6 +46,8 @@ import { UsersService } from './users.service.js';
     AuthService,
     UsersService,
     ApiTokensService,
+    SessionsService,
+    LoginThrottleService,
     JwtStrategy,
     ApiTokenStrategy,
     AbilityFactory,

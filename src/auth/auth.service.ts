@@ -4,56 +4,58 @@ import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import type { Principal } from '../common/access/ability.js';
+import { LoginThrottleService } from './login-throttle.service.js';
 import { verifyPassword } from './secrets.js';
+import { SessionsService } from './sessions.service.js';
 import type { UserEntity } from './user.entity.js';
 import { UsersService } from './users.service.js';
 
 export interface JwtClaims {
   sub: string;
   username: string;
+  /** The session (auth_sessions.id) this token belongs to; checked on every request. */
+  sid?: string;
 }
-
-/** Failed logins allowed from one address, per window, as a multiple of the per-user limit. */
-const IP_LIMIT_FACTOR = 4;
 
 @Injectable()
 export class AuthService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly throttle: LoginThrottleService,
     private readonly audit: AuditService,
     private readonly jwt: JwtService,
   ) {}
 
   /**
-   * Password login. Failures are audited, and the failure count in the audit log is the rate
-   * limit (per username and per source address, over a sliding window), so it holds across
-   * every api process without another store.
+   * Password login. The attempt is counted before the password is checked, per (username,
+   * source) and per source, in one statement (LoginThrottleService), so parallel guesses cannot
+   * overshoot and a flood from one address never locks the user out from another. Failures and
+   * refusals are audited.
    */
   async login(username: string, password: string, ctx: AuditContext) {
     const name = username.trim().toLowerCase();
     const attemptCtx: AuditContext = { ...ctx, actorName: name.slice(0, 128) || 'anonymous' };
-    const since = new Date(Date.now() - this.config.loginWindowSeconds * 1000);
-    const [byUser, byIp] = await Promise.all([
-      this.audit.count('auth.login', 'failure', since, { actorName: attemptCtx.actorName }),
-      ctx.sourceIp
-        ? this.audit.count('auth.login', 'failure', since, { sourceIp: ctx.sourceIp })
-        : 0,
-    ]);
-    if (
-      byUser >= this.config.loginMaxAttempts ||
-      byIp >= this.config.loginMaxAttempts * IP_LIMIT_FACTOR
-    ) {
+    const source = ctx.sourceIp ?? 'unknown';
+    const verdict = await this.throttle.reserve(name, source);
+    if (!verdict.allowed) {
       await this.audit.record(attemptCtx, {
         action: 'auth.login',
         outcome: 'denied',
-        details: { reason: 'rate_limited' },
+        details: {
+          reason: 'rate_limited',
+          scope: verdict.scope,
+          retryAfter: verdict.retryAfterSeconds,
+        },
       });
+      const from =
+        verdict.scope === 'source' ? 'from this address' : 'for this user from this address';
       throw new DomainException(
         'RATE_LIMITED',
-        `too many failed logins; try again in ${Math.ceil(this.config.loginWindowSeconds / 60)} minutes`,
-        undefined,
-        { 'Retry-After': String(this.config.loginWindowSeconds) },
+        `too many failed logins ${from}; try again in ${humanSeconds(verdict.retryAfterSeconds)}`,
+        { scope: verdict.scope, retryAfter: verdict.retryAfterSeconds },
+        { 'Retry-After': String(verdict.retryAfterSeconds) },
       );
     }
     const user = await this.users.findByUsername(name);
@@ -72,16 +74,19 @@ export class AuthService {
         'wrong username or password, or the account is disabled',
       );
     }
+    await this.throttle.succeeded(name, source);
     await this.users.recordLogin(user.id);
+    const session = await this.sessions.start(user.id, ctx);
     await this.audit.record(
       { ...attemptCtx, actorId: user.id },
       {
         action: 'auth.login',
         subjectType: 'User',
         subjectId: user.id,
+        details: { session: session.id },
       },
     );
-    const claims: JwtClaims = { sub: user.id, username: user.username };
+    const claims: JwtClaims = { sub: user.id, username: user.username, sid: session.id };
     return {
       accessToken: await this.jwt.signAsync(claims),
       tokenType: 'Bearer' as const,
@@ -89,20 +94,28 @@ export class AuthService {
     };
   }
 
-  /** A session is only as good as its user: disabled users lose access at their next request. */
+  /**
+   * A session is only as good as its row and its user: logout, a password, role or group
+   * change, or disabling the user ends it at the next request.
+   */
   async principalFromClaims(claims: JwtClaims): Promise<Principal> {
-    const user = await this.users.findById(claims.sub);
-    if (!user)
-      throw new DomainException(
-        'AUTH_TOKEN_INVALID',
-        'the session belongs to a user that no longer exists',
-      );
-    if (user.disabled) throw new DomainException('AUTH_USER_DISABLED', 'this account is disabled');
-    return toPrincipal(user, 'session');
+    const user = await this.sessions.resolve(claims.sid, claims.sub);
+    return toPrincipal(user, 'session', undefined, claims.sid);
   }
 }
 
-export function toPrincipal(user: UserEntity, via: Principal['via'], tokenId?: string): Principal {
+function humanSeconds(s: number): string {
+  if (s < 120) return `${s} seconds`;
+  if (s < 7200) return `${Math.ceil(s / 60)} minutes`;
+  return `${Math.ceil(s / 3600)} hours`;
+}
+
+export function toPrincipal(
+  user: UserEntity,
+  via: Principal['via'],
+  tokenId?: string,
+  sessionId?: string,
+): Principal {
   return {
     id: user.id,
     username: user.username,
@@ -111,5 +124,6 @@ export function toPrincipal(user: UserEntity, via: Principal['via'], tokenId?: s
     groups: user.groups,
     via,
     ...(tokenId ? { tokenId } : {}),
+    ...(sessionId ? { sessionId } : {}),
   };
 }

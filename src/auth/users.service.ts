@@ -5,7 +5,9 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.service.js';
 import { DomainException, notFound } from '../common/errors.js';
 import type { AppAbility } from '../common/access/ability.js';
+import { ApiTokensService } from './api-tokens.service.js';
 import { generatePassword, hashPassword } from './secrets.js';
+import { SessionsService } from './sessions.service.js';
 import type { CreateUserDto, UpdateUserDto } from './users.dto.js';
 import { UserEntity } from './user.entity.js';
 
@@ -16,6 +18,8 @@ export class UsersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly sessions: SessionsService,
+    private readonly tokens: ApiTokensService,
   ) {}
 
   private get repo() {
@@ -118,13 +122,30 @@ export class UsersService {
           .map(([k, v]) => [k, { from: v, to: (user as unknown as Record<string, unknown>)[k] }]),
       );
       if (passwordHash) changed.password = { from: '***', to: '***' };
+      // What the user's sessions were granted on no longer holds: they end at the next request.
+      // Disabling also revokes the user's API tokens, so re-enabling brings none of them back.
+      const disabledNow = user.disabled && !before.disabled;
+      const reasons = [
+        ...(passwordHash ? ['password changed'] : []),
+        ...(changed.roles ? ['roles changed'] : []),
+        ...(changed.groups ? ['groups changed'] : []),
+        ...(disabledNow ? ['user disabled'] : []),
+      ];
+      const sessionsEnded =
+        reasons.length > 0 ? await this.sessions.endAllFor(m, user.id, reasons.join(', ')) : 0;
+      const tokensRevoked = disabledNow ? await this.tokens.revokeAllFor(m, user.id) : 0;
       await this.audit.record(
         ctx,
         {
-          action: dto.disabled === true && !before.disabled ? 'user.disable' : 'user.update',
+          action: disabledNow ? 'user.disable' : 'user.update',
           subjectType: 'User',
           subjectId: user.id,
-          details: { username: user.username, changed },
+          details: {
+            username: user.username,
+            changed,
+            ...(reasons.length > 0 ? { sessionsEnded, sessionsEndedBecause: reasons } : {}),
+            ...(disabledNow ? { tokensRevoked } : {}),
+          },
         },
         m,
       );

@@ -85,6 +85,23 @@ describe('config', () => {
     );
   });
 
+  it('TOKEN_DEFAULT_TTL and TOKEN_MAX_TTL: 30d and 365d by default; the default fits the maximum', () => {
+    expect(parseEnv({}, '/x')).toMatchObject({
+      tokenDefaultTtlSeconds: 30 * 86400,
+      tokenMaxTtlSeconds: 365 * 86400,
+    });
+    expect(parseEnv({ TOKEN_DEFAULT_TTL: '12h', TOKEN_MAX_TTL: '7d' }, '/x')).toMatchObject({
+      tokenDefaultTtlSeconds: 12 * 3600,
+      tokenMaxTtlSeconds: 7 * 86400,
+    });
+    expect(problemsOf({ TOKEN_DEFAULT_TTL: '30d', TOKEN_MAX_TTL: '7d' })).toEqual([
+      'TOKEN_DEFAULT_TTL="30d": expected between 1m and TOKEN_MAX_TTL (7d)',
+    ]);
+    expect(problemsOf({ TOKEN_MAX_TTL: 'forever' })).toEqual([
+      'TOKEN_MAX_TTL="forever": expected a duration such as 3600, 12h or 365d',
+    ]);
+  });
+
   it('CORS_ORIGINS: none by default; exact origins only, never null or a wildcard', () => {
     expect(parseEnv({}, '/x').corsOrigins).toEqual([]);
     expect(

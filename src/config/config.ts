@@ -31,6 +31,9 @@ export interface AppConfig {
   adminPassword: string | undefined;
   loginMaxAttempts: number;
   loginWindowSeconds: number;
+  /** Lifetime of an API token created without `expiresAt`, and the longest one may ask for. */
+  tokenDefaultTtlSeconds: number;
+  tokenMaxTtlSeconds: number;
   runbooksDir: string;
   trustProxy: boolean;
   /** Browser origins allowed to call the API cross-origin (CORS); empty: none. */
@@ -128,6 +131,14 @@ const envSchema = z.object({
   FIREBREAK_ADMIN_PASSWORD: z.string().min(12, 'expected at least 12 characters').optional(),
   LOGIN_MAX_ATTEMPTS: positiveInt('the failed logins allowed per window').prefault('5'),
   LOGIN_WINDOW: positiveInt('the login rate-limit window in seconds').prefault('300'),
+  TOKEN_DEFAULT_TTL: z
+    .string()
+    .regex(/^\d+[smhd]?$/, 'expected a duration such as 3600, 12h or 30d')
+    .prefault('30d'),
+  TOKEN_MAX_TTL: z
+    .string()
+    .regex(/^\d+[smhd]?$/, 'expected a duration such as 3600, 12h or 365d')
+    .prefault('365d'),
   RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
   TRUST_PROXY: bool.prefault('false'),
   HTTP_ALLOW_HOSTS: z
@@ -196,6 +207,7 @@ type Env = Record<string, string | undefined>;
 
 function durationSeconds(v: string): number {
   const n = Number.parseInt(v, 10);
+  if (v.endsWith('d')) return n * 86400;
   if (v.endsWith('h')) return n * 3600;
   if (v.endsWith('m')) return n * 60;
   return n;
@@ -239,6 +251,19 @@ export function parseEnv(
   if (jwtTtl < 60 || jwtTtl > 24 * 3600) {
     throw new ConfigError([`JWT_TTL=${JSON.stringify(e.JWT_TTL)}: expected between 1m and 24h`]);
   }
+  const tokenDefaultTtl = durationSeconds(e.TOKEN_DEFAULT_TTL);
+  const tokenMaxTtl = durationSeconds(e.TOKEN_MAX_TTL);
+  const tokenTtlProblems = [
+    ...(tokenMaxTtl < 60
+      ? [`TOKEN_MAX_TTL=${JSON.stringify(e.TOKEN_MAX_TTL)}: expected 1m or more`]
+      : []),
+    ...(tokenDefaultTtl < 60 || tokenDefaultTtl > tokenMaxTtl
+      ? [
+          `TOKEN_DEFAULT_TTL=${JSON.stringify(e.TOKEN_DEFAULT_TTL)}: expected between 1m and TOKEN_MAX_TTL (${e.TOKEN_MAX_TTL})`,
+        ]
+      : []),
+  ];
+  if (tokenTtlProblems.length > 0) throw new ConfigError(tokenTtlProblems);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -258,6 +283,8 @@ export function parseEnv(
     adminPassword: e.FIREBREAK_ADMIN_PASSWORD,
     loginMaxAttempts: e.LOGIN_MAX_ATTEMPTS,
     loginWindowSeconds: e.LOGIN_WINDOW,
+    tokenDefaultTtlSeconds: tokenDefaultTtl,
+    tokenMaxTtlSeconds: tokenMaxTtl,
     runbooksDir: abs(e.RUNBOOKS_DIR),
     trustProxy: e.TRUST_PROXY,
     corsOrigins: e.CORS_ORIGINS,

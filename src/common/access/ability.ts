@@ -23,6 +23,8 @@ export interface Principal {
   /** How the caller authenticated. */
   via: 'session' | 'token';
   tokenId?: string;
+  /** The interactive session (auth_sessions.id) when `via` is `session`. */
+  sessionId?: string;
 }
 
 export type AclBuilder = AbilityBuilder<AppAbility>;
