@@ -50,6 +50,16 @@ steps:
   - name: list
     run: ls {{ options.flag }} -d -- {{ options.path }} {{ options.files }}
 `;
+const SECURE_ARGS = `name: secure-args
+description: Passes secrets to a command that takes options
+kind: diagnostic
+options:
+  - { name: token, type: secure, required: true }
+  - { name: dashed, type: secure, allowLeadingDash: true }
+steps:
+  - name: pass
+    run: printf 'token=%s dashed=%s\\n' {{ options.token }} {{ options.dashed }}
+`;
 const PY_SCRIPT = `name: py-env
 description: A python script reads its values from the environment
 kind: diagnostic
@@ -85,6 +95,7 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       'pinned-policy': PINNED_V1,
       'by-host': BY_HOST,
       'pass-args': ARGS,
+      'secure-args': SECURE_ARGS,
       'run-not-view': RUN_NOT_VIEW,
       'py-env': PY_SCRIPT,
     }))
@@ -258,6 +269,46 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       );
       expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
       expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+    });
+
+    it('a secure value starting with "-" is a 400 naming the option, never echoing the value', async () => {
+      const token = '--upload-pack=touch /tmp/pwn-s3cr3t-x';
+      const res = await post(
+        '/executions',
+        { runbook: 'secure-args', options: { token }, nodes: ['web-1'] },
+        responder.auth,
+      );
+      expect(res.status).toBe(400);
+      expect(res.body.details).toEqual([
+        { path: 'options.token', message: expect.stringMatching(/^must not start with "-"/) },
+      ]);
+      const plan = await post('/runbooks/secure-args/plan', { options: { token } });
+      expect(plan.status).toBe(400);
+      expect(plan.body.details[0].path).toBe('options.token');
+      const audit = JSON.stringify((await get('/audit?limit=200')).body);
+      for (const text of [JSON.stringify(res.body), JSON.stringify(plan.body), audit])
+        expect(text).not.toContain('s3cr3t');
+      expect((await get('/executions?runbook=secure-args')).body).toEqual([]);
+
+      // The option that allows it passes it on, masked in the output.
+      const allowed = await post(
+        '/executions',
+        {
+          runbook: 'secure-args',
+          options: { token: 'plain-s3cr3t', dashed: '-d-s3cr3t' },
+          nodes: ['web-1'],
+        },
+        responder.auth,
+      );
+      expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
+      expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+      const lines = (
+        (await get(`/executions/${allowed.body.id}/logs?step=pass`)).body.items as Array<{
+          stream: string;
+          line: string;
+        }>
+      ).filter((l) => l.stream === 'stdout');
+      expect(lines.map((l) => l.line)).toEqual(['token=**** dashed=****']);
     });
   });
 
