@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerFleet, waitFinished } from './support/fleet.js';
+import { readSse, registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
@@ -506,6 +506,80 @@ steps:
       expect(dump.length).toBeGreaterThan(0);
       const all = [...responses, ...dump].join('\n');
       for (const f of forms) expect(all.includes(f), `found ${JSON.stringify(f)}`).toBe(false);
+    });
+
+    it('a secret cut by the 64 KiB line limit is masked, over SSH and on the Firebreak host', async () => {
+      // The secret starts 10 bytes before the cut at 65536 bytes: each piece holds part of it.
+      const LONG = `name: long-line
+description: Prints one line longer than the line limit with a secret across the cut
+kind: diagnostic
+options:
+  - { name: token, type: secure, required: true }
+steps:
+  - name: remote
+    run: python3 -c 'import sys; print("x" * 65526 + sys.argv[1] + "y" * 100)' {{ options.token }}
+  - name: here
+    on: local
+    run: python3 -c 'import sys; print("x" * 65526 + sys.argv[1] + "y" * 100)' {{ options.token }}
+`;
+      await saveRunbook(LONG);
+      const token = 'cut-me-S3CR3T-in-two-pieces';
+      const res = await post('/executions', {
+        runbook: 'long-line',
+        nodes: ['web-1'],
+        options: { token },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const id = res.body.id as string;
+      expect((await waitFinished(t, id)).status).toBe('succeeded');
+      const logs = (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{
+        step: string | null;
+        stream: string;
+        line: string;
+      }>;
+      for (const step of ['remote', 'here']) {
+        const pieces = logs
+          .filter((l) => l.step === step && l.stream === 'stdout')
+          .map((l) => l.line);
+        expect(pieces.length, step).toBe(2);
+        expect(pieces.join(''), step).toBe('x'.repeat(65526) + '****' + 'y'.repeat(100));
+      }
+      const text = (await get(`/executions/${id}/logs?format=text`)).text;
+      for (const part of [token, token.slice(0, 10), token.slice(10)])
+        expect(JSON.stringify(logs).includes(part) || text.includes(part), part).toBe(false);
+    });
+
+    it('masks a secret a local step prints to stderr, in the live stream and the text export', async () => {
+      const STDERR = `name: stderr-secret
+description: Prints a secret to stderr on the Firebreak host
+kind: diagnostic
+options:
+  - { name: password, type: secure, required: true }
+steps:
+  - name: complain
+    on: local
+    run: printf 'login failed for %s\\n' {{ options.password }} >&2
+`;
+      await saveRunbook(STDERR);
+      const password = 'hunter2-Str3am!';
+      const res = await post('/executions', { runbook: 'stderr-secret', options: { password } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const id = res.body.id as string;
+      const port = (t.app.getHttpServer().address() as { port: number }).port;
+      const events = await readSse(`http://127.0.0.1:${port}/executions/${id}/stream`, t.adminAuth);
+      expect(events[events.length - 1]).toMatchObject({
+        event: 'end',
+        data: { status: 'succeeded' },
+      });
+      const lines = events
+        .filter((e) => e.event === 'log')
+        .map((e) => e.data as { stream: string; line: string });
+      expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual([
+        'login failed for ****',
+      ]);
+      const text = (await get(`/executions/${id}/logs?format=text`)).text;
+      expect(text).toContain('login failed for ****');
+      expect(JSON.stringify(events) + text).not.toContain(password);
     });
   });
 });
