@@ -744,13 +744,14 @@ steps:
         );
       // A viewer following it live, told the end when the service's reaper (not a test call)
       // interrupts it.
-      const events = await readSse(
-        `http://127.0.0.1:${port()}/executions/${id}/stream`,
-        t.adminAuth,
-        {
+      const events = await Promise.race([
+        readSse(`http://127.0.0.1:${port()}/executions/${id}/stream`, t.adminAuth, {
           lastEventId: String(last),
-        },
-      );
+        }),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('not interrupted within 30 s')), 30_000).unref(),
+        ),
+      ]);
       expect(events).toEqual([
         expect.objectContaining({
           event: 'end',
