@@ -405,22 +405,41 @@ describe('executions over real SSH (real app, Postgres, OpenSSH sshd)', () => {
   });
 
   it('a page of executions is full even when many newer ones are hidden from the caller', async () => {
+    // Sets up what it reads: a runbook viewers may not see, with many newer runs, and a few
+    // older runs viewers may see.
+    const saved = await t
+      .http()
+      .post('/runbooks')
+      .set('Authorization', t.adminAuth)
+      .set('Content-Type', 'application/yaml')
+      .send(
+        `name: hidden-page\ndescription: x\nkind: diagnostic\naccess: { view: [operator] }\nsteps:\n  - name: a\n    run: echo hidden\n`,
+      );
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
     const ds = t.app.get(DataSource);
-    const [{ version_id: versionId }] = (await ds.query(
-      "SELECT version_id FROM executions WHERE runbook_name = 'secret-diag' LIMIT 1",
-    )) as Array<{ version_id: string }>;
-    await ds.query(
-      `INSERT INTO executions (id, runbook_name, runbook_version, version_id, status, options, targets, actor_name, trigger, created_at)
-       SELECT gen_random_uuid(), 'secret-diag', 1, $1, 'succeeded', '{}', '[]', 'admin', 'api', now() + (n || ' ms')::interval
-       FROM generate_series(1, 120) AS n`,
-      [versionId],
-    );
+    const versionOf = async (name: string) =>
+      (
+        (await ds.query(
+          `SELECT v.id FROM runbook_versions v JOIN runbooks r ON r.id = v.runbook_id
+            WHERE r.name = $1 ORDER BY v.version DESC LIMIT 1`,
+          [name],
+        )) as Array<{ id: string }>
+      )[0].id;
+    const insertRuns = (name: string, versionId: string, n: number, from: string) =>
+      ds.query(
+        `INSERT INTO executions (id, runbook_name, runbook_version, version_id, status, options, targets, actor_name, trigger, created_at)
+         SELECT gen_random_uuid(), $1, 1, $2, 'succeeded', '{}', '[]', 'admin', 'api', now() + $3::interval + (n || ' ms')::interval
+         FROM generate_series(1, $4::int) AS n`,
+        [name, versionId, from, n],
+      );
+    await insertRuns('diagnose-host', await versionOf('diagnose-host'), 5, '1 hour');
+    await insertRuns('hidden-page', await versionOf('hidden-page'), 120, '2 hours');
     const viewer = await t.userWithRoles(['viewer']);
     const page = await t.http().get('/executions?limit=5').set('Authorization', viewer.auth);
     expect(page.status).toBe(200);
     expect(page.body).toHaveLength(5);
     expect(
-      (page.body as Array<{ runbook: string }>).every((e) => e.runbook !== 'secret-diag'),
+      (page.body as Array<{ runbook: string }>).every((e) => e.runbook === 'diagnose-host'),
     ).toBe(true);
   });
 

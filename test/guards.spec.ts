@@ -1,8 +1,9 @@
 import { DataSource } from 'typeorm';
+import { runCli } from '../src/cli/firebreak-cli.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { registerFleet, waitFinished } from './support/fleet.js';
+import { readSse, registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
@@ -50,6 +51,16 @@ steps:
   - name: list
     run: ls {{ options.flag }} -d -- {{ options.path }} {{ options.files }}
 `;
+const SECURE_ARGS = `name: secure-args
+description: Passes secrets to a command that takes options
+kind: diagnostic
+options:
+  - { name: token, type: secure, required: true }
+  - { name: dashed, type: secure, allowLeadingDash: true }
+steps:
+  - name: pass
+    run: printf 'token=%s dashed=%s\\n' {{ options.token }} {{ options.dashed }}
+`;
 const PY_SCRIPT = `name: py-env
 description: A python script reads its values from the environment
 kind: diagnostic
@@ -85,11 +96,13 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       'pinned-policy': PINNED_V1,
       'by-host': BY_HOST,
       'pass-args': ARGS,
+      'secure-args': SECURE_ARGS,
       'run-not-view': RUN_NOT_VIEW,
       'py-env': PY_SCRIPT,
     }))
       writeFileSync(join(dir, `${name}.yaml`), text);
-    t = await startTestApp({ RUNBOOKS_DIR: dir });
+    // HEARTBEAT_TIMEOUT 2: the reaper ticks every second (this worker's own runs are never reaped).
+    t = await startTestApp({ RUNBOOKS_DIR: dir, HEARTBEAT_TIMEOUT: '2' });
     await registerFleet(t, sshd, ['web-1', 'web-2', 'db-1']);
     responder = await t.userWithRoles(['responder']);
   });
@@ -258,6 +271,46 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       );
       expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
       expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+    });
+
+    it('a secure value starting with "-" is a 400 naming the option, never echoing the value', async () => {
+      const token = '--upload-pack=touch /tmp/pwn-s3cr3t-x';
+      const res = await post(
+        '/executions',
+        { runbook: 'secure-args', options: { token }, nodes: ['web-1'] },
+        responder.auth,
+      );
+      expect(res.status).toBe(400);
+      expect(res.body.details).toEqual([
+        { path: 'options.token', message: expect.stringMatching(/^must not start with "-"/) },
+      ]);
+      const plan = await post('/runbooks/secure-args/plan', { options: { token } });
+      expect(plan.status).toBe(400);
+      expect(plan.body.details[0].path).toBe('options.token');
+      const audit = JSON.stringify((await get('/audit?limit=200')).body);
+      for (const text of [JSON.stringify(res.body), JSON.stringify(plan.body), audit])
+        expect(text).not.toContain('s3cr3t');
+      expect((await get('/executions?runbook=secure-args')).body).toEqual([]);
+
+      // The option that allows it passes it on, masked in the output.
+      const allowed = await post(
+        '/executions',
+        {
+          runbook: 'secure-args',
+          options: { token: 'plain-s3cr3t', dashed: '-d-s3cr3t' },
+          nodes: ['web-1'],
+        },
+        responder.auth,
+      );
+      expect(allowed.status, JSON.stringify(allowed.body)).toBe(201);
+      expect((await waitFinished(t, allowed.body.id as string)).status).toBe('succeeded');
+      const lines = (
+        (await get(`/executions/${allowed.body.id}/logs?step=pass`)).body.items as Array<{
+          stream: string;
+          line: string;
+        }>
+      ).filter((l) => l.stream === 'stdout');
+      expect(lines.map((l) => l.line)).toEqual(['token=**** dashed=****']);
     });
   });
 
@@ -455,6 +508,293 @@ steps:
       expect(dump.length).toBeGreaterThan(0);
       const all = [...responses, ...dump].join('\n');
       for (const f of forms) expect(all.includes(f), `found ${JSON.stringify(f)}`).toBe(false);
+    });
+
+    it('a secret cut by the 64 KiB line limit is masked, over SSH and on the Firebreak host', async () => {
+      // The secret starts 10 bytes before the cut at 65536 bytes: each piece holds part of it.
+      const LONG = `name: long-line
+description: Prints one line longer than the line limit with a secret across the cut
+kind: diagnostic
+options:
+  - { name: token, type: secure, required: true }
+steps:
+  - name: remote
+    run: python3 -c 'import sys; print("x" * 65526 + sys.argv[1] + "y" * 100)' {{ options.token }}
+  - name: here
+    on: local
+    run: python3 -c 'import sys; print("x" * 65526 + sys.argv[1] + "y" * 100)' {{ options.token }}
+`;
+      await saveRunbook(LONG);
+      const token = 'cut-me-S3CR3T-in-two-pieces';
+      const res = await post('/executions', {
+        runbook: 'long-line',
+        nodes: ['web-1'],
+        options: { token },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const id = res.body.id as string;
+      expect((await waitFinished(t, id)).status).toBe('succeeded');
+      const logs = (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{
+        step: string | null;
+        stream: string;
+        line: string;
+      }>;
+      for (const step of ['remote', 'here']) {
+        const pieces = logs
+          .filter((l) => l.step === step && l.stream === 'stdout')
+          .map((l) => l.line);
+        expect(pieces.length, step).toBe(2);
+        expect(pieces.join(''), step).toBe('x'.repeat(65526) + '****' + 'y'.repeat(100));
+      }
+      const text = (await get(`/executions/${id}/logs?format=text`)).text;
+      for (const part of [token, token.slice(0, 10), token.slice(10)])
+        expect(JSON.stringify(logs).includes(part) || text.includes(part), part).toBe(false);
+    });
+
+    it('masks a secret a local step prints to stderr, in the live stream and the text export', async () => {
+      const STDERR = `name: stderr-secret
+description: Prints a secret to stderr on the Firebreak host
+kind: diagnostic
+options:
+  - { name: password, type: secure, required: true }
+steps:
+  - name: complain
+    on: local
+    run: printf 'login failed for %s\\n' {{ options.password }} >&2
+`;
+      await saveRunbook(STDERR);
+      const password = 'hunter2-Str3am!';
+      const res = await post('/executions', { runbook: 'stderr-secret', options: { password } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const id = res.body.id as string;
+      const port = (t.app.getHttpServer().address() as { port: number }).port;
+      const events = await readSse(`http://127.0.0.1:${port}/executions/${id}/stream`, t.adminAuth);
+      expect(events[events.length - 1]).toMatchObject({
+        event: 'end',
+        data: { status: 'succeeded' },
+      });
+      const lines = events
+        .filter((e) => e.event === 'log')
+        .map((e) => e.data as { stream: string; line: string });
+      expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual([
+        'login failed for ****',
+      ]);
+      const text = (await get(`/executions/${id}/logs?format=text`)).text;
+      expect(text).toContain('login failed for ****');
+      expect(JSON.stringify(events) + text).not.toContain(password);
+    });
+  });
+
+  /**
+   * Guards that one test alone caught, or none (#12 "tests that let a guard go unnoticed"): each
+   * here reaches the guard another way than the test that already covers it.
+   */
+  describe('second, independent tests', () => {
+    const port = () => (t.app.getHttpServer().address() as { port: number }).port;
+    // One operator for the tests that need one (making a user costs a password hash).
+    let operatorUser: Promise<{ id: string; username: string; auth: string }> | undefined;
+    const operator = () => (operatorUser ??= t.userWithRoles(['operator']));
+
+    it('a step whose when: is false is skipped in a real run, and the steps after it run', async () => {
+      await saveRunbook(`name: when-skip
+description: Fixes only when asked
+kind: diagnostic
+options:
+  - { name: mode, type: enum, values: [check, fix], default: check }
+steps:
+  - name: look
+    run: echo looked
+  - name: fix
+    when: options.mode == "fix" and node.attributes.environment == "staging"
+    run: echo FIXED
+  - name: after
+    run: echo after-ran
+`);
+      const stdoutOf = async (id: string) =>
+        (
+          (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{
+            step: string;
+            stream: string;
+            line: string;
+          }>
+        ).map((l) => `${l.step} ${l.stream} ${l.line}`);
+      const check = await post('/executions', { runbook: 'when-skip', nodes: ['web-1', 'web-2'] });
+      expect(check.status, JSON.stringify(check.body)).toBe(201);
+      const done = await waitFinished(t, check.body.id as string);
+      expect(done.status).toBe('succeeded');
+      const byStep = (step: string) =>
+        (done.results as Array<{ step: string; node: string; status: string }>)
+          .filter((r) => r.step === step)
+          .map((r) => `${r.node} ${r.status}`)
+          .sort();
+      expect(byStep('fix')).toEqual(['web-1 skipped', 'web-2 skipped']);
+      expect(byStep('after')).toEqual(['web-1 succeeded', 'web-2 succeeded']);
+      const lines = await stdoutOf(check.body.id as string);
+      expect(lines.filter((l) => l.includes('FIXED'))).toEqual([]);
+      expect(lines.filter((l) => l === 'after stdout after-ran')).toHaveLength(2);
+      expect(lines.filter((l) => /^fix system skipped: .* is false$/.test(l))).toHaveLength(2);
+
+      // The same runbook with the condition true runs the step: the skip came from when:.
+      const fix = await post('/executions', {
+        runbook: 'when-skip',
+        nodes: ['web-1'],
+        options: { mode: 'fix' },
+      });
+      expect((await waitFinished(t, fix.body.id as string)).status).toBe('succeeded');
+      expect(await stdoutOf(fix.body.id as string)).toContain('fix stdout FIXED');
+    });
+
+    it('the run permission holds for an API token through the CLI: refused, audited, nothing started', async () => {
+      await saveRunbook(`name: operators-only
+description: Runs for operators
+kind: diagnostic
+access: { run: [operator] }
+steps:
+  - name: hello
+    run: echo operators-only-ran
+`);
+      const user = responder;
+      const minted = await post('/auth/tokens', { name: 'cli' }, user.auth);
+      expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+      const run = (token: string) => {
+        const err: string[] = [];
+        const write = process.stderr.write.bind(process.stderr);
+        const out = process.stdout.write.bind(process.stdout);
+        process.stderr.write = ((c: string) => (err.push(c), true)) as typeof process.stderr.write;
+        process.stdout.write = ((c: string) => (err.push(c), true)) as typeof process.stdout.write;
+        return runCli(['run', 'operators-only', '--node', 'web-1'], {
+          FIREBREAK_URL: `http://127.0.0.1:${port()}`,
+          FIREBREAK_TOKEN: token,
+        })
+          .finally(() => {
+            process.stderr.write = write;
+            process.stdout.write = out;
+          })
+          .then((code) => ({ code, output: err.join('') }));
+      };
+      const denied = await run(minted.body.token as string);
+      expect(denied.code).toBe(1);
+      expect(denied.output).toMatch(/403 FORBIDDEN: you may not run operators-only/);
+      expect(
+        (await denials(user.username, 'operators-only')).map((e) => [e.outcome, e.details.reason]),
+      ).toEqual([['denied', expect.stringMatching(/do not allow running operators-only/)]]);
+      expect((await get('/executions?runbook=operators-only')).body).toEqual([]);
+
+      // An operator's token through the same path runs it.
+      const op = await operator();
+      const opToken = await post('/auth/tokens', { name: 'cli' }, op.auth);
+      const ok = await run(opToken.body.token as string);
+      expect(ok.code, ok.output).toBe(0);
+      const runs = (await get('/executions?runbook=operators-only')).body as Array<{
+        id: string;
+        actor: string;
+      }>;
+      expect(runs.map((r) => r.actor)).toEqual([op.username]);
+      expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
+    });
+
+    it("severity is the commander's: an operator who is not commander is refused and audited; the named commander may", async () => {
+      const commander = responder;
+      const op = await operator();
+      // Declared by an admin with a responder as commander (not a hand-off).
+      const inc = await post('/incidents', {
+        title: 'Queue backlog',
+        severity: 'SEV3',
+        commander: commander.username,
+      });
+      expect(inc.status, JSON.stringify(inc.body)).toBe(201);
+      const ref = inc.body.ref as string;
+      const denied = await post(`/incidents/${ref}/severity`, { severity: 'SEV1' }, op.auth);
+      expect(denied.status).toBe(403);
+      expect(denied.body.message).toContain(`only the incident commander (${commander.username})`);
+      const audit = (await get(`/audit?action=access.denied&actor=${op.username}&limit=10`)).body
+        .items as Array<{ subjectType: string; subjectId: string }>;
+      expect(audit.map((e) => e.subjectType)).toEqual(['Incident']);
+      expect((await get(`/incidents/${ref}`)).body.severity).toBe('SEV3');
+
+      const allowed = await post(
+        `/incidents/${ref}/severity`,
+        { severity: 'SEV1' },
+        commander.auth,
+      );
+      expect(allowed.status, JSON.stringify(allowed.body)).toBe(200);
+      expect((await get(`/incidents/${ref}`)).body.severity).toBe('SEV1');
+    });
+
+    it("the service's own reaper interrupts a run whose worker stopped beating, and its viewers are told", async () => {
+      await saveRunbook(`name: reaped
+description: A short run
+kind: diagnostic
+steps:
+  - name: hello
+    run: echo reaped-ran
+`);
+      const res = await post('/executions', { runbook: 'reaped', nodes: ['web-1'] });
+      const id = res.body.id as string;
+      expect((await waitFinished(t, id)).status).toBe('succeeded');
+      const last = (
+        (await get(`/executions/${id}/logs?limit=1000`)).body.items as Array<{ seq: number }>
+      ).at(-1)!.seq;
+      // Its worker (another process) claimed it, then stopped beating a minute ago.
+      await t.app
+        .get(DataSource)
+        .query(
+          `UPDATE executions SET status = 'running', finished_at = NULL, worker = 'ghost:42', heartbeat_at = now() - interval '1 minute' WHERE id = $1`,
+          [id],
+        );
+      // A viewer following it live, told the end when the service's reaper (not a test call)
+      // interrupts it.
+      const events = await Promise.race([
+        readSse(`http://127.0.0.1:${port()}/executions/${id}/stream`, t.adminAuth, {
+          lastEventId: String(last),
+        }),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('not interrupted within 30 s')), 30_000).unref(),
+        ),
+      ]);
+      expect(events).toEqual([
+        expect.objectContaining({
+          event: 'end',
+          data: { status: 'interrupted', error: 'worker ghost:42 stopped reporting' },
+        }),
+      ]);
+      const audit = (await get(`/audit?action=execution.interrupt&subjectId=${id}`)).body
+        .items as Array<{ actor: string; details: { worker: string } }>;
+      expect(audit.map((e) => [e.actor, e.details.worker])).toEqual([['system', 'ghost:42']]);
+    });
+
+    it('a stream resumed after the run ended gets exactly the lines after Last-Event-ID, across a page', async () => {
+      await saveRunbook(`name: many-lines
+description: Prints more lines than one stream page
+kind: diagnostic
+steps:
+  - name: count
+    run: seq 1 2500
+`);
+      const res = await post('/executions', { runbook: 'many-lines', nodes: ['web-1'] });
+      const id = res.body.id as string;
+      expect((await waitFinished(t, id)).status).toBe('succeeded');
+      const all = (await get(`/executions/${id}/logs?limit=5000`)).body.items as Array<{
+        seq: number;
+        line: string;
+      }>;
+      expect(all.length).toBeGreaterThan(2500);
+      const from = 1990; // the next page starts at 2001
+      const events = await readSse(
+        `http://127.0.0.1:${port()}/executions/${id}/stream`,
+        t.adminAuth,
+        {
+          lastEventId: String(from),
+        },
+      );
+      const logs = events.filter((e) => e.event === 'log');
+      expect(logs.map((e) => Number(e.id))).toEqual(
+        all.filter((l) => l.seq > from).map((l) => l.seq),
+      );
+      expect(logs.map((e) => (e.data as { line: string }).line)).toEqual(
+        all.filter((l) => l.seq > from).map((l) => l.line),
+      );
+      expect(events.at(-1)).toMatchObject({ event: 'end', data: { status: 'succeeded' } });
     });
   });
 });

@@ -203,6 +203,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         secure: new Set(Object.keys(secrets)),
         log: write,
         backpressure: log,
+        mask,
         signal: abort.signal,
         transport: this.transport(sessions, execution.id),
         egress: this.egress,

@@ -40,6 +40,11 @@ export class SecretMask {
     return this.forms.length === 0;
   }
 
+  /** The longest masked form in UTF-8 bytes (0 when there is nothing to mask). */
+  get longestBytes(): number {
+    return this.forms.length ? Buffer.byteLength(this.forms[0], 'utf8') : 0;
+  }
+
   mask(text: string): string;
   mask(text: string | null): string | null;
   mask(text: string | null): string | null {

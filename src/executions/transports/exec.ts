@@ -1,3 +1,4 @@
+import type { LineMask } from './line-splitter.js';
 /** What both transports (SSH and local) take and return for one command. */
 
 export interface ExecResult {
@@ -20,6 +21,8 @@ export interface ExecOptions {
   onLine: (stream: OutputStream, line: string) => void;
   /** Flow control: while it is full the transport stops reading the command's output. */
   backpressure?: Backpressure;
+  /** Secure values: a line cut for length is masked before the cut (see `LineSplitter`). */
+  mask?: LineMask;
 }
 
 /**

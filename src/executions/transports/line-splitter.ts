@@ -4,25 +4,45 @@ import { StringDecoder } from 'node:string_decoder';
 export const MAX_LINE_BYTES = 64 * 1024;
 
 /**
+ * Masks secret values in text (`SecretMask`). The splitter applies it to a line before cutting
+ * it, so no secret is ever cut in two pieces that the log's own masking would see apart.
+ */
+export interface LineMask {
+  mask(text: string): string;
+  /** The longest text `mask` replaces, in UTF-8 bytes. */
+  readonly longestBytes: number;
+}
+
+/**
  * Turns a byte stream (a process's stdout or stderr) into lines: splits on `\n`, drops the `\r`
  * of `\r\n`, decodes UTF-8 safely across chunk boundaries (a character split between two chunks
  * is kept whole; invalid bytes become U+FFFD), and cuts a line longer than `maxLineBytes` into
  * pieces of at most that many bytes, at character boundaries. `end()` flushes a trailing line
  * that has no newline.
+ *
+ * With a `mask`, a line is masked before it is cut: a whole long line at once; a line still
+ * arriving (cut to bound memory) is masked as far as it has come and cut only where at least
+ * `longestBytes - 1` bytes stay behind, so a secret whose start has arrived but not its end is
+ * never cut off: it is masked whole when the rest arrives. Lines that are not cut are delivered
+ * as they are (the log writer masks every line).
  */
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
   private pendingBytes = 0;
   private ended = false;
+  /** Bytes kept behind a cut of a line still arriving (a secret's start may be among them). */
+  private readonly overlap: number;
 
   constructor(
     private readonly onLine: (line: string) => void,
     private readonly maxLineBytes = MAX_LINE_BYTES,
+    private readonly secrets?: LineMask,
   ) {
     if (!Number.isInteger(maxLineBytes) || maxLineBytes < 4) {
       throw new RangeError('maxLineBytes must be an integer >= 4');
     }
+    this.overlap = Math.max(0, (secrets?.longestBytes ?? 0) - 1);
   }
 
   write(chunk: Buffer | string): void {
@@ -42,7 +62,7 @@ export class LineSplitter {
       this.pendingBytes += Buffer.byteLength(rest, 'utf8');
       // A `\r` at the very end may be half of a `\r\n`: do not count it towards the limit.
       const counted = this.pendingBytes - (this.pending.endsWith('\r') ? 1 : 0);
-      if (counted > this.maxLineBytes) this.cutPending();
+      if (counted > this.maxLineBytes + this.overlap) this.cutPending();
     }
   }
 
@@ -56,10 +76,16 @@ export class LineSplitter {
     if (line !== '') this.emit(line.endsWith('\r') ? line.slice(0, -1) : line);
   }
 
-  /** Emits full-size pieces of the pending partial line, keeping the (short) remainder. */
+  /**
+   * Emits full-size pieces of the pending partial line (masked first), keeping the (short)
+   * remainder, and at least `overlap` bytes of it.
+   */
   private cutPending(): void {
-    let bytes = Buffer.from(this.pending, 'utf8');
-    while (bytes.length - (bytes[bytes.length - 1] === 0x0d ? 1 : 0) > this.maxLineBytes) {
+    let bytes = Buffer.from(this.mask(this.pending), 'utf8');
+    while (
+      bytes.length - (bytes[bytes.length - 1] === 0x0d ? 1 : 0) >
+      this.maxLineBytes + this.overlap
+    ) {
       const cut = this.boundary(bytes);
       this.onLine(bytes.subarray(0, cut).toString('utf8'));
       bytes = bytes.subarray(cut);
@@ -73,13 +99,17 @@ export class LineSplitter {
       this.onLine(line);
       return;
     }
-    let bytes = Buffer.from(line, 'utf8');
+    let bytes = Buffer.from(this.mask(line), 'utf8');
     while (bytes.length > this.maxLineBytes) {
       const cut = this.boundary(bytes);
       this.onLine(bytes.subarray(0, cut).toString('utf8'));
       bytes = bytes.subarray(cut);
     }
     this.onLine(bytes.toString('utf8'));
+  }
+
+  private mask(text: string): string {
+    return this.secrets ? this.secrets.mask(text) : text;
   }
 
   /** The largest cut <= maxLineBytes that does not split a UTF-8 character. */

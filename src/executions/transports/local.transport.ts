@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { EXECUTION_MARKER } from './local-processes.js';
 import type { RunAs } from './local-user.js';
@@ -99,8 +99,8 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
   return new Promise<ExecResult>((resolve, reject) => {
     const sink = new LineSink(opts.onLine);
     const deliver = sink.deliver;
-    const out = new LineSplitter((line) => deliver('stdout', line));
-    const err = new LineSplitter((line) => deliver('stderr', line));
+    const out = new LineSplitter((line) => deliver('stdout', line), MAX_LINE_BYTES, opts.mask);
+    const err = new LineSplitter((line) => deliver('stderr', line), MAX_LINE_BYTES, opts.mask);
 
     const child = spawn('/bin/sh', ['-c', command], {
       cwd: opts.cwd ?? opts.runAs?.home,

@@ -13,7 +13,7 @@ import {
   type ExecOptions,
   type ExecResult,
 } from './exec.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import {
   MarkedOutput,
   REMOTE_KILL_GRACE_MS,
@@ -390,8 +390,8 @@ export class SshSession {
           setPgid(match && match[1] !== '-' ? Number(match[1]) : null);
         },
       );
-      const out = new LineSplitter(stdout.line);
-      const err = new LineSplitter(stderr.line);
+      const out = new LineSplitter(stdout.line, MAX_LINE_BYTES, opts.mask);
+      const err = new LineSplitter(stderr.line, MAX_LINE_BYTES, opts.mask);
       // Paused, the channel stops granting the server window: the remote command blocks on write.
       const holdIfFull = pauseWhenFull(opts.backpressure, [channel, channel.stderr]);
       channel.on('data', (chunk: Buffer) => {
