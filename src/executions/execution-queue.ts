@@ -8,6 +8,8 @@ export const BULL_QUEUE_NAME = 'executions';
 const JOB = 'run';
 /** How long an enqueue may take before the queue counts as unavailable. */
 const ENQUEUE_TIMEOUT_MS = 3000;
+/** How long `stop` waits for Bull's blocking client to reconnect (the pause holds anyway). */
+const STOP_WAIT_MS = 2000;
 
 /** 503: the queue cannot take an execution now (Redis down); the caller may try again. */
 export class QueueUnavailable extends DomainException {
@@ -111,11 +113,21 @@ export class BullExecutionQueue implements ExecutionQueue {
    * is aborted so a job arriving now is left to them. Never rejects (Redis may be down).
    */
   async stop(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const paused = this.queue.pause(true, true);
     try {
-      await this.queue.pause(true, true);
+      // The local pause flag is set at once; reconnecting the blocking client may hang while
+      // Redis is away, and a drain must not wait for it.
+      await Promise.race([
+        paused,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS))),
+      ]);
     } catch (err) {
       this.logger.warn(`pausing the queue: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
+    paused.catch(() => undefined);
   }
 
   /**

@@ -53,6 +53,8 @@ export class ExecutionRunner implements OnModuleDestroy {
   private closing = false;
   /** Set by `interruptAll` (drain grace over): a run claimed from now on is interrupted at once. */
   private interruptReason: string | undefined;
+  /** Runs this worker recorded as `interrupted` itself (the drain reports it). */
+  interruptedCount = 0;
   /** Totals over every execution this worker ran (tests and the bench read them). */
   readonly logStats: Pick<
     LogWriterStats,
@@ -129,12 +131,12 @@ export class ExecutionRunner implements OnModuleDestroy {
 
   /**
    * The drain's last move: every run on this worker stops as `interrupted` (with `reason` in its
-   * error and log), keeping the results it has. Returns how many were running.
+   * error and log), keeping the results it has; `interruptedCount` says how many did (a run
+   * already past its last step records its own outcome).
    */
-  interruptAll(reason: string): number {
+  interruptAll(reason: string): void {
     this.interruptReason = reason;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('interrupted', reason));
-    return this.active.size;
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -279,9 +281,9 @@ export class ExecutionRunner implements OnModuleDestroy {
       await this.durable(
         `recording how ${execution.id} ended`,
         async () => {
-          if (status === 'interrupted')
-            await this.executions.interrupt(execution, error ?? 'interrupted');
-          else await this.executions.finish(execution, status, error);
+          if (status !== 'interrupted') return this.executions.finish(execution, status, error);
+          if (await this.executions.interrupt(execution, error ?? 'interrupted'))
+            this.interruptedCount++;
         },
         Infinity,
       );

@@ -110,13 +110,14 @@ export class ExecutionsProcessor implements OnApplicationBootstrap, OnModuleDest
     };
     const inTime = await Promise.race([settled(), graceOver]);
     clearTimeout(timer);
-    let interrupted = 0;
+    const before = this.runner.interruptedCount;
     if (!inTime) {
-      interrupted = this.runner.interruptAll(
+      this.runner.interruptAll(
         `worker shutting down: the drain grace of ${this.config.drainGraceSeconds} s ran out`,
       );
       await settled();
     }
+    const interrupted = this.runner.interruptedCount - before;
     const report = { finished: seen.size - interrupted, interrupted };
     const line = `drain: ${report.finished} execution(s) finished within the grace, ${report.interrupted} interrupted`;
     if (interrupted) this.logger.warn(line);
