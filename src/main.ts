@@ -9,6 +9,9 @@ import { bootLogger } from './observability/boot-logger.js';
 import { installProcessHandlers } from './observability/process-handlers.js';
 import { runtimeInfo } from './observability/runtime.js';
 
+/** Past the drain grace: time to stop and record interrupted runs before the force exit. */
+const FORCE_EXIT_MARGIN_SECONDS = 15;
+
 /**
  * `npm start`: validate config → start the embedded Postgres (when no DATABASE_URL) → migrate
  * under a lock → serve. SIGINT/SIGTERM close the server, then the database, so Ctrl-C leaves no
@@ -69,9 +72,20 @@ async function main(): Promise<void> {
     const admin = await app.get(UsersService).ensureInitialAdmin(config.adminPassword);
     process.removeListener('SIGINT', onSignalDuringBoot);
     process.removeListener('SIGTERM', onSignalDuringBoot);
+    // A worker drains first (ExecutionsProcessor): no new work, DRAIN_GRACE for running
+    // executions, then it interrupts what is left and records it. The force exit leaves time
+    // for that last part; docker-compose's stop_grace_period is longer still.
     const shutdown = (signal: string) => {
-      log.info(`${signal}: shutting down`);
-      const force = setTimeout(() => process.exit(1), 30_000);
+      log.info(
+        `${signal}: shutting down${config.role === 'api' ? '' : ` (running executions get ${config.drainGraceSeconds} s to finish)`}`,
+      );
+      const force = setTimeout(
+        () => {
+          log.error(`${signal}: shutdown did not complete in time; exiting`);
+          process.exit(1);
+        },
+        (config.drainGraceSeconds + FORCE_EXIT_MARGIN_SECONDS) * 1000,
+      );
       force.unref();
       void app
         .close()

@@ -6,6 +6,7 @@ const ROOT = join(import.meta.dirname, '..');
 
 interface Service {
   build?: string;
+  stop_grace_period?: string;
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
 }
@@ -41,6 +42,16 @@ describe('docker-compose.yml', () => {
         redis: { condition: 'service_healthy' },
       });
     }
+  });
+
+  it('gives a draining worker longer than DRAIN_GRACE and the force-exit margin before SIGKILL', () => {
+    const worker = compose.services.worker;
+    const grace = Number(worker.environment!.DRAIN_GRACE);
+    expect(grace).toBeGreaterThan(0);
+    const stop = /^(\d+)s$/.exec(worker.stop_grace_period ?? '');
+    expect(stop, 'stop_grace_period in seconds, e.g. 45s').not.toBeNull();
+    // main.ts forces the exit 15 s after the grace; Docker must not SIGKILL before that.
+    expect(Number(stop![1])).toBeGreaterThan(grace + 15);
   });
 
   it('builds from files that exist', () => {

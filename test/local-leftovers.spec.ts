@@ -171,6 +171,12 @@ describe('local processes a killed worker left behind', () => {
       return body.status === 'running' ? undefined : body;
     });
     expect(final.status).toBe('interrupted');
+    // Interrupted, never run again on its own: the run started exactly once.
+    const logs = await fetch(`${base2}/executions/${id}/logs?limit=1000`, {
+      headers: { authorization: auth2 },
+    });
+    const lines = ((await logs.json()) as { items: Array<{ line: string }> }).items;
+    expect(lines.filter((l) => l.line.startsWith('started hold'))).toHaveLength(1);
     await until('the leftovers to be gone', () => (marked(id).length === 0 ? true : undefined));
     for (const pid of sleeping) expect(commandOf(pid)).toBe('');
     expect(readdirSync(join(dir, 'data', 'run'))).toEqual([]);

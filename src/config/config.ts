@@ -46,6 +46,11 @@ export interface AppConfig {
   sshMaxParallel: number;
   /** A running execution whose worker has not reported for this long is marked interrupted. */
   heartbeatTimeoutSeconds: number;
+  /**
+   * SIGTERM/SIGINT on a worker: how long its running executions get to finish before the worker
+   * interrupts what is left (recorded `interrupted`, results kept) and exits.
+   */
+  drainGraceSeconds: number;
   /** Whether the built-in `localhost` node (the Firebreak host, run through the local executor) exists. */
   localNode: boolean;
   /** When the service runs as root: the unprivileged system user local commands run as. */
@@ -184,6 +189,11 @@ const envSchema = z.object({
   HEARTBEAT_TIMEOUT: positiveInt(
     'seconds before a silent worker’s executions are interrupted',
   ).prefault('60'),
+  DRAIN_GRACE: z
+    .string()
+    .regex(/^\d+$/, 'expected seconds running executions get to finish on shutdown: an integer ≥ 0')
+    .transform(Number)
+    .prefault('25'),
   LOCAL_NODE: bool.prefault('true'),
   LOCAL_RUN_USER: z
     .string()
@@ -292,6 +302,7 @@ export function parseEnv(
     workerConcurrency: e.WORKER_CONCURRENCY,
     sshMaxParallel: e.SSH_MAX_PARALLEL,
     heartbeatTimeoutSeconds: e.HEARTBEAT_TIMEOUT,
+    drainGraceSeconds: e.DRAIN_GRACE,
     localNode: e.LOCAL_NODE,
     localRunUser: e.LOCAL_RUN_USER,
     dbOutageLimitSeconds: e.DB_OUTAGE_LIMIT,

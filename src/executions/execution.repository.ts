@@ -109,6 +109,56 @@ export class ExecutionRepository {
   }
 
   /**
+   * The worker itself gives up on a run it cannot finish (running → interrupted): shutting down
+   * past its drain grace. Audited like the reaper's verdict, with the reason.
+   */
+  async interrupt(execution: ExecutionEntity, error: string): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const moved = await this.move(execution.id, 'interrupt', 'interrupted', { error }, m);
+      if (!moved) return false;
+      await this.audit.record(
+        { actorId: null, actorName: 'system' },
+        {
+          action: 'execution.interrupt',
+          outcome: 'failure',
+          subjectType: 'Execution',
+          subjectId: execution.id,
+          details: { worker: execution.worker, reason: error },
+        },
+        m,
+      );
+      return true;
+    });
+  }
+
+  /**
+   * A queued execution whose job the queue would not take: closed out as canceled (never left
+   * queued without a job, and never run later: a job that does reach the queue finds it final).
+   */
+  async cancelUndispatched(execution: ExecutionEntity, error: string): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      const moved = await this.move(execution.id, 'cancelQueued', 'canceled', { error }, m);
+      if (!moved) return;
+      await this.audit.record(
+        { actorId: execution.actorId, actorName: execution.actorName },
+        {
+          action: 'execution.finish',
+          outcome: 'failure',
+          subjectType: 'Execution',
+          subjectId: execution.id,
+          details: {
+            runbook: execution.runbookName,
+            version: execution.runbookVersion,
+            status: 'canceled',
+            error,
+          },
+        },
+        m,
+      );
+    });
+  }
+
+  /**
    * Running executions whose worker stopped reporting before `cutoff` become interrupted (never
    * left running); each audited, except the `alive` ones (running on the caller). Returns how many
    * were found stale.

@@ -51,6 +51,10 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly outageLimitMs: number;
   private readonly egress: EgressPolicy;
   private closing = false;
+  /** Set by `interruptAll` (drain grace over): a run claimed from now on is interrupted at once. */
+  private interruptReason: string | undefined;
+  /** Runs this worker recorded as `interrupted` itself (the drain reports it). */
+  interruptedCount = 0;
   /** Totals over every execution this worker ran (tests and the bench read them). */
   readonly logStats: Pick<
     LogWriterStats,
@@ -125,6 +129,16 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.active.get(executionId)?.abort(new Aborted('canceled'));
   }
 
+  /**
+   * The drain's last move: every run on this worker stops as `interrupted` (with `reason` in its
+   * error and log), keeping the results it has; `interruptedCount` says how many did (a run
+   * already past its last step records its own outcome).
+   */
+  interruptAll(reason: string): void {
+    this.interruptReason = reason;
+    for (const ctrl of this.active.values()) ctrl.abort(new Aborted('interrupted', reason));
+  }
+
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('canceled'));
@@ -138,6 +152,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     if (!execution) return; // already claimed, finished or canceled: a double delivery is a no-op
     const abort = new AbortController();
     this.active.set(execution.id, abort);
+    if (this.interruptReason) abort.abort(new Aborted('interrupted', this.interruptReason));
     let def: RunbookDefinition;
     let secrets: Record<string, string>;
     try {
@@ -186,7 +201,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       { actorId: execution.actorId, actorName: execution.actorName },
       (node, line) => write(node, null, 'system', line),
     );
-    let status: RunOutcome = 'succeeded';
+    let status: RunOutcome | 'interrupted' = 'succeeded';
     let error: string | null = null;
     const started = Date.now();
     try {
@@ -225,7 +240,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         error =
           reason === 'timed_out'
             ? `runbook timeout of ${def.timeout} reached`
-            : reason === 'failed'
+            : reason === 'failed' || reason === 'interrupted'
               ? mask.mask(aborted!.message)
               : 'canceled';
       } else {
@@ -266,7 +281,11 @@ export class ExecutionRunner implements OnModuleDestroy {
     try {
       await this.durable(
         `recording how ${execution.id} ended`,
-        () => this.executions.finish(execution, status, error),
+        async () => {
+          if (status !== 'interrupted') return this.executions.finish(execution, status, error);
+          if (await this.executions.interrupt(execution, error ?? 'interrupted'))
+            this.interruptedCount++;
+        },
         Infinity,
       );
     } finally {

@@ -3,6 +3,7 @@ import { BullModule, getQueueToken } from '@nestjs/bull';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
+import { QUEUE_HEALTH } from '../observability/queue-health.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { ExecutionEvents } from './execution-events.js';
@@ -50,14 +51,16 @@ export class ExecutionsModule {
       controllers: config.role === 'worker' ? [] : [ExecutionsController],
       providers: [
         queue,
+        { provide: QUEUE_HEALTH, useExisting: EXECUTION_QUEUE },
         ExecutionEvents,
         ExecutionRepository,
         ExecutionRunner,
         ExecutionsProcessor,
         ExecutionsService,
       ],
-      // The one start path, and execution events for those who follow runs (incidents).
-      exports: [ExecutionsService, ExecutionEvents],
+      // The one start path, and execution events for those who follow runs (incidents); the
+      // queue's state for /health.
+      exports: [ExecutionsService, ExecutionEvents, QUEUE_HEALTH],
     };
   }
 }

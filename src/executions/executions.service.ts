@@ -21,7 +21,7 @@ import { renderNodeFilter } from '../nodes/node-filter.js';
 import { renderText } from '../runbooks/template.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
-import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
+import { EXECUTION_QUEUE, QueueUnavailable, type ExecutionQueue } from './execution-queue.js';
 import { ExecutionResultEntity } from './execution-result.entity.js';
 import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRepository } from './execution.repository.js';
@@ -193,6 +193,11 @@ export class ExecutionsService {
       }
     }
 
+    // Redis down: 503 at once, before anything is written (Bull would hold the job for as long
+    // as Redis is away).
+    const queueDown = this.queue.unavailable();
+    if (queueDown) throw new QueueUnavailable(queueDown);
+
     const id = randomUUID();
     const secrets = Object.fromEntries(
       [...v.options.secure]
@@ -248,7 +253,13 @@ export class ExecutionsService {
         },
       },
     );
-    await this.queue.enqueue(id);
+    try {
+      await this.queue.enqueue(id);
+    } catch (err) {
+      // Lost Redis in between: never left queued without a job, never run later by surprise.
+      await this.executions.cancelUndispatched(execution, `not started: ${(err as Error).message}`);
+      throw err instanceof QueueUnavailable ? err : new QueueUnavailable((err as Error).message);
+    }
     return execution;
   }
 

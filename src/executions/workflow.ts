@@ -37,9 +37,12 @@ interface NodeState {
 
 /** Why a run stopped early: canceled (by a person or shutdown) or the runbook's timeout. */
 export class Aborted extends Error {
-  /** failed: the run cannot go on (output limit with action fail, database away too long). */
+  /**
+   * failed: the run cannot go on (output limit with action fail, database away too long);
+   * interrupted: its worker is shutting down and the drain grace ran out.
+   */
   constructor(
-    readonly status: 'canceled' | 'timed_out' | 'failed',
+    readonly status: 'canceled' | 'timed_out' | 'failed' | 'interrupted',
     reason?: string,
   ) {
     super(reason ?? status);
