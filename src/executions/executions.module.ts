@@ -20,6 +20,9 @@ import { ExecutionRunner } from './execution.runner.js';
 import { ExecutionsProcessor } from './executions.processor.js';
 import { ExecutionsController } from './executions.controller.js';
 import { ExecutionsService } from './executions.service.js';
+import { ApprovalDecisionEntity, ApprovalRequestEntity } from './approval.entity.js';
+import { ApprovalsController } from './approvals.controller.js';
+import { ApprovalsService } from './approvals.service.js';
 
 /** Bull on Redis when REDIS_URL is set; otherwise the in-process queue behind the same interface. */
 @Module({})
@@ -37,7 +40,13 @@ export class ExecutionsModule {
       // Global so IncidentsModule (and later alerts, Slack) can start runs through the one service.
       global: true,
       imports: [
-        TypeOrmModule.forFeature([ExecutionEntity, ExecutionResultEntity, ExecutionLogEntity]),
+        TypeOrmModule.forFeature([
+          ExecutionEntity,
+          ExecutionResultEntity,
+          ExecutionLogEntity,
+          ApprovalRequestEntity,
+          ApprovalDecisionEntity,
+        ]),
         RunbooksModule,
         NodesModule,
         ...(config.redisUrl
@@ -47,7 +56,7 @@ export class ExecutionsModule {
             ]
           : []),
       ],
-      controllers: config.role === 'worker' ? [] : [ExecutionsController],
+      controllers: config.role === 'worker' ? [] : [ExecutionsController, ApprovalsController],
       providers: [
         queue,
         ExecutionEvents,
@@ -55,6 +64,7 @@ export class ExecutionsModule {
         ExecutionRunner,
         ExecutionsProcessor,
         ExecutionsService,
+        ApprovalsService,
       ],
       // The one start path, and execution events for those who follow runs (incidents).
       exports: [ExecutionsService, ExecutionEvents],

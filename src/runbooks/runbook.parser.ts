@@ -161,9 +161,11 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
 
   const stepNames = new Set<string>();
   const captures = new Map<string, Set<string>>();
+  const choices = new Set<string>();
   const scopeFor = (step: StepDefinition, inOnError: boolean): TemplateScope => ({
     options: optionNames,
     steps: inOnError ? captures : new Map(captures),
+    choices: inOnError ? choices : new Set(choices),
     node: (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
     alert: false,
   });
@@ -215,6 +217,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       if (step.check?.expect.stdout)
         checkRegex(step.check.expect.stdout, (msg) => add(at('check', 'expect', 'stdout'), msg));
       captures.set(step.name, new Set(Object.keys(step.capture ?? {})));
+      if (step.approval?.choices) choices.add(step.name);
     });
   };
   checkSteps(def.steps, 'steps');
