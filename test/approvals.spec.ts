@@ -52,6 +52,35 @@ steps:
     on: local
     run: echo must-not-run
 `,
+  judged: `name: judged
+description: Pauses for a judgment with choices that later steps read
+kind: remediation
+options:
+  - { name: token, type: secure, required: true }
+steps:
+  - name: before
+    on: local
+    run: echo before-gate
+    capture:
+      v: { regex: '^(\\S+)' }
+  - name: gate
+    approval:
+      message: 'Roll back {{ steps.before.captures.v }}?'
+      approvers: [sre-lead]
+      choices: [continue, rollback]
+  - name: rollback
+    on: local
+    when: steps.gate.choice == "rollback"
+    run: test {{ options.token }} = s3cr3t-step && echo rolled-back {{ steps.before.captures.v }}
+  - name: proceed
+    on: local
+    when: steps.gate.choice == "continue"
+    run: echo continued {{ steps.before.captures.v }}
+onError:
+  - name: cleanup
+    on: local
+    run: echo cleanup-ran
+`,
 };
 
 const FINAL = [
@@ -292,6 +321,66 @@ describe('approvals (real app, Postgres)', () => {
     expect(trail.at(-1)).toBe('approval.approve');
   });
 
+  const resultsOf = async (id: string) =>
+    ((await get(`/executions/${id}`)).body.results as Array<{ step: string; status: string }>).map(
+      (r) => `${r.step}:${r.status}`,
+    );
+
+  it('an approval step pauses the run (no worker, no reaping); its choice is read by when:', async () => {
+    const started = await post(
+      '/executions',
+      { runbook: 'judged', options: { token: 's3cr3t-step' } },
+      requester.auth,
+    );
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    expect(started.body.status).toBe('queued');
+    const id = started.body.id as string;
+    const waiting = await waitStatus(id, ['awaiting_approval', ...FINAL]);
+    expect(waiting.status).toBe('awaiting_approval');
+    expect(waiting.approvals).toMatchObject([
+      {
+        step: 'gate',
+        state: 'pending',
+        reason: 'Roll back before-gate?',
+        choices: ['continue', 'rollback'],
+        approvers: ['sre-lead'],
+      },
+    ]);
+    expect(await resultsOf(id)).toEqual(['before:succeeded']);
+    expect(await logLines(id)).toContain('waiting for approval (sre-lead): Roll back before-gate?');
+    // No worker holds it: the reaper, even with every heartbeat counted as silent, leaves it.
+    await t.app.get(ExecutionRepository).interruptStale(new Date(Date.now() + 3_600_000));
+    expect((await get(`/executions/${id}`)).body.status).toBe('awaiting_approval');
+
+    expect(
+      (await decide(id, requester.auth, { decision: 'approve', choice: 'rollback' })).status,
+    ).toBe(403);
+    const noChoice = await decide(id, lead1.auth, { decision: 'approve' });
+    expect(noChoice.status).toBe(400);
+    expect(noChoice.body.message).toMatch(/choice: required: one of continue, rollback/);
+    const wrong = await decide(id, lead1.auth, { decision: 'approve', choice: 'maybe' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.message).toMatch(/choice: must be one of continue, rollback/);
+    const ok = await decide(id, lead1.auth, { decision: 'approve', choice: 'rollback' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body).toMatchObject({ state: 'approved', choice: 'rollback' });
+
+    const done = await waitStatus(id, FINAL);
+    expect(done.status, done.error).toBe('succeeded');
+    expect(await resultsOf(id)).toEqual([
+      'before:succeeded',
+      'gate:succeeded',
+      'rollback:succeeded',
+      'proceed:skipped',
+    ]);
+    const lines = await logLines(id);
+    // Captures and the sealed secret survived the pause.
+    expect(lines).toContain('rolled-back before-gate');
+    expect(lines).not.toContain('continued before-gate');
+    expect(lines.filter((l) => l.startsWith('started judged'))).toHaveLength(1);
+    expect(lines.some((l) => l.startsWith('resumed judged v1 at step gate'))).toBe(true);
+  });
+
   it('the reaper never interrupts a waiting execution', async () => {
     const held = await post('/executions', { runbook: 'held-reject' }, requester.auth);
     expect(held.status).toBe(201);
@@ -299,5 +388,57 @@ describe('approvals (real app, Postgres)', () => {
     await t.app.get(ExecutionRepository).interruptStale(new Date(Date.now() + 3_600_000));
     expect((await get(`/executions/${held.body.id}`)).body.status).toBe('awaiting_approval');
     await post(`/executions/${held.body.id}/cancel`, {}, requester.auth);
+  });
+
+  it('a run waiting at a step survives a restart: a new app on the same database resumes it', async () => {
+    const a = await post(
+      '/executions',
+      { runbook: 'judged', options: { token: 'token-for-a' } },
+      requester.auth,
+    );
+    const b = await post(
+      '/executions',
+      { runbook: 'judged', options: { token: 'token-for-b' } },
+      requester.auth,
+    );
+    for (const r of [a, b])
+      expect((await waitStatus(r.body.id as string, ['awaiting_approval', ...FINAL])).status).toBe(
+        'awaiting_approval',
+      );
+    // The first app goes away (its database stays); a second one, same key, takes over.
+    const first = t;
+    await first.app.close();
+    rmSync(first.config.dataDir, { recursive: true, force: true });
+    t = await startTestApp({ RUNBOOKS_DIR: dir, SECRET_KEY: first.config.secretKey }, first.db);
+
+    const go = await decide(a.body.id as string, lead2.auth, {
+      decision: 'approve',
+      choice: 'continue',
+    });
+    expect(go.status, JSON.stringify(go.body)).toBe(200);
+    const no = await decide(b.body.id as string, lead1.auth, { decision: 'reject', comment: 'no' });
+    expect(no.status, JSON.stringify(no.body)).toBe(200);
+
+    const resumed = await waitStatus(a.body.id as string, FINAL);
+    expect(resumed.status, resumed.error).toBe('succeeded');
+    expect(await resultsOf(a.body.id as string)).toEqual([
+      'before:succeeded',
+      'gate:succeeded',
+      'rollback:skipped',
+      'proceed:succeeded',
+    ]);
+    expect(await logLines(a.body.id as string)).toContain('continued before-gate');
+
+    // Rejected at the step: the step fails, onError runs, the run failed.
+    const rejected = await waitStatus(b.body.id as string, FINAL);
+    expect(rejected.status).toBe('failed');
+    expect(await resultsOf(b.body.id as string)).toEqual([
+      'before:succeeded',
+      'gate:failed',
+      'cleanup:succeeded',
+    ]);
+    const lines = await logLines(b.body.id as string);
+    expect(lines).toContain(`failed: rejected by ${lead1.username} (no)`);
+    expect(lines).toContain('cleanup-ran');
   });
 });

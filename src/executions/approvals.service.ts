@@ -24,6 +24,7 @@ import { ExecutionEvents } from './execution-events.js';
 import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
 import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRepository } from './execution.repository.js';
+import type { ApprovalDecision } from './workflow.js';
 
 /** How often every process looks for approvals that timed out or are due a reminder. */
 const SWEEP_MS = 1000;
@@ -194,6 +195,33 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
   /** The request of an execution with this key (the worker asks whether its step was decided). */
   findRequest(executionId: string, key: string): Promise<ApprovalRequestEntity | null> {
     return this.dataSource.getRepository(ApprovalRequestEntity).findOneBy({ executionId, key });
+  }
+
+  /**
+   * How a step's request was decided, for the resumed workflow: null while undecided (or never
+   * asked). The summary names who decided, their comments and the choice.
+   */
+  async stepDecision(executionId: string, key: string): Promise<ApprovalDecision | null> {
+    const r = await this.findRequest(executionId, key);
+    if (!r || r.state === 'pending') return null;
+    if (r.state === 'expired')
+      return {
+        approved: false,
+        choice: null,
+        summary: `no decision before the approval timeout (${r.timeoutAt?.toISOString()})`,
+      };
+    const decisions = await this.dataSource.getRepository(ApprovalDecisionEntity).find({
+      where: { requestId: r.id, decision: r.state === 'approved' ? 'approve' : 'reject' },
+      order: { createdAt: 'ASC' },
+    });
+    const by = decisions
+      .map((d) => `${d.actorName}${d.comment ? ` (${d.comment})` : ''}`)
+      .join(', ');
+    return {
+      approved: r.state === 'approved',
+      choice: r.choice,
+      summary: `${r.state} by ${by}${r.choice ? `: ${r.choice}` : ''}`,
+    };
   }
 
   /**
