@@ -381,15 +381,6 @@ describe('approvals (real app, Postgres)', () => {
     expect(lines.some((l) => l.startsWith('resumed judged v1 at step gate'))).toBe(true);
   });
 
-  it('the reaper never interrupts a waiting execution', async () => {
-    const held = await post('/executions', { runbook: 'held-reject' }, requester.auth);
-    expect(held.status).toBe(201);
-    // A cutoff in the future: every running execution would count as silent.
-    await t.app.get(ExecutionRepository).interruptStale(new Date(Date.now() + 3_600_000));
-    expect((await get(`/executions/${held.body.id}`)).body.status).toBe('awaiting_approval');
-    await post(`/executions/${held.body.id}/cancel`, {}, requester.auth);
-  });
-
   it('a run waiting at a step survives a restart: a new app on the same database resumes it', async () => {
     const a = await post(
       '/executions',
