@@ -191,6 +191,13 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
         add(at('interpreter'), 'interpreter applies only to script steps');
       if (step.capture && !['run', 'script', 'http', 'check'].includes(kind))
         add(at('capture'), `a ${kind} step has no output to capture`);
+      if (kind === 'approval' && list === 'onError')
+        add(at('approval'), 'an approval step cannot run in onError: the run has already failed');
+      if (
+        step.approval?.choices &&
+        new Set(step.approval.choices).size !== step.approval.choices.length
+      )
+        add(at('approval', 'choices'), 'choices must be different from each other');
       if ((kind === 'approval' || kind === 'sleep' || kind === 'runbook') && step.on) {
         add(at('on'), `on: applies to run, script, http and check steps`);
       }
