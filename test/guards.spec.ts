@@ -168,12 +168,17 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
         ['denied', 1],
       ]);
 
-      // An admin may run it, but v2 demands approval, and pinning v1 does not skip it.
+      // An admin may run it, but v2 demands approval, and pinning v1 does not skip it: held.
       const admin = await post('/executions', { runbook: 'pinned-policy', version: 1 });
-      expect(admin.status).toBe(409);
-      expect(admin.body.message).toMatch(/needs approval.*change freeze/);
+      expect(admin.status).toBe(201);
+      expect(admin.body.status).toBe('awaiting_approval');
+      const held = await get(`/executions/${admin.body.id}`);
+      expect(held.body.approvals[0].reason).toBe('change freeze');
       const adminRerun = await post(`/executions/${first.body.id}/rerun`, {});
-      expect(adminRerun.status).toBe(409);
+      expect(adminRerun.status).toBe(201);
+      expect(adminRerun.body.status).toBe('awaiting_approval');
+      for (const id of [admin.body.id, adminRerun.body.id])
+        expect((await post(`/executions/${id}/cancel`, {})).status).toBe(201);
 
       // Disabled is the runbook's, whatever the version.
       await saveRunbook(PINNED_V1.replace('pinned-v1-ran', 'pinned-v3-ran'));
@@ -184,8 +189,6 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       expect(disabled.status).toBe(409);
       expect(disabled.body.message).toMatch(/disabled: under review/);
       expect((await denials('admin', 'pinned-policy')).map((e) => e.details.reason)).toEqual([
-        'approval required',
-        'approval required',
         'runbook is disabled: under review',
       ]);
       expect((await post('/runbooks/pinned-policy/enable', {})).status).toBe(200);
@@ -197,9 +200,13 @@ describe('guard rails (real app, Postgres, OpenSSH sshd)', () => {
       expect(plan.body.canRun).toBe(false);
       expect(plan.body.plan.approval.required).toBe(true);
 
-      // Nothing but the first execution ever ran.
-      const runs = (await get('/executions?runbook=pinned-policy')).body as unknown[];
-      expect(runs).toHaveLength(1);
+      // Nothing but the first execution ever ran (the held ones were canceled waiting).
+      const runs = (await get('/executions?runbook=pinned-policy')).body as Array<{
+        status: string;
+        startedAt: string | null;
+      }>;
+      expect(runs.filter((r) => r.startedAt !== null)).toHaveLength(1);
+      expect(runs.map((r) => r.status).sort()).toEqual(['canceled', 'canceled', 'succeeded']);
     });
   });
 

@@ -8,8 +8,12 @@ const EXECUTION_CHANNEL = 'firebreak_execution';
 
 export interface ExecutionNotice {
   id: string;
-  /** New log lines, a status change, or a cancel request for the worker running it. */
-  kind: 'logs' | 'status' | 'cancel';
+  /**
+   * New log lines, a status change, a cancel request for the worker running it, or an approval
+   * event (requested, approved, rejected, expired, reminder: what notification channels use).
+   */
+  kind: 'logs' | 'status' | 'cancel' | 'approval';
+  approval?: 'requested' | 'approved' | 'rejected' | 'expired' | 'reminder';
 }
 
 /**

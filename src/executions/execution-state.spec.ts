@@ -12,18 +12,33 @@ import {
 const T = true;
 const F = false;
 
-/** from (row) → to (column): queued, running, succeeded, failed, canceled, timed_out, interrupted. */
-const TABLE: Record<
-  ExecutionStatus,
-  [boolean, boolean, boolean, boolean, boolean, boolean, boolean]
-> = {
-  queued: [F, T, F, F, T, F, F],
-  running: [F, F, T, T, T, T, T],
-  succeeded: [F, F, F, F, F, F, F],
-  failed: [F, F, F, F, F, F, F],
-  canceled: [F, F, F, F, F, F, F],
-  timed_out: [F, F, F, F, F, F, F],
-  interrupted: [F, F, F, F, F, F, F],
+/**
+ * from (row) → to (column): queued, running, succeeded, failed, canceled, timed_out, interrupted,
+ * awaiting_approval, rejected, expired.
+ */
+type Row = [
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+  boolean,
+];
+const TABLE: Record<ExecutionStatus, Row> = {
+  queued: [F, T, F, F, T, F, F, F, F, F],
+  running: [F, F, T, T, T, T, T, T, F, F],
+  succeeded: [F, F, F, F, F, F, F, F, F, F],
+  failed: [F, F, F, F, F, F, F, F, F, F],
+  canceled: [F, F, F, F, F, F, F, F, F, F],
+  timed_out: [F, F, F, F, F, F, F, F, F, F],
+  interrupted: [F, F, F, F, F, F, F, F, F, F],
+  awaiting_approval: [T, F, F, T, T, F, F, F, T, T],
+  rejected: [F, F, F, F, F, F, F, F, F, F],
+  expired: [F, F, F, F, F, F, F, F, F, F],
 };
 
 describe('execution status machine (truth table)', () => {
@@ -45,7 +60,10 @@ describe('execution status machine (truth table)', () => {
 
   it('each named transition starts and ends where the table says', () => {
     expect(fromStatuses('claim')).toEqual(['queued']);
-    expect(fromStatuses('cancelQueued')).toEqual(['queued']);
+    expect(fromStatuses('cancelQueued')).toEqual(['queued', 'awaiting_approval']);
+    expect(fromStatuses('pause')).toEqual(['running']);
+    expect(fromStatuses('release')).toEqual(['awaiting_approval']);
+    expect(fromStatuses('decline')).toEqual(['awaiting_approval']);
     expect(fromStatuses('finish')).toEqual(['running']);
     expect(fromStatuses('interrupt')).toEqual(['running']);
     for (const [name, t] of Object.entries(TRANSITIONS))
@@ -59,5 +77,7 @@ describe('execution status machine (truth table)', () => {
     );
     expect(() => assertTransition('claim', 'succeeded')).toThrow();
     expect(() => assertTransition('interrupt', 'queued')).toThrow();
+    expect(() => assertTransition('interrupt', 'awaiting_approval')).toThrow();
+    expect(() => assertTransition('decline', 'succeeded')).toThrow();
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The execution status machine, with no Nest or database in sight. `ExecutionRepository` is the
  * only code that writes an execution's status and checks every write against this table; the
- * spec pins it as a truth table. Approvals will add waiting states here.
+ * spec pins it as a truth table. `awaiting_approval` is a run held for a decision, either before
+ * anything ran (a runbook-level `approval`) or paused at an `approval` step (checkpointed, no
+ * worker holds it); `rejected` and `expired` are how a run-level approval can end it.
  */
 
 export const EXECUTION_STATUSES = [
@@ -12,6 +14,9 @@ export const EXECUTION_STATUSES = [
   'canceled',
   'timed_out',
   'interrupted',
+  'awaiting_approval',
+  'rejected',
+  'expired',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
@@ -22,6 +27,8 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = [
   'canceled',
   'timed_out',
   'interrupted',
+  'rejected',
+  'expired',
 ];
 
 /** How a run may end, as the worker reports it. */
@@ -32,13 +39,21 @@ export type RunOutcome = 'succeeded' | 'failed' | 'canceled' | 'timed_out';
  * - `claim`: a worker takes a queued execution;
  * - `cancelQueued`: canceled before any worker took it;
  * - `finish`: the worker reports how the run ended;
- * - `interrupt`: the worker stopped reporting (the reaper) — never left running.
+ * - `interrupt`: the worker stopped reporting (the reaper) — never left running; a waiting
+ *   execution has no worker, so the reaper never touches it;
+ * - `pause`: the worker checkpoints a run at an `approval` step and lets it go;
+ * - `release`: a decision (or a step's timeout) lets a waiting run go to the queue;
+ * - `decline`: a run-level approval is rejected, or times out (`expired`, or `failed` with
+ *   `onTimeout: fail`): nothing ran.
  */
 export const TRANSITIONS = {
   claim: { from: ['queued'], to: ['running'] },
-  cancelQueued: { from: ['queued'], to: ['canceled'] },
+  cancelQueued: { from: ['queued', 'awaiting_approval'], to: ['canceled'] },
   finish: { from: ['running'], to: ['succeeded', 'failed', 'canceled', 'timed_out'] },
   interrupt: { from: ['running'], to: ['interrupted'] },
+  pause: { from: ['running'], to: ['awaiting_approval'] },
+  release: { from: ['awaiting_approval'], to: ['queued'] },
+  decline: { from: ['awaiting_approval'], to: ['rejected', 'expired', 'failed'] },
 } as const satisfies Record<
   string,
   { from: readonly ExecutionStatus[]; to: readonly ExecutionStatus[] }

@@ -37,7 +37,7 @@ export class ExecutionEntity {
   @Column({ name: 'version_id', type: 'uuid' })
   versionId: string;
 
-  @Column({ type: 'varchar', length: 16 })
+  @Column({ type: 'varchar', length: 32 })
   status: ExecutionStatus;
 
   /** Option values with secure ones masked; the real secure values are in `secretOptions`. */
@@ -79,6 +79,10 @@ export class ExecutionEntity {
 
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** Where a run paused at an `approval` step resumes (see `WorkflowCheckpoint`). */
+  @Column({ type: 'jsonb', nullable: true })
+  checkpoint: Record<string, unknown> | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

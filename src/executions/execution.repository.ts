@@ -15,6 +15,8 @@ import { ExecutionEntity } from './execution.entity.js';
 
 const CANCELED_BEFORE_START = 'canceled before it started';
 
+class PauseLost extends Error {}
+
 /**
  * The only code that writes an execution's status. Each method is one move of the state table
  * (`execution-state.ts`), written as a conditional UPDATE on the statuses that move starts from,
@@ -49,14 +51,63 @@ export class ExecutionRepository {
       | 'worker'
       | 'error'
       | 'cancelRequested'
+      | 'checkpoint'
     >,
     audit: { ctx: AuditContext; record: AuditEvent },
+    /** Held for approval: created `awaiting_approval`, and `hold` records the request. */
+    hold?: (m: EntityManager, e: ExecutionEntity) => Promise<void>,
   ): Promise<ExecutionEntity> {
     return this.dataSource.transaction(async (m) => {
-      const saved = await m.save(m.create(ExecutionEntity, { ...fields, status: 'queued' }));
+      const saved = await m.save(
+        m.create(ExecutionEntity, {
+          ...fields,
+          status: hold ? 'awaiting_approval' : 'queued',
+        }),
+      );
       await this.audit.record(audit.ctx, audit.record, m);
+      await hold?.(m, saved);
       return saved;
     });
+  }
+
+  /**
+   * The worker lets a run go at an `approval` step (running → awaiting_approval) with the
+   * checkpoint it resumes from; `also` records the request in the same transaction. False when
+   * the run was interrupted meanwhile.
+   */
+  async pause(
+    id: string,
+    checkpoint: Record<string, unknown>,
+    also: (m: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    return this.dataSource
+      .transaction(async (m) => {
+        await m.query('UPDATE executions SET checkpoint = $2 WHERE id = $1', [id, checkpoint]);
+        if (!(await this.move(id, 'pause', 'awaiting_approval', { worker: null }, m))) {
+          throw new PauseLost();
+        }
+        await also(m);
+        return true;
+      })
+      .catch((err) => {
+        if (err instanceof PauseLost) return false;
+        throw err;
+      });
+  }
+
+  /** A decision lets a waiting run go to the queue (awaiting_approval → queued), in `m`. */
+  release(id: string, m: EntityManager): Promise<boolean> {
+    return this.move(id, 'release', 'queued', {}, m);
+  }
+
+  /** A run-level approval ends the run before anything ran (rejected, expired or failed), in `m`. */
+  decline(
+    id: string,
+    to: 'rejected' | 'expired' | 'failed',
+    error: string,
+    m: EntityManager,
+  ): Promise<boolean> {
+    return this.move(id, 'decline', to, { error }, m);
   }
 
   /**
@@ -205,11 +256,15 @@ export class ExecutionRepository {
   ): Promise<ExecutionEntity> {
     await this.dataSource.transaction(async (m) => {
       await m.update(ExecutionEntity, { id }, { cancelRequested: true });
+      const waiting = (await m.findOneBy(ExecutionEntity, { id }))?.status === 'awaiting_approval';
       await this.move(
         id,
         'cancelQueued',
         'canceled',
-        { error: CANCELED_BEFORE_START, notify: false },
+        {
+          error: waiting ? 'canceled while waiting for approval' : CANCELED_BEFORE_START,
+          notify: false,
+        },
         m,
       );
       await this.audit.record(audit.ctx, audit.record, m);
@@ -240,7 +295,7 @@ export class ExecutionRepository {
     transition: ExecutionTransition,
     to: ExecutionStatus,
     opts: {
-      worker?: string;
+      worker?: string | null;
       error?: string | null;
       /** Only if a cancel was (true) or was not (false) requested. */
       cancelRequested?: boolean;
@@ -254,7 +309,9 @@ export class ExecutionRepository {
     const params: unknown[] = [id, to, fromStatuses(transition)];
     const bind = (v: unknown) => `$${params.push(v)}`;
     const sets = ['status = $2'];
-    if (to === 'running') sets.push('started_at = now()', 'heartbeat_at = now()');
+    // A run resumed after an approval step keeps the time it first started.
+    if (to === 'running')
+      sets.push('started_at = COALESCE(started_at, now())', 'heartbeat_at = now()');
     if (isFinal(to)) sets.push('finished_at = now()');
     if (opts.worker !== undefined) sets.push(`worker = ${bind(opts.worker)}`);
     if (opts.error !== undefined) sets.push(`error = ${bind(opts.error)}`);

@@ -26,7 +26,20 @@ import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
 import { assertPrivateDir } from './transports/exec.js';
 import type { ExecutionTarget } from './execution.entity.js';
-import { Aborted, runWorkflow, type StepTransport } from './workflow.js';
+import {
+  Aborted,
+  Paused,
+  runWorkflow,
+  type StepTransport,
+  type WorkflowCheckpoint,
+} from './workflow.js';
+import { ApprovalRequestEntity } from './approval.entity.js';
+import { ApprovalsService } from './approvals.service.js';
+import type { ExecutionEntity } from './execution.entity.js';
+import { renderText } from '../runbooks/template.js';
+
+/** The approval request key of an `approval` step in a batch. */
+const stepKey = (step: string, batch: number) => `step:${step}:${batch}`;
 
 const HEARTBEAT_MS = 5000;
 
@@ -69,6 +82,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     private readonly runbooks: RunbooksService,
     private readonly nodes: NodeTargetsService,
     private readonly hostKeys: HostKeysService,
+    private readonly approvals: ApprovalsService,
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
@@ -176,7 +190,12 @@ export class ExecutionRunner implements OnModuleDestroy {
     // Every string that leaves this run (log lines, step errors, its error, the service log)
     // goes through the mask.
     const mask = new SecretMask(Object.values(secrets));
-    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, 0, mask, {
+    // A run resumed after an approval step goes on from its checkpoint and its last log line.
+    const resume = execution.checkpoint as WorkflowCheckpoint | null;
+    const startSeq = resume
+      ? await this.durable(`reading the log of ${execution.id}`, () => this.lastSeq(execution.id))
+      : 0;
+    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, startSeq, mask, {
       outageLimitMs: this.outageLimitMs,
       limit: this.logLimit(def),
       // The run cannot go on (output limit with action fail, database away too long).
@@ -203,13 +222,16 @@ export class ExecutionRunner implements OnModuleDestroy {
     );
     let status: RunOutcome | 'interrupted' = 'succeeded';
     let error: string | null = null;
+    let paused: Paused | undefined;
     const started = Date.now();
     try {
       write(
         null,
         null,
         'system',
-        `started ${def.name} v${execution.runbookVersion} on ${execution.targets.length} node(s) by ${execution.actorName}`,
+        resume
+          ? `resumed ${def.name} v${execution.runbookVersion} at step ${def.steps[resume.step]?.name} after its approval`
+          : `started ${def.name} v${execution.runbookVersion} on ${execution.targets.length} node(s) by ${execution.actorName}`,
       );
       const ok = await runWorkflow({
         def,
@@ -227,13 +249,20 @@ export class ExecutionRunner implements OnModuleDestroy {
           finishStep: (row, outcome) =>
             results.finishStep(row, { ...outcome, error: mask.mask(outcome.error) }),
         },
+        approval: (step, batch) =>
+          this.durable(`reading the approval of ${execution.id}`, () =>
+            this.approvals.stepDecision(execution.id, stepKey(step.name, batch)),
+          ),
+        resume,
       });
       if (!ok) {
         status = 'failed';
         error = 'one or more steps failed';
       }
     } catch (err) {
-      if (err instanceof Aborted || abort.signal.aborted) {
+      if (err instanceof Paused && !abort.signal.aborted) {
+        paused = err;
+      } else if (err instanceof Aborted || abort.signal.aborted) {
         const aborted = abort.signal.reason as Aborted | undefined;
         const reason = aborted?.status ?? 'canceled';
         status = reason;
@@ -262,6 +291,19 @@ export class ExecutionRunner implements OnModuleDestroy {
       if (status === 'succeeded') status = 'failed';
       error = mask.mask((err as Error).message);
       this.logger.error(`execution ${execution.id}: ${error}`);
+    }
+    if (paused && status === 'succeeded') {
+      await this.pause(
+        execution,
+        def,
+        paused,
+        write,
+        log,
+        { ...execution.options, ...secrets },
+        mask,
+      );
+      await closing;
+      return;
     }
     write(
       null,
@@ -292,6 +334,73 @@ export class ExecutionRunner implements OnModuleDestroy {
       this.active.delete(execution.id);
     }
     await closing;
+  }
+
+  /**
+   * The run waits at an approval step: its log is flushed, then in one transaction the
+   * checkpoint is stored, the run moves running → awaiting_approval (no worker holds it: the
+   * reaper leaves it alone) and the request is recorded; a decision puts it back on the queue.
+   */
+  private async pause(
+    execution: ExecutionEntity,
+    def: RunbookDefinition,
+    paused: Paused,
+    write: (node: string | null, step: string | null, stream: 'system', line: string) => void,
+    log: ExecutionLogWriter,
+    options: Record<string, unknown>,
+    mask: SecretMask,
+  ): Promise<void> {
+    const { step, batch, checkpoint } = paused;
+    const approval = step.approval!;
+    const key = stepKey(step.name, batch);
+    const message = mask.mask(
+      renderText(approval.message, {
+        options,
+        secureOptions: new Set(def.options?.filter((o) => o.type === 'secure').map((o) => o.name)),
+        steps: checkpoint.local,
+        execution: { id: execution.id, actor: execution.actorName },
+      }).display,
+    );
+    const approvers = approval.approvers ??
+      def.approval?.approvers ??
+      def.access?.approve ?? ['admin'];
+    write(null, step.name, 'system', `waiting for approval (${approvers.join(', ')}): ${message}`);
+    await log.flush();
+    try {
+      await this.durable(
+        `pausing ${execution.id} for approval`,
+        () =>
+          this.executions.pause(execution.id, { ...checkpoint }, async (m) => {
+            if (await m.findOneBy(ApprovalRequestEntity, { executionId: execution.id, key }))
+              return;
+            await this.approvals.request(
+              m,
+              execution,
+              {
+                key,
+                step: step.name,
+                reason: message,
+                plan: null,
+                choices: approval.choices ?? null,
+                approvers,
+                rules: approval,
+              },
+              { actorId: execution.actorId, actorName: execution.actorName },
+            );
+          }),
+        Infinity,
+      );
+    } finally {
+      this.active.delete(execution.id);
+    }
+  }
+
+  private async lastSeq(executionId: string): Promise<number> {
+    const [row] = await this.dataSource.query<Array<{ seq: number | null }>>(
+      'SELECT max(seq) AS seq FROM execution_logs WHERE execution_id = $1',
+      [executionId],
+    );
+    return Number(row?.seq ?? 0);
   }
 
   /**

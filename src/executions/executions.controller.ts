@@ -27,12 +27,16 @@ import {
   toStepResultDto,
 } from './executions.dto.js';
 import { ExecutionsService, toLogEvent } from './executions.service.js';
+import { ApprovalsService, type ApprovalView } from './approvals.service.js';
 
 @ApiTags('executions')
 @ApiBearerAuth()
 @Controller('executions')
 export class ExecutionsController {
-  constructor(private readonly executions: ExecutionsService) {}
+  constructor(
+    private readonly executions: ExecutionsService,
+    private readonly approvals: ApprovalsService,
+  ) {}
 
   @Post()
   @CheckAbility('run', 'Runbook')
@@ -87,11 +91,12 @@ export class ExecutionsController {
     @Param('id', ParseUUIDPipe) id: string,
     @CurrentPrincipal() principal: Principal,
     @CurrentAbility() ability: AppAbility,
-  ): Promise<ExecutionDto & { results: StepResultDto[] }> {
+  ): Promise<ExecutionDto & { results: StepResultDto[]; approvals: ApprovalView[] }> {
     const e = await this.executions.get(id, { principal, ability });
     return {
       ...toExecutionDto(e),
       results: (await this.executions.results(id)).map(toStepResultDto),
+      approvals: await this.approvals.forExecution(e),
     };
   }
 

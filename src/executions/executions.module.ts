@@ -21,6 +21,9 @@ import { ExecutionRunner } from './execution.runner.js';
 import { ExecutionsProcessor } from './executions.processor.js';
 import { ExecutionsController } from './executions.controller.js';
 import { ExecutionsService } from './executions.service.js';
+import { ApprovalDecisionEntity, ApprovalRequestEntity } from './approval.entity.js';
+import { ApprovalsController } from './approvals.controller.js';
+import { ApprovalsService } from './approvals.service.js';
 
 /** Bull on Redis when REDIS_URL is set; otherwise the in-process queue behind the same interface. */
 @Module({})
@@ -38,7 +41,13 @@ export class ExecutionsModule {
       // Global so IncidentsModule (and later alerts, Slack) can start runs through the one service.
       global: true,
       imports: [
-        TypeOrmModule.forFeature([ExecutionEntity, ExecutionResultEntity, ExecutionLogEntity]),
+        TypeOrmModule.forFeature([
+          ExecutionEntity,
+          ExecutionResultEntity,
+          ExecutionLogEntity,
+          ApprovalRequestEntity,
+          ApprovalDecisionEntity,
+        ]),
         RunbooksModule,
         NodesModule,
         ...(config.redisUrl
@@ -48,7 +57,7 @@ export class ExecutionsModule {
             ]
           : []),
       ],
-      controllers: config.role === 'worker' ? [] : [ExecutionsController],
+      controllers: config.role === 'worker' ? [] : [ExecutionsController, ApprovalsController],
       providers: [
         queue,
         { provide: QUEUE_HEALTH, useExisting: EXECUTION_QUEUE },
@@ -57,6 +66,7 @@ export class ExecutionsModule {
         ExecutionRunner,
         ExecutionsProcessor,
         ExecutionsService,
+        ApprovalsService,
       ],
       // The one start path, and execution events for those who follow runs (incidents); the
       // queue's state for /health.

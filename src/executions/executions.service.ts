@@ -28,6 +28,8 @@ import { ExecutionRepository } from './execution.repository.js';
 import { isFinal, type ExecutionStatus } from './execution-state.js';
 import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { openOptions, sealOptions } from './secret-options.js';
+import { ApprovalsService, type ApprovalView, type HoldSpec } from './approvals.service.js';
+import { planRunbook } from '../runbooks/runbook.plan.js';
 
 export interface StartRequest {
   runbook: string;
@@ -69,7 +71,8 @@ export interface LogEvent {
 /**
  * The one way an execution starts, whoever asks (REST, CLI, console, Slack, alerts):
  * authorize against the concrete runbook → validate options → resolve targets → pin the version →
- * persist as queued → audit → enqueue. Also reads, cancels and streams executions. Running them
+ * persist as queued → audit → enqueue (or, when its approval applies, persist as
+ * `awaiting_approval` with the approval request, and enqueue on the decision). Also reads, cancels and streams executions. Running them
  * is the worker's (`ExecutionsProcessor`, `ExecutionRunner`); status writes are the repository's.
  */
 @Injectable()
@@ -88,6 +91,7 @@ export class ExecutionsService {
     private readonly audit: AuditService,
     private readonly events: ExecutionEvents,
     private readonly executions: ExecutionRepository,
+    private readonly approvals: ApprovalsService,
   ) {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
@@ -169,6 +173,8 @@ export class ExecutionsService {
         { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
       ]);
     }
+    // A runbook-level approval that applies holds the whole run before anything executes.
+    let hold: HoldSpec | undefined;
     if (policy.approval) {
       const approval = policy.approval;
       const matching = approval.when
@@ -182,14 +188,15 @@ export class ExecutionsService {
           })
         : targets;
       if (!approval.when || matching.length) {
-        await deny(
-          'approval required',
-          new DomainException(
-            'CONFLICT',
-            `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${approval.reason ?? 'approval required'}; approvals are not available yet`,
-            { approvers: access.approvers },
-          ),
-        );
+        hold = {
+          key: 'run',
+          step: null,
+          reason: `${approval.reason ?? 'approval required'}${approval.when ? ` (${approval.when} holds for ${matching.map((t) => t.name).join(', ')})` : ''}`,
+          plan: planRunbook({ ...def, access: policy.access, approval }, v.options, targets),
+          choices: null,
+          approvers: approval.approvers ?? policy.access?.approve ?? ['admin'],
+          rules: approval,
+        };
       }
     }
 
@@ -252,7 +259,10 @@ export class ExecutionsService {
           secretValues: v.options.secretValues,
         },
       },
+      hold && ((m, e) => this.approvals.request(m, e, hold, actor.audit).then(() => undefined)),
     );
+    // A held run waits for its decision, not for a worker (ApprovalsService enqueues it).
+    if (hold) return execution;
     try {
       await this.queue.enqueue(id);
     } catch (err) {
@@ -291,6 +301,11 @@ export class ExecutionsService {
   /** An execution by id with no access check, for system readers (the incident timeline). */
   getForSystem(id: string): Promise<ExecutionEntity | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  /** The approval requests of an execution with their decisions, for system readers. */
+  approvalsForSystem(e: ExecutionEntity): Promise<ApprovalView[]> {
+    return this.approvals.forExecution(e);
   }
 
   /** An execution the caller may see: their own, or one of a runbook they may view. Else 404. */

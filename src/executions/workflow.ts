@@ -27,7 +27,42 @@ import { SshError } from './transports/ssh-errors.js';
 const DEFAULT_MAX_PARALLEL = 50;
 
 type Outcome = 'ok' | 'failed' | 'skipped';
-type Captures = Record<string, { captures: Record<string, string> }>;
+type Captures = Record<string, { captures: Record<string, string>; choice?: string }>;
+
+/**
+ * Where a run paused at an `approval` step resumes: the batch and the step (the approval step
+ * itself, which then finds its decision), each node's captures and failure (in `targets`
+ * order), the local captures and whether anything failed so far.
+ */
+export interface WorkflowCheckpoint {
+  batch: number;
+  step: number;
+  nodes: Array<{ captures: Captures; failed: boolean }>;
+  local: Captures;
+  failed: boolean;
+}
+
+/** How an `approval` step was decided. */
+export interface ApprovalDecision {
+  approved: boolean;
+  choice: string | null;
+  /** Who decided and how, for the log (and the step's error when not approved). */
+  summary: string;
+}
+
+/**
+ * The run waits at an `approval` step: thrown out of `runWorkflow` with the checkpoint; the
+ * runner records the request, lets the run go and resumes from the checkpoint on the decision.
+ */
+export class Paused extends Error {
+  constructor(
+    readonly step: StepDefinition,
+    readonly batch: number,
+    readonly checkpoint: WorkflowCheckpoint,
+  ) {
+    super(`waiting for approval at step ${step.name}`);
+  }
+}
 
 interface NodeState {
   target: ExecutionTarget;
@@ -75,6 +110,13 @@ export interface WorkflowContext {
   /** Where http steps may go. */
   egress: Pick<EgressPolicy, 'fetch'>;
   results: Pick<ExecutionResultWriter, 'startStep' | 'finishStep'>;
+  /**
+   * The decision of an `approval` step in a batch, or null while there is none (the workflow
+   * then throws `Paused`). Absent: approval steps fail.
+   */
+  approval?: (step: StepDefinition, batch: number) => Promise<ApprovalDecision | null>;
+  /** Resume a run paused at an approval step from here. */
+  resume?: WorkflowCheckpoint | null;
 }
 
 /**
@@ -106,20 +148,37 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
   for (let i = 0; i < states.length; i += batchSize) batches.push(states.slice(i, i + batchSize));
   if (batches.length === 0) batches.push([]);
   const keepGoing = def.targets?.keepGoing ?? false;
-  const localCaptures: Captures = {};
+  const resume = ctx.resume ?? null;
+  let localCaptures: Captures = {};
 
   let failed = false;
+  if (resume) {
+    states.forEach((s, i) => Object.assign(s, resume.nodes[i]));
+    localCaptures = resume.local;
+    failed = resume.failed;
+  }
+  const checkpoint = (batch: number, step: number): WorkflowCheckpoint => ({
+    batch,
+    step,
+    nodes: states.map((s) => ({ captures: s.captures, failed: s.failed })),
+    local: localCaptures,
+    failed,
+  });
   for (const [b, batch] of batches.entries()) {
-    if (batches.length > 1)
+    if (resume && b < resume.batch) continue;
+    if (batches.length > 1 && !(resume && b === resume.batch))
       log(
         null,
         null,
         'system',
         `batch ${b + 1}/${batches.length}: ${batch.map((s) => s.target.name).join(', ')}`,
       );
-    for (const step of def.steps) {
+    for (const [i, step] of def.steps.entries()) {
+      if (resume && b === resume.batch && i < resume.step) continue;
       throwIfAborted(signal);
-      const ok = await runStep(step, batch, localCaptures, ctx);
+      const ok = step.approval
+        ? await runApproval(step, b, batch, localCaptures, ctx, () => checkpoint(b, i))
+        : await runStep(step, batch, localCaptures, ctx);
       if (!ok) {
         failed = true;
         if (!keepGoing || batch.every((s) => s.failed)) break;
@@ -141,6 +200,50 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
     }
   }
   return !failed;
+}
+
+/**
+ * An `approval` step (once per batch, on the host): `when` as usual; without a decision yet the
+ * run pauses (`Paused`, nothing recorded for the step); approved: the choice is readable as
+ * `steps.NAME.choice` by later steps; rejected or timed out: the step fails.
+ */
+async function runApproval(
+  step: StepDefinition,
+  batch: number,
+  nodes: NodeState[],
+  localCaptures: Captures,
+  ctx: WorkflowContext,
+  checkpoint: () => WorkflowCheckpoint,
+): Promise<boolean> {
+  if (
+    !ctx.approval ||
+    (step.when && !testCondition(step.when, conditionValues(ctx, localCaptures)))
+  )
+    return (
+      (await runOnce(step, null, localCaptures, ctx)) !== 'failed' || Boolean(step.continueOnError)
+    );
+  const decision = await ctx.approval(step, batch);
+  if (!decision) throw new Paused(step, batch, checkpoint());
+  const result = await ctx.results.startStep(ctx.execution.id, step.name, null);
+  if (decision.approved) {
+    ctx.log(null, step.name, 'system', decision.summary);
+    const value = { captures: {}, ...(decision.choice ? { choice: decision.choice } : {}) };
+    localCaptures[step.name] = value;
+    for (const s of nodes) s.captures[step.name] = value;
+  } else {
+    ctx.log(null, step.name, 'system', `failed: ${decision.summary}`);
+  }
+  await ctx.results.finishStep(result, {
+    status: decision.approved ? 'succeeded' : 'failed',
+    exitCode: null,
+    error: decision.approved ? null : decision.summary,
+    attempt: 1,
+  });
+  return decision.approved || Boolean(step.continueOnError);
+}
+
+function conditionValues(ctx: WorkflowContext, steps: Captures) {
+  return { options: ctx.options, node: null, steps };
 }
 
 /** Whether a step runs once on the Firebreak host rather than on each target. */

@@ -31,7 +31,7 @@ export class IncidentEvents {
 
   onExecution(fn: ExecutionListener): Promise<() => void> {
     return this.executions.subscribe('*', (n) => {
-      if (n.kind === 'status') fn(n);
+      if (n.kind === 'status' || n.kind === 'approval') fn(n);
     });
   }
 }

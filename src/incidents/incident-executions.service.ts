@@ -42,7 +42,11 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.role === 'worker') return;
     this.unsubscribe = await this.events.onExecution((n) => {
-      void this.recordFinished(n.id).catch((err: Error) =>
+      const record =
+        n.kind === 'approval' && n.approval !== 'reminder'
+          ? this.recordApprovals(n.id)
+          : this.recordFinished(n.id);
+      void record.catch((err: Error) =>
         this.logger.warn(`timeline for execution ${n.id}: ${err.message}`),
       );
     });
@@ -99,6 +103,72 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
       subjectType: 'Execution',
       subjectId: e.id,
       dedupeKey: `execution:${e.id}:started`,
+    });
+  }
+
+  /**
+   * On an approval notice: the incident's execution's approval requests, decisions and expiries
+   * are put on its timeline, each once (notices from any process, in any order).
+   */
+  async recordApprovals(executionId: string): Promise<void> {
+    const e = await this.executions.getForSystem(executionId);
+    if (!e?.incidentId) return;
+    let incident: IncidentEntity;
+    try {
+      incident = await findIncident(this.dataSource.manager, e.incidentId);
+    } catch {
+      return;
+    }
+    const approvals = await this.executions.approvalsForSystem(e);
+    await this.dataSource.transaction(async (m) => {
+      await this.recordStarted(m, incident, e, { actorId: e.actorId, actorName: e.actorName });
+      for (const a of approvals) {
+        const at = a.step ? ` at step ${a.step}` : '';
+        const details = { runbook: e.runbookName, step: a.step, link: `/executions/${e.id}` };
+        await this.timeline.insert(
+          m,
+          incident,
+          { actorId: e.actorId, actorName: a.requestedBy },
+          {
+            kind: 'approval.requested',
+            summary: `${e.runbookName} waits for approval${at}: ${a.reason} (approvers: ${a.approvers.join(', ')})`,
+            details: { ...details, approvers: a.approvers, required: a.required },
+            subjectType: 'Execution',
+            subjectId: e.id,
+            dedupeKey: `approval:${a.id}:requested`,
+          },
+        );
+        for (const d of a.decisions) {
+          await this.timeline.insert(
+            m,
+            incident,
+            { actorId: null, actorName: d.actor },
+            {
+              kind: d.decision === 'approve' ? 'approval.approved' : 'approval.rejected',
+              summary: `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'} ${e.runbookName}${at}${d.choice ? ` (${d.choice})` : ''}${d.comment ? `: ${d.comment}` : ''}`,
+              details: { ...details, comment: d.comment, choice: d.choice },
+              subjectType: 'Execution',
+              subjectId: e.id,
+              dedupeKey: `approval:${a.id}:${d.actor}`,
+            },
+          );
+        }
+        if (a.state === 'expired') {
+          await this.timeline.insert(
+            m,
+            incident,
+            { actorId: null, actorName: 'system' },
+            {
+              kind: 'approval.expired',
+              summary: `no decision on ${e.runbookName}${at} before the timeout: ${a.onTimeout === 'fail' ? 'failed' : 'rejected'}`,
+              details: { ...details, onTimeout: a.onTimeout },
+              subjectType: 'Execution',
+              subjectId: e.id,
+              dedupeKey: `approval:${a.id}:expired`,
+            },
+          );
+        }
+      }
     });
   }
 

@@ -446,6 +446,53 @@ describe('parseRunbook', () => {
       });
     });
 
+    it('lets later steps read the choice of an approval step, and nothing else as a choice', () => {
+      const gate = [
+        '  - name: gate',
+        '    approval:',
+        '      message: Roll back?',
+        '      choices: [continue, rollback]',
+      ];
+      const ok = parseRunbook(
+        FILE,
+        runbook({
+          steps: [
+            ...gate,
+            '  - name: undo',
+            '    when: steps.gate.choice == "rollback"',
+            '    run: x',
+          ],
+        }),
+      );
+      expect(ok.ok, JSON.stringify(ok)).toBe(true);
+      const early = runbook({
+        steps: [
+          '  - name: undo',
+          '    when: steps.gate.choice == "rollback"',
+          '    run: x',
+          ...gate,
+        ],
+      });
+      expect(problem(early)).toMatchObject({
+        path: 'steps[0].when',
+        message: 'steps.gate.choice: no earlier approval step named "gate" with choices',
+      });
+      const twice = runbook({
+        steps: ['  - name: gate', '    approval:', '      message: m', '      choices: [a, a]'],
+      });
+      expect(problem(twice)).toMatchObject({
+        path: 'steps[0].approval.choices',
+        message: 'choices must be different from each other',
+      });
+      const inOnError = runbook({
+        tail: ['onError:', '  - name: ask', '    approval:', '      message: m'],
+      });
+      expect(problem(inOnError)).toMatchObject({
+        path: 'onError[0].approval',
+        message: 'an approval step cannot run in onError: the run has already failed',
+      });
+    });
+
     it('reports a reference to an undefined option, on its line', () => {
       const text = runbook({
         options: ['  - name: service', '    type: string'],

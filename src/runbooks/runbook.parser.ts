@@ -163,9 +163,11 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
 
   const stepNames = new Set<string>();
   const captures = new Map<string, Set<string>>();
+  const choices = new Set<string>();
   const scopeFor = (step: StepDefinition, inOnError: boolean): TemplateScope => ({
     options: optionNames,
     steps: inOnError ? captures : new Map(captures),
+    choices: inOnError ? choices : new Set(choices),
     node: (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
     alert: false,
   });
@@ -191,6 +193,13 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
         add(at('interpreter'), 'interpreter applies only to script steps');
       if (step.capture && !['run', 'script', 'http', 'check'].includes(kind))
         add(at('capture'), `a ${kind} step has no output to capture`);
+      if (kind === 'approval' && list === 'onError')
+        add(at('approval'), 'an approval step cannot run in onError: the run has already failed');
+      if (
+        step.approval?.choices &&
+        new Set(step.approval.choices).size !== step.approval.choices.length
+      )
+        add(at('approval', 'choices'), 'choices must be different from each other');
       if ((kind === 'approval' || kind === 'sleep' || kind === 'runbook') && step.on) {
         add(at('on'), `on: applies to run, script, http and check steps`);
       }
@@ -218,6 +227,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       if (step.check?.expect.stdout)
         checkRegex(step.check.expect.stdout, (msg) => add(at('check', 'expect', 'stdout'), msg));
       captures.set(step.name, new Set(Object.keys(step.capture ?? {})));
+      if (step.approval?.choices) choices.add(step.name);
     });
   };
   checkSteps(def.steps, 'steps');

@@ -186,6 +186,17 @@ const checkSchema = z.strictObject({
   }),
 });
 
+/** How many must approve, how long it may wait and what then, how often to remind. */
+const approvalRules = {
+  required: z.number().int().min(1).max(10).optional().describe('Approvals needed (default 1)'),
+  timeout: duration.optional().describe('How long a decision may take (default: no limit)'),
+  onTimeout: z
+    .enum(['reject', 'fail'])
+    .optional()
+    .describe('When the timeout passes: reject (default) or fail'),
+  remindEvery: duration.optional().describe('Remind the approvers this often while waiting'),
+};
+
 const stepBase = {
   name: z.string().regex(STEP_NAME_RE, 'expected lower-case letters, digits, - or _'),
   description: z.string().max(500).optional(),
@@ -230,6 +241,14 @@ export const stepSchema = z.strictObject({
     .strictObject({
       message: z.string().min(1),
       approvers: z.array(principalRef).min(1).optional(),
+      ...approvalRules,
+      choices: z
+        .array(z.string().regex(STEP_NAME_RE, 'expected lower-case letters, digits, - or _'))
+        .min(2)
+        .optional()
+        .describe(
+          'What an approver picks (e.g. [continue, rollback]); later steps read steps.NAME.choice',
+        ),
     })
     .optional(),
   runbook: z
@@ -273,6 +292,7 @@ export const runbookSchema = z.strictObject({
       when: z.string().min(1).optional().describe('Condition per target node; absent: always'),
       approvers: z.array(principalRef).min(1).optional(),
       reason: z.string().max(500).optional(),
+      ...approvalRules,
     })
     .optional(),
   timeout: duration.optional(),

@@ -169,9 +169,16 @@ describe('checkPath', () => {
     it.each(['steps.fetch', 'steps.fetch.output.version', 'steps.fetch.captures.version.x'])(
       'requires steps.STEP.captures.NAME (%s)',
       (src) => {
-        expect(check(src)).toBe(`${src}: expected steps.STEP.captures.NAME`);
+        expect(check(src)).toBe(`${src}: expected steps.STEP.captures.NAME or steps.STEP.choice`);
       },
     );
+    it('reads the choice of an earlier approval step with choices, and only that', () => {
+      const s = scope({ choices: new Set(['gate']) });
+      expect(check('steps.gate.choice', s)).toBeNull();
+      expect(check('steps.fetch.choice', s)).toBe(
+        'steps.fetch.choice: no earlier approval step named "fetch" with choices',
+      );
+    });
   });
 
   describe('alert', () => {

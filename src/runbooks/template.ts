@@ -57,6 +57,8 @@ export interface TemplateScope {
   node: boolean;
   /** Whether alert.* is available (trigger templates). */
   alert: boolean;
+  /** Earlier `approval` steps with `choices`: `steps.STEP.choice` is what the approver picked. */
+  choices?: ReadonlySet<string>;
 }
 
 /** Why a path cannot be resolved in a scope, or null when it can. */
@@ -73,7 +75,13 @@ export function checkPath(path: string[], scope: TemplateScope): string | null {
       if (path.length === 3 && a === 'attributes') return null;
       return `${src}: expected node.name, node.hostname, node.port, node.user or node.attributes.NAME`;
     case 'steps': {
-      if (path.length !== 4 || b !== 'captures') return `${src}: expected steps.STEP.captures.NAME`;
+      if (path.length === 3 && b === 'choice') {
+        return scope.choices?.has(a)
+          ? null
+          : `${src}: no earlier approval step named ${JSON.stringify(a)} with choices`;
+      }
+      if (path.length !== 4 || b !== 'captures')
+        return `${src}: expected steps.STEP.captures.NAME or steps.STEP.choice`;
       const captures = scope.steps.get(a);
       if (!captures) return `${src}: no earlier step named ${JSON.stringify(a)}`;
       return captures.has(c)
@@ -108,7 +116,7 @@ export interface TemplateValues {
     user: string;
     attributes: Record<string, string>;
   };
-  steps?: Record<string, { captures: Record<string, string> }>;
+  steps?: Record<string, { captures: Record<string, string>; choice?: string }>;
   alert?: { labels: Record<string, string>; annotations: Record<string, string> };
   incident?: { id: string; title: string; severity: string };
   execution?: { id: string; actor: string };
