@@ -89,16 +89,20 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
       ? Math.max(1, states.length)
       : strategy === 'sequential'
         ? 1
-        : Math.max(
-            1,
-            Number(
-              renderText(String(def.targets?.batchSize ?? 1), { options: ctx.options }).text,
-            ) || 1,
+        : rollingBatchSize(
+            renderText(String(def.targets?.batchSize ?? 1), { options: ctx.options }).text,
+            states.length,
           );
   const batches: NodeState[][] = [];
   for (let i = 0; i < states.length; i += batchSize) batches.push(states.slice(i, i + batchSize));
   if (batches.length === 0) batches.push([]);
   const keepGoing = def.targets?.keepGoing ?? false;
+  // With maxFailures, a failed node does not stop the others; the count is checked after each batch.
+  const tolerated =
+    def.targets?.maxFailures === undefined
+      ? undefined
+      : failuresTolerated(def.targets.maxFailures, states.length);
+  const between = strategy === 'parallel' ? undefined : def.targets?.between;
   const localCaptures: Captures = {};
 
   let failed = false;
@@ -110,15 +114,46 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
         'system',
         `batch ${b + 1}/${batches.length}: ${batch.map((s) => s.target.name).join(', ')}`,
       );
+    let stop = false;
     for (const step of def.steps) {
       throwIfAborted(signal);
       const ok = await runStep(step, batch, localCaptures, ctx);
       if (!ok) {
         failed = true;
-        if (!keepGoing || batch.every((s) => s.failed)) break;
+        // A failed step on the Firebreak host is no node's failure: it stops the rollout.
+        if (tolerated !== undefined && runsLocally(step) && !keepGoing) stop = true;
+        if (batch.every((s) => s.failed) || (!keepGoing && tolerated === undefined) || stop) break;
       }
     }
-    if (failed && !keepGoing) break;
+    const rest = batches.slice(b + 1).flat();
+    const notStarted = () =>
+      rest.length ? `; not started: ${rest.map((s) => s.target.name).join(', ')}` : '';
+    if (tolerated !== undefined) {
+      const down = states.filter((s) => s.failed).length;
+      if (down > tolerated || stop) {
+        log(
+          null,
+          null,
+          'system',
+          `stopping the rollout: ${stop ? 'a step on the Firebreak host failed' : `${down} node(s) failed, more than maxFailures ${def.targets!.maxFailures} allows (${tolerated})`}${notStarted()}`,
+        );
+        break;
+      }
+    } else if (failed && !keepGoing) break;
+    if (between && rest.length) {
+      throwIfAborted(signal);
+      log(null, null, 'system', `gate ${between.name} after batch ${b + 1}/${batches.length}`);
+      if (!(await runStep(between, batch, localCaptures, ctx))) {
+        failed = true;
+        log(
+          null,
+          null,
+          'system',
+          `stopping the rollout: gate ${between.name} failed after batch ${b + 1}/${batches.length}${notStarted()}`,
+        );
+        break;
+      }
+    }
   }
   if (failed && def.onError?.length) {
     log(null, null, 'system', 'running onError steps');
@@ -134,6 +169,22 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
     }
   }
   return !failed;
+}
+
+/**
+ * A rolling batch size as rendered: a number, or a share of the targets ("25%": rounded up);
+ * at least 1.
+ */
+export function rollingBatchSize(rendered: string, targets: number): number {
+  const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(rendered);
+  if (pct) return Math.max(1, Math.ceil((targets * Number(pct[1])) / 100));
+  return Math.max(1, Math.floor(Number(rendered)) || 1);
+}
+
+/** How many failed nodes `maxFailures` tolerates: a count, or a percentage of the targets. */
+export function failuresTolerated(maxFailures: number | string, targets: number): number {
+  if (typeof maxFailures === 'number') return maxFailures;
+  return Math.floor((targets * Number(maxFailures.replace('%', ''))) / 100);
 }
 
 /** Whether a step runs once on the Firebreak host rather than on each target. */
