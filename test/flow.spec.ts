@@ -49,6 +49,75 @@ onError:
     run: echo collecting
 `;
 
+/** A parent that maps its option and a capture into a child run on its own nodes. */
+const CALLER = `name: call-child
+description: Calls child-echo on its own nodes with an option and a capture
+kind: diagnostic
+options:
+  - { name: msg, type: string, default: hello }
+  - { name: fail, type: boolean, default: false }
+  - { name: child, type: enum, values: [child-echo, child-admin, child-approve, child-slow], default: child-echo }
+targets:
+  nodes: { tags: [child] }
+steps:
+  - name: ver
+    on: local
+    run: echo v=42
+    capture:
+      v: { regex: 'v=(\\S+)' }
+  - name: call
+    runbook:
+      name: child-echo
+      options: { msg: '{{ options.msg }}', n: '{{ steps.ver.captures.v }}', fail: '{{ options.fail }}' }
+`;
+
+const CHILD = `name: child-echo
+description: Echoes what its caller gave it
+kind: diagnostic
+options:
+  - { name: msg, type: string, required: true }
+  - { name: n, type: integer, required: true }
+  - { name: fail, type: boolean, default: false }
+steps:
+  - name: echo
+    run: echo child {{ options.msg }} {{ options.n }} on {{ node.name }}
+  - name: maybe-fail
+    when: options.fail
+    run: exit 4
+`;
+
+/** The caller's step pointed at another child. */
+const callerOf = (name: string, child: string, extra = '') =>
+  CALLER.replace('name: call-child', `name: ${name}`)
+    .replace(/ {6}options: \{ msg: .*\n/, extra)
+    .replace('      name: child-echo', `      name: ${child}`);
+
+const CHILD_ADMIN = `name: child-admin
+description: Only admins may run it
+kind: diagnostic
+access: { run: [admin] }
+steps:
+  - name: echo
+    run: echo admin only
+`;
+
+const CHILD_APPROVE = `name: child-approve
+description: Needs approval on every node
+kind: diagnostic
+approval: { approvers: [admin], reason: risky }
+steps:
+  - name: echo
+    run: echo approved
+`;
+
+const CHILD_SLOW = `name: child-slow
+description: Runs until canceled
+kind: diagnostic
+steps:
+  - name: park
+    run: sleep 41.7
+`;
+
 const NODES = ['r-1', 'r-2', 'r-3', 'r-4'];
 
 interface Row {
@@ -68,14 +137,18 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       .set('Authorization', t.adminAuth)
       .set('Content-Type', 'application/yaml')
       .send(yaml);
-  const run = async (runbook: string, options: Record<string, unknown> = {}) => {
+  const run = async (
+    runbook: string,
+    options: Record<string, unknown> = {},
+    auth = t.adminAuth,
+  ) => {
     const res = await t
       .http()
       .post('/executions')
-      .set('Authorization', t.adminAuth)
+      .set('Authorization', auth)
       .send({ runbook, options });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    const done = await waitFinished(t, res.body.id as string);
+    const done = await waitFinished(t, res.body.id as string, auth);
     return { id: res.body.id as string, ...done, results: done.results as unknown as Row[] };
   };
   const logLines = async (id: string) =>
@@ -83,6 +156,16 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       (await t.http().get(`/executions/${id}/logs`).set('Authorization', t.adminAuth)).body
         .items as Array<{ line: string; stream: string }>
     ).map((l) => l.line);
+  const get = async (id: string, auth = t.adminAuth) =>
+    (await t.http().get(`/executions/${id}`).set('Authorization', auth)).body as {
+      status: string;
+      actor: string;
+      targets: string[];
+      parentExecutionId: string | null;
+      parentStep: string | null;
+      results: Array<Row & { error: string | null }>;
+      children: Array<{ id: string; runbook: string; step: string; status: string; logs: string }>;
+    };
   const nodesOf = (rows: Row[], step: string) =>
     rows
       .filter((r) => r.step === step)
@@ -93,7 +176,19 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
     sshd = await startSshd();
     t = await startTestApp({ HEARTBEAT_TIMEOUT: '5' });
     await registerFleet(t, sshd, NODES, { tags: ['roll'] });
-    for (const yaml of [ROLL_MAX, ROLL_GATE]) {
+    await registerFleet(t, sshd, ['c-1', 'c-2'], { tags: ['child'] });
+    for (const yaml of [
+      ROLL_MAX,
+      ROLL_GATE,
+      CHILD,
+      CALLER,
+      CHILD_ADMIN,
+      CHILD_APPROVE,
+      CHILD_SLOW,
+      callerOf('call-admin', 'child-admin'),
+      callerOf('call-approve', 'child-approve'),
+      callerOf('call-slow', 'child-slow'),
+    ]) {
       const res = await save(yaml);
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
@@ -172,6 +267,150 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       expect(res.status).toBe(400);
       expect(res.body.message).toMatch(
         /^\(request\):11:5 targets\.between: between is a gate: a check or runbook step, not a run step$/,
+      );
+    });
+  });
+
+  describe('runbook steps', () => {
+    let operator: { username: string; auth: string };
+    beforeAll(async () => {
+      operator = await t.userWithRoles(['operator']);
+    });
+
+    it("runs the child as an execution of its own, linked both ways, as the caller's user, on the caller's nodes", async () => {
+      const done = await run('call-child', { msg: 'hi there' }, operator.auth);
+      expect(done.status).toBe('succeeded');
+      const parent = await get(done.id, operator.auth);
+      expect(parent.children).toHaveLength(1);
+      const [link] = parent.children;
+      expect(link).toMatchObject({ runbook: 'child-echo', step: 'call', status: 'succeeded' });
+      expect(link.logs).toBe(`/executions/${link.id}/logs`);
+      const child = await get(link.id, operator.auth);
+      expect(child).toMatchObject({
+        status: 'succeeded',
+        actor: operator.username,
+        targets: ['c-1', 'c-2'],
+        parentExecutionId: done.id,
+        parentStep: 'call',
+      });
+      expect(await logLines(link.id)).toEqual(
+        expect.arrayContaining(['child hi there 42 on c-1', 'child hi there 42 on c-2']),
+      );
+      expect(await logLines(done.id)).toContain(
+        `child execution ${link.id}: child-echo v1 on 2 node(s); its logs: /executions/${link.id}/logs`,
+      );
+    });
+
+    it('the step fails when the child fails, naming the child', async () => {
+      const done = await run('call-child', { fail: true });
+      expect(done.status).toBe('failed');
+      const parent = await get(done.id);
+      const [link] = parent.children;
+      expect(link).toMatchObject({ runbook: 'child-echo', status: 'failed' });
+      const step = parent.results.find((r) => r.step === 'call')!;
+      expect(step.status).toBe('failed');
+      expect(step.error).toBe(
+        `child execution ${link.id} (child-echo) failed: one or more steps failed`,
+      );
+    });
+
+    it("the child goes through the start path: the caller's user must be allowed to run it", async () => {
+      const done = await run('call-admin', {}, operator.auth);
+      expect(done.status).toBe('failed');
+      const parent = await get(done.id, operator.auth);
+      expect(parent.children).toEqual([]);
+      expect(parent.results.find((r) => r.step === 'call')!.error).toMatch(
+        /^runbook child-admin: you may not run child-admin: it runs for role:admin/,
+      );
+      // The same run as an admin passes.
+      expect((await run('call-admin')).status).toBe('succeeded');
+    });
+
+    it('a child whose approval applies fails the step, naming the child', async () => {
+      const done = await run('call-approve');
+      expect(done.status).toBe('failed');
+      expect((await get(done.id)).results.find((r) => r.step === 'call')!.error).toBe(
+        'runbook child-approve: child-approve needs approval for c-1, c-2: risky; a runbook step cannot wait for approval yet',
+      );
+    });
+
+    it('canceling the parent cancels the child', async () => {
+      const res = await t
+        .http()
+        .post('/executions')
+        .set('Authorization', t.adminAuth)
+        .send({ runbook: 'call-slow' });
+      expect(res.status).toBe(201);
+      const id = res.body.id as string;
+      const deadline = Date.now() + 30_000;
+      let childId: string | undefined;
+      while (!childId) {
+        const [link] = (await get(id)).children;
+        if (
+          link?.status === 'running' &&
+          (await logLines(link.id)).some((l) => l.startsWith('$ sleep'))
+        )
+          childId = link.id;
+        else if (Date.now() > deadline) throw new Error('the child never started its command');
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      const cancel = await t
+        .http()
+        .post(`/executions/${id}/cancel`)
+        .set('Authorization', t.adminAuth);
+      expect(cancel.status).toBe(201);
+      expect((await waitFinished(t, id)).status).toBe('canceled');
+      expect((await waitFinished(t, childId)).status).toBe('canceled');
+    });
+
+    it('refuses a save that closes a cycle or nests too deep, naming the chain', async () => {
+      const leaf = (name: string, calls?: string) =>
+        `name: ${name}\ndescription: A link of a chain\nkind: diagnostic\nsteps:\n` +
+        (calls
+          ? `  - name: next\n    runbook: { name: ${calls} }\n`
+          : `  - name: echo\n    on: local\n    run: echo leaf\n`);
+      expect((await save(leaf('cyc-b'))).status).toBe(201);
+      expect((await save(leaf('cyc-a', 'cyc-b'))).status).toBe(201);
+      const cyc = await save(leaf('cyc-b', 'cyc-a'));
+      expect(cyc.status).toBe(400);
+      expect(cyc.body.message).toBe(
+        '(request):6:22 steps[0].runbook.name: runbooks call each other in a cycle: cyc-b → cyc-a → cyc-b',
+      );
+      // deep-7 … deep-2 is five levels: allowed; deep-1 on top of it is six.
+      for (let i = 7; i >= 2; i--) {
+        const r = await save(leaf(`deep-${i}`, i < 7 ? `deep-${i + 1}` : undefined));
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      }
+      const deep = await save(leaf('deep-1', 'deep-2'));
+      expect(deep.status).toBe(400);
+      expect(deep.body.message).toBe(
+        '(request):6:22 steps[0].runbook.name: runbook steps nest deeper than 5 levels: deep-1 → deep-2 → deep-3 → deep-4 → deep-5 → deep-6 → deep-7',
+      );
+      // Nothing was stored.
+      expect(
+        (await t.http().get('/runbooks/deep-1').set('Authorization', t.adminAuth)).status,
+      ).toBe(404);
+    });
+
+    it('a cycle through a pinned older version is stopped at run time', async () => {
+      const rb = (name: string, body: string) =>
+        `name: ${name}\ndescription: Backstop\nkind: diagnostic\nsteps:\n${body}`;
+      const local = '  - name: echo\n    on: local\n    run: echo here\n';
+      expect((await save(rb('bs-y', local))).status).toBe(201);
+      expect((await save(rb('bs-x', '  - name: next\n    runbook: { name: bs-y }\n'))).status).toBe(
+        201,
+      );
+      expect((await save(rb('bs-x', local))).status).toBe(201);
+      // bs-x v1 calls bs-y; its current version does not, so this save is accepted.
+      const y = await save(rb('bs-y', '  - name: next\n    runbook: { name: bs-x, version: 1 }\n'));
+      expect(y.status, JSON.stringify(y.body)).toBe(201);
+      const done = await run('bs-y');
+      expect(done.status).toBe('failed');
+      const parent = await get(done.id);
+      const [x] = parent.children;
+      expect(x, JSON.stringify(parent.results)).toBeDefined();
+      expect((await get(x.id)).results.find((r) => r.step === 'next')!.error).toBe(
+        'runbook bs-y: runbooks call each other in a cycle: bs-y → bs-x → bs-y',
       );
     });
   });

@@ -51,11 +51,15 @@ export class ExecutionRepository {
       | 'cancelRequested'
     >,
     audit: { ctx: AuditContext; record: AuditEvent },
+    /** Claimed at once by this worker (a child run inline by its parent's worker, never queued). */
+    claimBy?: string,
   ): Promise<ExecutionEntity> {
     return this.dataSource.transaction(async (m) => {
       const saved = await m.save(m.create(ExecutionEntity, { ...fields, status: 'queued' }));
       await this.audit.record(audit.ctx, audit.record, m);
-      return saved;
+      if (claimBy === undefined) return saved;
+      await this.move(saved.id, 'claim', 'running', { worker: claimBy }, m);
+      return m.findOneByOrFail(ExecutionEntity, { id: saved.id });
     });
   }
 

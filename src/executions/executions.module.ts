@@ -3,6 +3,7 @@ import { BullModule, getQueueToken } from '@nestjs/bull';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
+import { AuthModule } from '../auth/auth.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { ExecutionEvents } from './execution-events.js';
@@ -40,6 +41,8 @@ export class ExecutionsModule {
         TypeOrmModule.forFeature([ExecutionEntity, ExecutionResultEntity, ExecutionLogEntity]),
         RunbooksModule,
         NodesModule,
+        // runbook steps start their child as the parent's user (UsersService, AbilityFactory).
+        AuthModule,
         ...(config.redisUrl
           ? [
               BullModule.forRoot({ url: config.redisUrl, prefix: 'firebreak' }),

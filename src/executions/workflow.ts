@@ -14,6 +14,8 @@ import { STEP_EXECUTORS } from './executors/index.js';
 import {
   MAX_CAPTURE_BYTES,
   sleep,
+  type ChildOutcome,
+  type ChildRun,
   type StepAttempt,
   type StepCall,
 } from './executors/step-executor.js';
@@ -68,6 +70,8 @@ export interface WorkflowContext {
   /** Where http steps may go. */
   egress: Pick<EgressPolicy, 'fetch'>;
   results: Pick<ExecutionResultWriter, 'startStep' | 'finishStep'>;
+  /** Child executions for `runbook` steps (the runner's: start path, then run in this worker). */
+  children?: { run(step: string, req: ChildRun): Promise<ChildOutcome> };
 }
 
 /**
@@ -206,7 +210,8 @@ async function runStep(
   ctx: WorkflowContext,
 ): Promise<boolean> {
   if (runsLocally(step)) {
-    const outcome = await runOnce(step, null, localCaptures, ctx);
+    const live = batch.filter((s) => !s.failed).map((s) => s.target);
+    const outcome = await runOnce(step, null, localCaptures, ctx, live);
     return outcome !== 'failed' || Boolean(step.continueOnError);
   }
   const live = batch.filter((s) => !s.failed);
@@ -225,6 +230,7 @@ async function runOnce(
   target: ExecutionTarget | null,
   captures: Captures,
   ctx: WorkflowContext,
+  nodes: readonly ExecutionTarget[] = [],
 ): Promise<Outcome> {
   const values: TemplateValues = {
     options: ctx.options,
@@ -263,7 +269,7 @@ async function runOnce(
       );
       await sleep(step.retry?.delay ? durationMs(step.retry.delay) : 1000, ctx.signal);
     }
-    last = await attemptStep(step, target, values, ctx);
+    last = await attemptStep(step, target, values, ctx, nodes);
     if (last.ok || last.fatal) break;
   }
   if (last.ok && step.capture) {
@@ -291,6 +297,7 @@ async function attemptStep(
   target: ExecutionTarget | null,
   values: TemplateValues,
   ctx: WorkflowContext,
+  nodes: readonly ExecutionTarget[],
 ): Promise<StepAttempt> {
   const kind = stepKind(step);
   const executor = STEP_EXECUTORS[kind];
@@ -336,6 +343,11 @@ async function attemptStep(
     remove: (path) => ctx.transport.remove(requireNode(target), path),
     makePrivateDir: (path) => ctx.transport.makePrivateDir(requireNode(target), path),
     removeDir: (path) => ctx.transport.removeDir(requireNode(target), path),
+    nodes,
+    runChild: (req) =>
+      ctx.children
+        ? ctx.children.run(step.name, req)
+        : Promise.resolve({ id: null, status: 'failed', error: 'runbook steps cannot run here' }),
   };
   try {
     return await executor.execute(call);

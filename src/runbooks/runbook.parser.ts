@@ -174,7 +174,10 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   const scopeFor = (step: StepDefinition, inOnError: boolean): TemplateScope => ({
     options: optionNames,
     steps: inOnError ? captures : new Map(captures),
-    node: (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
+    // A runbook step runs once for the batch: no one node's values.
+    node:
+      !step.runbook &&
+      (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
     alert: false,
   });
 
