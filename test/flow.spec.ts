@@ -1,3 +1,5 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -118,6 +120,25 @@ steps:
     run: sleep 41.7
 `;
 
+/** The gate is a runbook: child-echo on the batch just done, failing when `gate_fail`. */
+const ROLL_GATE_RUNBOOK = `name: roll-gate-rb
+description: Rolling one node at a time behind a runbook gate
+kind: diagnostic
+options:
+  - { name: gate_fail, type: boolean, default: false }
+targets:
+  nodes: { tags: [roll] }
+  strategy: rolling
+  between:
+    name: gate
+    runbook:
+      name: child-echo
+      options: { msg: gate, n: 1, fail: '{{ options.gate_fail }}' }
+steps:
+  - name: work
+    run: echo work {{ node.name }}
+`;
+
 const NODES = ['r-1', 'r-2', 'r-3', 'r-4'];
 
 interface Row {
@@ -188,6 +209,7 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       callerOf('call-admin', 'child-admin'),
       callerOf('call-approve', 'child-approve'),
       callerOf('call-slow', 'child-slow'),
+      ROLL_GATE_RUNBOOK,
     ]) {
       const res = await save(yaml);
       expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -363,6 +385,21 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       expect((await waitFinished(t, childId)).status).toBe('canceled');
     });
 
+    it('a runbook as a between gate runs on the batch just done; its failure stops the rollout', async () => {
+      const ok = await run('roll-gate-rb');
+      expect(ok.status).toBe('succeeded');
+      const gates = (await get(ok.id)).children;
+      expect(gates.map((c) => c.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+      expect((await get(gates[1].id)).targets).toEqual(['r-2']);
+
+      const bad = await run('roll-gate-rb', { gate_fail: true });
+      expect(bad.status).toBe('failed');
+      expect(nodesOf(bad.results, 'work')).toEqual(['r-1:succeeded']);
+      const [gate] = (await get(bad.id)).children;
+      expect(gate).toMatchObject({ runbook: 'child-echo', step: 'gate', status: 'failed' });
+      expect((await get(gate.id)).targets).toEqual(['r-1']);
+    });
+
     it('refuses a save that closes a cycle or nests too deep, naming the chain', async () => {
       const leaf = (name: string, calls?: string) =>
         `name: ${name}\ndescription: A link of a chain\nkind: diagnostic\nsteps:\n` +
@@ -387,6 +424,20 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
         '(request):6:22 steps[0].runbook.name: runbook steps nest deeper than 5 levels: deep-1 → deep-2 → deep-3 → deep-4 → deep-5 → deep-6 → deep-7',
       );
       // Nothing was stored.
+      expect(
+        (await t.http().get('/runbooks/deep-1').set('Authorization', t.adminAuth)).status,
+      ).toBe(404);
+      // The same from a file: the sync reports it and stores nothing.
+      mkdirSync(t.config.runbooksDir, { recursive: true });
+      writeFileSync(join(t.config.runbooksDir, 'deep-1.yaml'), leaf('deep-1', 'deep-2'));
+      const sync = await t.http().post('/runbooks/sync').set('Authorization', t.adminAuth);
+      expect(
+        (sync.body.problems as Array<{ message: string }>).map((p) => p.message),
+        JSON.stringify(sync.body),
+      ).toEqual([
+        'runbook steps nest deeper than 5 levels: deep-1 → deep-2 → deep-3 → deep-4 → deep-5 → deep-6 → deep-7',
+      ]);
+      rmSync(join(t.config.runbooksDir, 'deep-1.yaml'));
       expect(
         (await t.http().get('/runbooks/deep-1').set('Authorization', t.adminAuth)).status,
       ).toBe(404);

@@ -106,7 +106,15 @@ export class RunbooksService implements OnApplicationBootstrap {
     };
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [SYNC_LOCK]);
+      // Call chains over the stored runbooks as this sync leaves them: too deep is refused.
+      const defs = await this.currentDefinitions(m);
+      for (const p of valid) defs.set(p.definition.name, p.definition);
       for (const p of valid) {
+        const chains = checkCallChains(p, defs);
+        if (chains.length) {
+          problems.push(...chains);
+          continue;
+        }
         const origin: VersionOrigin = {
           kind: 'file',
           path: p.file,
