@@ -24,6 +24,7 @@ export interface ExecutionTarget {
 @Index('executions_runbook_created_idx', ['runbookName', 'createdAt'])
 @Index('executions_status_idx', ['status'])
 @Index('executions_actor_created_idx', ['actorName', 'createdAt'])
+@Index('executions_parent_idx', ['parentExecutionId'])
 export class ExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -66,6 +67,14 @@ export class ExecutionEntity {
 
   @Column({ name: 'rerun_of', type: 'uuid', nullable: true })
   rerunOf: string | null;
+
+  /** The execution whose `runbook` step started this one (null for a top-level run). */
+  @Column({ name: 'parent_execution_id', type: 'uuid', nullable: true })
+  parentExecutionId: string | null;
+
+  /** That step's name. */
+  @Column({ name: 'parent_step', type: 'varchar', length: 63, nullable: true })
+  parentStep: string | null;
 
   @Column({ name: 'cancel_requested', type: 'boolean', default: false })
   cancelRequested: boolean;

@@ -55,7 +55,9 @@ export class ExecutionRepository {
     >,
     audit: { ctx: AuditContext; record: AuditEvent },
     /** Held for approval: created `awaiting_approval`, and `hold` records the request. */
-    hold?: (m: EntityManager, e: ExecutionEntity) => Promise<void>,
+    hold?: ((m: EntityManager, e: ExecutionEntity) => Promise<void>) | false,
+    /** Claimed at once by this worker (a child run inline by its parent's worker, never queued). */
+    claimBy?: string,
   ): Promise<ExecutionEntity> {
     return this.dataSource.transaction(async (m) => {
       const saved = await m.save(
@@ -65,8 +67,10 @@ export class ExecutionRepository {
         }),
       );
       await this.audit.record(audit.ctx, audit.record, m);
-      await hold?.(m, saved);
-      return saved;
+      if (hold) await hold(m, saved);
+      if (claimBy === undefined || hold) return saved;
+      await this.move(saved.id, 'claim', 'running', { worker: claimBy }, m);
+      return m.findOneByOrFail(ExecutionEntity, { id: saved.id });
     });
   }
 

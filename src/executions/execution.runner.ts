@@ -11,10 +11,16 @@ import { HostKeysService } from '../nodes/host-keys.service.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { durationMs, sizeBytes, type RunbookDefinition } from '../runbooks/runbook.schema.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
+import { MAX_RUNBOOK_NESTING } from '../runbooks/runbook-references.js';
+import { AbilityFactory } from '../common/access/ability.factory.js';
+import { toPrincipal } from '../auth/auth.service.js';
+import { UsersService } from '../auth/users.service.js';
+import { ExecutionsService, type Actor } from './executions.service.js';
+import type { ChildOutcome, ChildRun } from './executors/step-executor.js';
 import { EgressPolicy } from './egress.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionRepository } from './execution.repository.js';
-import type { RunOutcome } from './execution-state.js';
+import type { ExecutionStatus, RunOutcome } from './execution-state.js';
 import { ExecutionLogWriter, type LogLimit, type LogWriterStats } from './log-writer.js';
 import { ExecutionResultWriter } from './result-writer.js';
 import { openOptions } from './secret-options.js';
@@ -25,7 +31,6 @@ import { LocalProcessRecords } from './transports/local-processes.js';
 import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
 import { assertPrivateDir } from './transports/exec.js';
-import type { ExecutionTarget } from './execution.entity.js';
 import {
   Aborted,
   Paused,
@@ -35,7 +40,7 @@ import {
 } from './workflow.js';
 import { ApprovalRequestEntity } from './approval.entity.js';
 import { ApprovalsService } from './approvals.service.js';
-import type { ExecutionEntity } from './execution.entity.js';
+import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
 import { renderText } from '../runbooks/template.js';
 
 /** The approval request key of an `approval` step in a batch. */
@@ -83,6 +88,9 @@ export class ExecutionRunner implements OnModuleDestroy {
     private readonly nodes: NodeTargetsService,
     private readonly hostKeys: HostKeysService,
     private readonly approvals: ApprovalsService,
+    private readonly service: ExecutionsService,
+    private readonly users: UsersService,
+    private readonly abilities: AbilityFactory,
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
@@ -164,9 +172,81 @@ export class ExecutionRunner implements OnModuleDestroy {
       this.executions.claim(executionId, this.workerId),
     );
     if (!execution) return; // already claimed, finished or canceled: a double delivery is a no-op
+    await this.execute(execution);
+  }
+
+  /**
+   * A `runbook` step's child: started through the one start path as the parent's user (access,
+   * options, approval, disabled all apply), claimed by this worker and run here, inline — so a
+   * parent never waits for a free worker slot its own children need. `chain` is the runbooks from
+   * the top-level run down to the parent (the run-time backstop for cycles and depth).
+   */
+  private async runChild(
+    parent: ExecutionEntity,
+    chain: readonly string[],
+    step: string,
+    req: ChildRun,
+    write: ExecutionLogWriter['write'],
+  ): Promise<ChildOutcome> {
+    const trail = [...chain, req.runbook].join(' → ');
+    const refused = (error: string): ChildOutcome => ({ id: null, status: 'failed', error });
+    if (chain.includes(req.runbook))
+      return refused(`runbooks call each other in a cycle: ${trail}`);
+    if (chain.length > MAX_RUNBOOK_NESTING)
+      return refused(`runbook steps nest deeper than ${MAX_RUNBOOK_NESTING} levels: ${trail}`);
+    let child: ExecutionEntity;
+    try {
+      child = await this.service.start(
+        {
+          runbook: req.runbook,
+          version: req.version,
+          options: req.options,
+          nodes: req.nodes,
+          trigger: 'runbook',
+        },
+        await this.actorOf(parent),
+        { parent, step, worker: this.workerId, secureFrom: req.secureFrom },
+      );
+    } catch (err) {
+      return refused((err as Error).message);
+    }
+    write(
+      null,
+      step,
+      'system',
+      `child execution ${child.id}: ${child.runbookName} v${child.runbookVersion} on ${child.targets.length} node(s); its logs: /executions/${child.id}/logs`,
+    );
+    const outcome = await this.execute(child, { signal: req.signal, chain });
+    write(null, step, 'system', `child execution ${child.id} ${outcome.status}`);
+    return { id: child.id, ...outcome };
+  }
+
+  /** The parent's user as an actor, with their roles and groups as they are now. */
+  private async actorOf(parent: ExecutionEntity): Promise<Actor> {
+    const user = parent.actorId ? await this.users.findById(parent.actorId) : null;
+    if (!user || user.disabled)
+      throw new Error(
+        `${parent.actorName}, who started this run, no longer exists or is disabled: a runbook step runs as them`,
+      );
+    const principal = toPrincipal(user, 'session');
+    return {
+      principal,
+      ability: this.abilities.create(principal),
+      audit: { actorId: user.id, actorName: user.username },
+    };
+  }
+
+  /** Runs a claimed execution to its end; a child gets its parent's stop signal and call chain. */
+  private async execute(
+    execution: ExecutionEntity,
+    link?: { signal: AbortSignal; chain: readonly string[] },
+  ): Promise<{ status: ExecutionStatus; error: string | null }> {
     const abort = new AbortController();
     this.active.set(execution.id, abort);
     if (this.interruptReason) abort.abort(new Aborted('interrupted', this.interruptReason));
+    const onParentStop = () => abort.abort(new Aborted('canceled', 'the parent execution stopped'));
+    if (link?.signal.aborted) onParentStop();
+    else link?.signal.addEventListener('abort', onParentStop, { once: true });
     let def: RunbookDefinition;
     let secrets: Record<string, string>;
     try {
@@ -180,13 +260,15 @@ export class ExecutionRunner implements OnModuleDestroy {
         : {};
     } catch (err) {
       this.active.delete(execution.id);
+      link?.signal.removeEventListener('abort', onParentStop);
       await this.durable(
         `recording how ${execution.id} ended`,
         () => this.executions.finish(execution, 'failed', (err as Error).message),
         Infinity,
       );
-      return;
+      return { status: 'failed', error: (err as Error).message };
     }
+    const chain = [...(link?.chain ?? []), def.name];
     // Every string that leaves this run (log lines, step errors, its error, the service log)
     // goes through the mask.
     const mask = new SecretMask(Object.values(secrets));
@@ -231,7 +313,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         'system',
         resume
           ? `resumed ${def.name} v${execution.runbookVersion} at step ${def.steps[resume.step]?.name} after its approval`
-          : `started ${def.name} v${execution.runbookVersion} on ${execution.targets.length} node(s) by ${execution.actorName}`,
+          : `started ${def.name} v${execution.runbookVersion} on ${execution.targets.length} node(s) by ${execution.actorName}${execution.parentExecutionId ? ` for step ${execution.parentStep} of execution ${execution.parentExecutionId}` : ''}`,
       );
       const ok = await runWorkflow({
         def,
@@ -254,14 +336,19 @@ export class ExecutionRunner implements OnModuleDestroy {
             this.approvals.stepDecision(execution.id, stepKey(step.name, batch)),
           ),
         resume,
+        children: { run: (step, req) => this.runChild(execution, chain, step, req, write) },
       });
       if (!ok) {
         status = 'failed';
         error = 'one or more steps failed';
       }
     } catch (err) {
-      if (err instanceof Paused && !abort.signal.aborted) {
+      if (err instanceof Paused && !abort.signal.aborted && !link) {
         paused = err;
+      } else if (err instanceof Paused && !abort.signal.aborted) {
+        // Inline in its parent's worker, a child cannot let go of the worker to wait.
+        status = 'failed';
+        error = `step ${err.step.name} waits for approval, which a runbook step's child cannot do yet`;
       } else if (err instanceof Aborted || abort.signal.aborted) {
         const aborted = abort.signal.reason as Aborted | undefined;
         const reason = aborted?.status ?? 'canceled';
@@ -280,6 +367,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     } finally {
       clearInterval(heartbeat);
       clearTimeout(timeout);
+      link?.signal.removeEventListener('abort', onParentStop);
     }
     // The connections are ended here (a command still stopping dies with its connection, as
     // before); their teardown is awaited after the outcome is stored, not before it (sshd's
@@ -303,7 +391,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         mask,
       );
       await closing;
-      return;
+      return { status: 'awaiting_approval', error: null };
     }
     write(
       null,
@@ -316,7 +404,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       status = 'failed';
       error = `output could not be stored: ${log.error.message}`;
     }
-    for (const k of Object.keys(this.logStats) as Array<keyof typeof this.logStats>)
+    for (const k of Object.keys(this.logStats) as Array<keyof ExecutionRunner['logStats']>)
       this.logStats[k] += log.stats[k];
     // Recorded once the database can take it, however long that is. Until then it stays in
     // `active`, so this worker's reaper does not take its silent heartbeat for a dead worker.
@@ -334,6 +422,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       this.active.delete(execution.id);
     }
     await closing;
+    return { status, error };
   }
 
   /**

@@ -18,11 +18,13 @@ import { CheckAbility } from '../common/access/acl.decorator.js';
 import { sendSse } from '../common/sse.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import {
+  ChildExecutionDto,
   ExecutionDto,
   ExecutionQueryDto,
   LogQueryDto,
   StartExecutionDto,
   StepResultDto,
+  toChildExecutionDto,
   toExecutionDto,
   toStepResultDto,
 } from './executions.dto.js';
@@ -86,17 +88,29 @@ export class ExecutionsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'An execution with its per-node, per-step results' })
+  @ApiOperation({
+    summary:
+      'An execution with its per-node, per-step results and the child executions its runbook steps started',
+  })
   async get(
     @Param('id', ParseUUIDPipe) id: string,
     @CurrentPrincipal() principal: Principal,
     @CurrentAbility() ability: AppAbility,
-  ): Promise<ExecutionDto & { results: StepResultDto[]; approvals: ApprovalView[] }> {
+  ): Promise<
+    ExecutionDto & {
+      results: StepResultDto[];
+      approvals: ApprovalView[];
+      children: ChildExecutionDto[];
+    }
+  > {
     const e = await this.executions.get(id, { principal, ability });
     return {
       ...toExecutionDto(e),
       results: (await this.executions.results(id)).map(toStepResultDto),
       approvals: await this.approvals.forExecution(e),
+      children: (await this.executions.children(id, { principal, ability })).map(
+        toChildExecutionDto,
+      ),
     };
   }
 

@@ -118,10 +118,38 @@ export class ExecutionDto {
   @ApiProperty() trigger: string;
   @ApiProperty({ nullable: true, type: String }) incidentId: string | null;
   @ApiProperty({ nullable: true, type: String }) rerunOf: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'The execution whose runbook step started this one',
+  })
+  parentExecutionId: string | null;
+  @ApiProperty({ nullable: true, type: String, description: "That execution's step" })
+  parentStep: string | null;
   @ApiProperty({ nullable: true, type: String }) error: string | null;
   @ApiProperty() createdAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
+}
+
+export class ChildExecutionDto {
+  @ApiProperty() id: string;
+  @ApiProperty() runbook: string;
+  @ApiProperty() version: number;
+  @ApiProperty({ description: "The parent's step that started it" }) step: string;
+  @ApiProperty({ enum: EXECUTION_STATUSES }) status: string;
+  @ApiProperty({ description: 'Its output: GET /executions/ID/logs' }) logs: string;
+}
+
+export function toChildExecutionDto(e: ExecutionEntity): ChildExecutionDto {
+  return {
+    id: e.id,
+    runbook: e.runbookName,
+    version: e.runbookVersion,
+    step: e.parentStep ?? '',
+    status: e.status,
+    logs: `/executions/${e.id}/logs`,
+  };
 }
 
 export class StepResultDto {
@@ -146,6 +174,8 @@ export function toExecutionDto(e: ExecutionEntity): ExecutionDto {
     trigger: e.trigger,
     incidentId: e.incidentId,
     rerunOf: e.rerunOf,
+    parentExecutionId: e.parentExecutionId,
+    parentStep: e.parentStep,
     error: e.error,
     createdAt: e.createdAt.toISOString(),
     startedAt: e.startedAt?.toISOString() ?? null,

@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
 import { QUEUE_HEALTH } from '../observability/queue-health.js';
+import { AuthModule } from '../auth/auth.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { ExecutionEvents } from './execution-events.js';
@@ -50,6 +51,8 @@ export class ExecutionsModule {
         ]),
         RunbooksModule,
         NodesModule,
+        // runbook steps start their child as the parent's user (UsersService, AbilityFactory).
+        AuthModule,
         ...(config.redisUrl
           ? [
               BullModule.forRoot({ url: config.redisUrl, prefix: 'firebreak' }),

@@ -39,8 +39,18 @@ export interface StartRequest {
   /** Narrow the runbook's targets to these node names (must be among them). */
   nodes?: string[];
   incidentId?: string;
-  trigger: 'api' | 'cli' | 'console' | 'slack' | 'alert' | 'rerun';
+  trigger: 'api' | 'cli' | 'console' | 'slack' | 'alert' | 'rerun' | 'runbook';
   rerunOf?: string;
+}
+
+/** A child execution: started by a parent's `runbook` step, run inline by the parent's worker. */
+export interface ChildLink {
+  parent: ExecutionEntity;
+  step: string;
+  /** The worker that claims the child at once (the parent's). */
+  worker: string;
+  /** Child options whose values come from the caller's secure options: they must be secure too. */
+  secureFrom: readonly string[];
 }
 
 export interface Actor {
@@ -101,7 +111,11 @@ export class ExecutionsService {
     return this.dataSource.getRepository(ExecutionEntity);
   }
 
-  async start(req: StartRequest, actor: Actor): Promise<ExecutionEntity> {
+  /**
+   * With `child`, the execution is a `runbook` step's child: the same checks, linked to its
+   * parent, claimed by the parent's worker instead of queued.
+   */
+  async start(req: StartRequest, actor: Actor, child?: ChildLink): Promise<ExecutionEntity> {
     const { runbook, version, current } = await this.runbooks.get(
       req.runbook,
       actor.ability,
@@ -154,6 +168,14 @@ export class ExecutionsService {
         ]);
       }
     }
+    const leaked = child?.secureFrom.filter((k) => !v.options.secure.has(k)) ?? [];
+    if (leaked.length)
+      throw validationFailed(
+        leaked.map((k) => ({
+          path: `options.${k}`,
+          message: `gets a secure value of the caller, but is not a secure option of ${def.name}`,
+        })),
+      );
 
     const needsTargets = def.steps.some(
       (s) =>
@@ -164,10 +186,13 @@ export class ExecutionsService {
     );
     // A runbook that runs only on the Firebreak host, names no targets and is given no nodes
     // has none (it used to load, and store, the whole inventory on every start).
+    // A child on its caller's nodes gets exactly those, none included.
     const targets =
-      needsTargets || def.targets?.nodes || req.nodes?.length
-        ? await this.resolveTargets(def.targets?.nodes, v.options.values, req.nodes)
-        : [];
+      child && req.nodes?.length === 0
+        ? []
+        : needsTargets || def.targets?.nodes || req.nodes?.length
+          ? await this.resolveTargets(def.targets?.nodes, v.options.values, req.nodes)
+          : [];
     if (needsTargets && targets.length === 0 && !def.targets?.allowEmpty) {
       throw new DomainException('VALIDATION_FAILED', `no node matches the targets of ${def.name}`, [
         { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
@@ -188,6 +213,16 @@ export class ExecutionsService {
           })
         : targets;
       if (!approval.when || matching.length) {
+        if (child) {
+          await deny(
+            'approval required',
+            new DomainException(
+              'CONFLICT',
+              `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${approval.reason ?? 'approval required'}; a runbook step cannot wait for approval yet`,
+              { approvers: access.approvers },
+            ),
+          );
+        }
         hold = {
           key: 'run',
           step: null,
@@ -202,7 +237,7 @@ export class ExecutionsService {
 
     // Redis down: 503 at once, before anything is written (Bull would hold the job for as long
     // as Redis is away).
-    const queueDown = this.queue.unavailable();
+    const queueDown = child ? null : this.queue.unavailable();
     if (queueDown) throw new QueueUnavailable(queueDown);
 
     const id = randomUUID();
@@ -239,8 +274,10 @@ export class ExecutionsService {
         actorId: actor.principal.id,
         actorName: actor.principal.username,
         trigger: req.trigger,
-        incidentId: req.incidentId ?? null,
+        incidentId: req.incidentId ?? child?.parent.incidentId ?? null,
         rerunOf: req.rerunOf ?? null,
+        parentExecutionId: child?.parent.id ?? null,
+        parentStep: child?.step ?? null,
       },
       {
         ctx: actor.audit,
@@ -254,15 +291,18 @@ export class ExecutionsService {
             options: masked,
             targets: targets.map((t) => t.name),
             trigger: req.trigger,
-            incidentId: req.incidentId ?? null,
+            incidentId: req.incidentId ?? child?.parent.incidentId ?? null,
+            ...(child ? { parent: child.parent.id, parentStep: child.step } : {}),
           },
           secretValues: v.options.secretValues,
         },
       },
       hold && ((m, e) => this.approvals.request(m, e, hold, actor.audit).then(() => undefined)),
+      child?.worker,
     );
-    // A held run waits for its decision, not for a worker (ApprovalsService enqueues it).
-    if (hold) return execution;
+    // A held run waits for its decision, not for a worker (ApprovalsService enqueues it); a
+    // child runs inline in its parent's worker.
+    if (hold || child) return execution;
     try {
       await this.queue.enqueue(id);
     } catch (err) {
@@ -365,6 +405,20 @@ export class ExecutionsService {
       }
       if (rows.length < batch) break;
     }
+    return visible;
+  }
+
+  /** The child executions of `parentId` (its `runbook` steps' runs) the caller may see. */
+  async children(
+    parentId: string,
+    actor: Pick<Actor, 'ability' | 'principal'>,
+  ): Promise<ExecutionEntity[]> {
+    const rows = await this.repo.find({
+      where: { parentExecutionId: parentId },
+      order: { createdAt: 'ASC' },
+    });
+    const visible: ExecutionEntity[] = [];
+    for (const e of rows) if (await this.canSee(e, actor)) visible.push(e);
     return visible;
   }
 

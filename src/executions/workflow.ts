@@ -15,6 +15,8 @@ import { STEP_EXECUTORS } from './executors/index.js';
 import {
   MAX_CAPTURE_BYTES,
   sleep,
+  type ChildOutcome,
+  type ChildRun,
   type StepAttempt,
   type StepCall,
 } from './executors/step-executor.js';
@@ -117,6 +119,8 @@ export interface WorkflowContext {
   approval?: (step: StepDefinition, batch: number) => Promise<ApprovalDecision | null>;
   /** Resume a run paused at an approval step from here. */
   resume?: WorkflowCheckpoint | null;
+  /** Child executions for `runbook` steps (the runner's: start path, then run in this worker). */
+  children?: { run(step: string, req: ChildRun): Promise<ChildOutcome> };
 }
 
 /**
@@ -138,17 +142,21 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
       ? Math.max(1, states.length)
       : strategy === 'sequential'
         ? 1
-        : Math.max(
-            1,
-            Number(
-              renderText(String(def.targets?.batchSize ?? 1), { options: ctx.options }).text,
-            ) || 1,
+        : rollingBatchSize(
+            renderText(String(def.targets?.batchSize ?? 1), { options: ctx.options }).text,
+            states.length,
           );
   const batches: NodeState[][] = [];
   for (let i = 0; i < states.length; i += batchSize) batches.push(states.slice(i, i + batchSize));
   if (batches.length === 0) batches.push([]);
   const keepGoing = def.targets?.keepGoing ?? false;
   const resume = ctx.resume ?? null;
+  // With maxFailures, a failed node does not stop the others; the count is checked after each batch.
+  const tolerated =
+    def.targets?.maxFailures === undefined
+      ? undefined
+      : failuresTolerated(def.targets.maxFailures, states.length);
+  const between = strategy === 'parallel' ? undefined : def.targets?.between;
   let localCaptures: Captures = {};
 
   let failed = false;
@@ -173,6 +181,7 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
         'system',
         `batch ${b + 1}/${batches.length}: ${batch.map((s) => s.target.name).join(', ')}`,
       );
+    let stop = false;
     for (const [i, step] of def.steps.entries()) {
       if (resume && b === resume.batch && i < resume.step) continue;
       throwIfAborted(signal);
@@ -181,10 +190,40 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
         : await runStep(step, batch, localCaptures, ctx);
       if (!ok) {
         failed = true;
-        if (!keepGoing || batch.every((s) => s.failed)) break;
+        // A failed step on the Firebreak host is no node's failure: it stops the rollout.
+        if (tolerated !== undefined && runsLocally(step) && !keepGoing) stop = true;
+        if (batch.every((s) => s.failed) || (!keepGoing && tolerated === undefined) || stop) break;
       }
     }
-    if (failed && !keepGoing) break;
+    const rest = batches.slice(b + 1).flat();
+    const notStarted = () =>
+      rest.length ? `; not started: ${rest.map((s) => s.target.name).join(', ')}` : '';
+    if (tolerated !== undefined) {
+      const down = states.filter((s) => s.failed).length;
+      if (down > tolerated || stop) {
+        log(
+          null,
+          null,
+          'system',
+          `stopping the rollout: ${stop ? 'a step on the Firebreak host failed' : `${down} node(s) failed, more than maxFailures ${def.targets!.maxFailures} allows (${tolerated})`}${notStarted()}`,
+        );
+        break;
+      }
+    } else if (failed && !keepGoing) break;
+    if (between && rest.length) {
+      throwIfAborted(signal);
+      log(null, null, 'system', `gate ${between.name} after batch ${b + 1}/${batches.length}`);
+      if (!(await runStep(between, batch, localCaptures, ctx))) {
+        failed = true;
+        log(
+          null,
+          null,
+          'system',
+          `stopping the rollout: gate ${between.name} failed after batch ${b + 1}/${batches.length}${notStarted()}`,
+        );
+        break;
+      }
+    }
   }
   if (failed && def.onError?.length) {
     log(null, null, 'system', 'running onError steps');
@@ -246,6 +285,22 @@ function conditionValues(ctx: WorkflowContext, steps: Captures) {
   return { options: ctx.options, node: null, steps };
 }
 
+/**
+ * A rolling batch size as rendered: a number, or a share of the targets ("25%": rounded up);
+ * at least 1.
+ */
+export function rollingBatchSize(rendered: string, targets: number): number {
+  const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(rendered);
+  if (pct) return Math.max(1, Math.ceil((targets * Number(pct[1])) / 100));
+  return Math.max(1, Math.floor(Number(rendered)) || 1);
+}
+
+/** How many failed nodes `maxFailures` tolerates: a count, or a percentage of the targets. */
+export function failuresTolerated(maxFailures: number | string, targets: number): number {
+  if (typeof maxFailures === 'number') return maxFailures;
+  return Math.floor((targets * Number(maxFailures.replace('%', ''))) / 100);
+}
+
 /** Whether a step runs once on the Firebreak host rather than on each target. */
 export function runsLocally(step: StepDefinition): boolean {
   const kind = stepKind(step);
@@ -265,7 +320,8 @@ async function runStep(
   ctx: WorkflowContext,
 ): Promise<boolean> {
   if (runsLocally(step)) {
-    const outcome = await runOnce(step, null, localCaptures, ctx);
+    const live = batch.filter((s) => !s.failed).map((s) => s.target);
+    const outcome = await runOnce(step, null, localCaptures, ctx, live);
     return outcome !== 'failed' || Boolean(step.continueOnError);
   }
   const live = batch.filter((s) => !s.failed);
@@ -284,6 +340,7 @@ async function runOnce(
   target: ExecutionTarget | null,
   captures: Captures,
   ctx: WorkflowContext,
+  nodes: readonly ExecutionTarget[] = [],
 ): Promise<Outcome> {
   const values: TemplateValues = {
     options: ctx.options,
@@ -331,7 +388,7 @@ async function runOnce(
       );
       await sleep(retry.delayMs, ctx.signal);
     }
-    last = await attemptStep(step, target, values, ctx);
+    last = await attemptStep(step, target, values, ctx, nodes);
     if (last.ok || last.fatal) break;
   }
   if (last.ok && step.capture) {
@@ -359,6 +416,7 @@ async function attemptStep(
   target: ExecutionTarget | null,
   values: TemplateValues,
   ctx: WorkflowContext,
+  nodes: readonly ExecutionTarget[],
 ): Promise<StepAttempt> {
   const kind = stepKind(step);
   const executor = STEP_EXECUTORS[kind];
@@ -405,6 +463,11 @@ async function attemptStep(
     remove: (path) => ctx.transport.remove(requireNode(target), path),
     makePrivateDir: (path) => ctx.transport.makePrivateDir(requireNode(target), path),
     removeDir: (path) => ctx.transport.removeDir(requireNode(target), path),
+    nodes,
+    runChild: (req) =>
+      ctx.children
+        ? ctx.children.run(step.name, req)
+        : Promise.resolve({ id: null, status: 'failed', error: 'runbook steps cannot run here' }),
   };
   try {
     return await executor.execute(call);

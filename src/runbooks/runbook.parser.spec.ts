@@ -891,6 +891,80 @@ describe('parseRunbook', () => {
       ]);
     });
 
+    it('accepts rolling health gates: percentage batch size, maxFailures and a between check', () => {
+      const def = ok(
+        runbook({
+          head: [
+            'targets:',
+            '  strategy: rolling',
+            "  batchSize: '25%'",
+            "  maxFailures: '10%'",
+            '  between:',
+            '    name: healthy',
+            '    retry: { attempts: 3, delay: 1s }',
+            '    check:',
+            '      run: systemctl is-active nginx',
+            '      expect: { exitCode: 0 }',
+          ],
+        }),
+      );
+      expect(def.targets).toMatchObject({ batchSize: '25%', maxFailures: '10%' });
+      expect(def.targets?.between?.check?.run).toBe('systemctl is-active nginx');
+    });
+
+    it('refuses a between gate that is not a check or runbook step, at its line', () => {
+      const text = runbook({
+        head: [
+          'targets:',
+          '  strategy: rolling',
+          '  between:',
+          '    name: gate',
+          '    run: echo ok',
+        ],
+      });
+      expect(problem(text)).toMatchObject({
+        path: 'targets.between',
+        ...where(text, 'name: gate'),
+        message: 'between is a gate: a check or runbook step, not a run step',
+      });
+    });
+
+    it('refuses between and maxFailures without batches, and a malformed batch size', () => {
+      const text = runbook({
+        head: [
+          'targets:',
+          "  batchSize: '0%'",
+          '  maxFailures: 1',
+          '  between:',
+          '    name: gate',
+          '    check: { run: echo ok, expect: { exitCode: 0 } }',
+        ],
+      });
+      expect(messages(text)).toEqual([
+        'expected a percentage from 1% to 100%, such as 25%',
+        'maxFailures counts between batches: set strategy rolling or sequential',
+        'between runs between batches: set strategy rolling or sequential',
+      ]);
+      expect(messages(runbook({ head: ['targets:', "  maxFailures: 'many'"] }))).toEqual([
+        'expected a count or a percentage such as 10%',
+      ]);
+    });
+
+    it('checks the templates of a between gate like a step', () => {
+      const text = runbook({
+        head: [
+          'targets:',
+          '  strategy: rolling',
+          '  between:',
+          '    name: gate',
+          '    check:',
+          "      run: 'echo {{ options.nope }}'",
+          '      expect: { exitCode: 0 }',
+        ],
+      });
+      expect(problem(text)).toMatchObject({ path: 'targets.between.check.run' });
+    });
+
     it('reports a check with both run and http', () => {
       const text = runbook({
         steps: [

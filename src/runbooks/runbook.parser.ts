@@ -107,7 +107,16 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   root: Object.keys(runbookSchema.shape),
   step: [...Object.keys(runbookSchema.shape.steps.element.shape)],
   option: ['name', 'type', 'description', 'required', 'default', 'pattern', 'min', 'max', 'values'],
-  targets: ['nodes', 'strategy', 'batchSize', 'maxParallel', 'keepGoing', 'allowEmpty'],
+  targets: [
+    'nodes',
+    'strategy',
+    'batchSize',
+    'maxFailures',
+    'between',
+    'maxParallel',
+    'keepGoing',
+    'allowEmpty',
+  ],
   nodes: ['names', 'tags', 'tagsAny', 'attributes', 'cluster', 'exclude'],
 };
 
@@ -116,6 +125,7 @@ function knownKeysAt(path: readonly PathKey[]): readonly string[] {
   const prev = path[path.length - 2];
   if (path.length === 0) return KNOWN_KEYS.root;
   if (typeof last === 'number' && (prev === 'steps' || prev === 'onError')) return KNOWN_KEYS.step;
+  if (last === 'between' && prev === 'targets') return KNOWN_KEYS.step;
   if (typeof last === 'number' && prev === 'options') return KNOWN_KEYS.option;
   if (last === 'targets') return KNOWN_KEYS.targets;
   if (last === 'nodes') return KNOWN_KEYS.nodes;
@@ -168,13 +178,17 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
     options: optionNames,
     steps: inOnError ? captures : new Map(captures),
     choices: inOnError ? choices : new Set(choices),
-    node: (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
+    // A runbook step runs once for the batch: no one node's values.
+    node:
+      !step.runbook &&
+      (step.on ?? (step.http || step.check?.http ? 'local' : 'targets')) === 'targets',
     alert: false,
   });
 
-  const checkSteps = (steps: StepDefinition[], list: 'steps' | 'onError') => {
+  const checkSteps = (steps: StepDefinition[], list: 'steps' | 'onError' | 'between') => {
     steps.forEach((step, i) => {
-      const at = (...rest: PathKey[]) => [list, i, ...rest];
+      const at = (...rest: PathKey[]) =>
+        list === 'between' ? ['targets', 'between', ...rest] : [list, i, ...rest];
       if (stepNames.has(step.name)) add(at('name'), `duplicate step name "${step.name}"`);
       stepNames.add(step.name);
       const kinds = STEP_KINDS.filter((k) => step[k] !== undefined);
@@ -188,7 +202,7 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
         return;
       }
       const kind = stepKind(step);
-      const scope = scopeFor(step, list === 'onError');
+      const scope = scopeFor(step, list !== 'steps');
       if (step.interpreter && kind !== 'script')
         add(at('interpreter'), 'interpreter applies only to script steps');
       if (step.capture && !['run', 'script', 'http', 'check'].includes(kind))
@@ -231,6 +245,23 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
     });
   };
   checkSteps(def.steps, 'steps');
+  const between = def.targets?.between;
+  if (between) {
+    const kind = STEP_KINDS.find((k) => between[k] !== undefined);
+    if ((def.targets?.strategy ?? 'parallel') === 'parallel')
+      add(
+        ['targets', 'between'],
+        'between runs between batches: set strategy rolling or sequential',
+      );
+    else if (kind && kind !== 'check' && kind !== 'runbook')
+      add(['targets', 'between'], `between is a gate: a check or runbook step, not a ${kind} step`);
+    else checkSteps([between], 'between');
+  }
+  if (def.targets?.maxFailures !== undefined && (def.targets.strategy ?? 'parallel') === 'parallel')
+    add(
+      ['targets', 'maxFailures'],
+      'maxFailures counts between batches: set strategy rolling or sequential',
+    );
   checkSteps(def.onError ?? [], 'onError');
 
   if (def.approval?.when) {
@@ -251,7 +282,13 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   );
   notTemplated(def.targets?.nodes, (path, m) => add(['targets', 'nodes', ...path], m));
   if (typeof def.targets?.batchSize === 'string') {
-    checkTemplate(def.targets.batchSize, nodeScope, false, (m) => add(['targets', 'batchSize'], m));
+    const size = def.targets.batchSize;
+    if (/%/.test(size) && !templateRefs(size).length) {
+      if (!/^(100|[1-9]\d?)%$/.test(size))
+        add(['targets', 'batchSize'], 'expected a percentage from 1% to 100%, such as 25%');
+    } else if (!templateRefs(size).length)
+      add(['targets', 'batchSize'], 'expected a number, a percentage such as 25%, or a template');
+    else checkTemplate(size, nodeScope, false, (m) => add(['targets', 'batchSize'], m));
   }
 
   def.triggers?.forEach((t, i) => {

@@ -98,18 +98,6 @@ export const optionSchema = z.discriminatedUnion('type', [
     .describe('A secret: never echoed, masked in every log, response, plan and audit entry'),
 ]);
 
-export const targetsSchema = z.strictObject({
-  nodes: nodeFilterSchema.optional(),
-  strategy: z.enum(['parallel', 'sequential', 'rolling']).optional(),
-  batchSize: z
-    .union([z.number().int().min(1), z.string().min(1)])
-    .optional()
-    .describe('Rolling batch size, or a template'),
-  maxParallel: z.number().int().min(1).max(1000).optional(),
-  keepGoing: z.boolean().optional().describe('Continue on the other nodes when one fails'),
-  allowEmpty: z.boolean().optional().describe('Succeed when no node matches instead of failing'),
-});
-
 const OPTION_REF_RE = /^\{\{\s*options\.([a-z][a-z0-9_]*)\s*\}\}$/;
 
 /** A single `{{ options.NAME }}` reference, rendered when the step runs. */
@@ -255,10 +243,51 @@ export const stepSchema = z.strictObject({
     .strictObject({
       name: z.string().regex(NAME_RE),
       version: z.number().int().min(1).optional(),
-      options: z.record(z.string(), z.unknown()).optional(),
+      options: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe("The child's options: values or templates of the caller's options and captures"),
+      targets: z
+        .enum(['caller', 'own'])
+        .optional()
+        .describe(
+          "caller (default): the caller's nodes the step runs for; own: the child's own targets",
+        ),
     })
-    .optional(),
+    .optional()
+    .describe('Another runbook, run as a child execution of this one'),
   sleep: duration.optional(),
+});
+
+/** "25%": a share of the matched nodes. */
+export const PERCENT_RE = /^(100|[1-9]?\d)%$/;
+
+export const targetsSchema = z.strictObject({
+  nodes: nodeFilterSchema.optional(),
+  strategy: z.enum(['parallel', 'sequential', 'rolling']).optional(),
+  batchSize: z
+    .union([z.number().int().min(1), z.string().min(1)])
+    .optional()
+    .describe(
+      'Rolling batch size: a number, a share of the matched nodes ("25%", rounded up, at least 1), or a template',
+    ),
+  maxFailures: z
+    .union([
+      z.number().int().min(0),
+      z.string().regex(PERCENT_RE, 'expected a count or a percentage such as 10%'),
+    ])
+    .optional()
+    .describe(
+      'Rolling: failed nodes tolerated (a count, or a percentage of the matched nodes); once more have failed, the remaining batches do not start',
+    ),
+  between: stepSchema
+    .optional()
+    .describe(
+      'Rolling: a check (or runbook) step run after each batch but the last; the next batch starts only if it passes',
+    ),
+  maxParallel: z.number().int().min(1).max(1000).optional(),
+  keepGoing: z.boolean().optional().describe('Continue on the other nodes when one fails'),
+  allowEmpty: z.boolean().optional().describe('Succeed when no node matches instead of failing'),
 });
 
 export const triggerSchema = z.strictObject({

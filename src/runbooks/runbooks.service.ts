@@ -13,7 +13,7 @@ import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { renderNodeFilter, type TargetNode } from '../nodes/node-filter.js';
 import { validateOptions } from './options.js';
 import { gitCommitOf, readRunbookFiles } from './runbook-files.js';
-import { checkReferences, type ParsedRunbook } from './runbook-references.js';
+import { checkCallChains, checkReferences, type ParsedRunbook } from './runbook-references.js';
 import { RunbookVersionEntity } from './runbook-version.entity.js';
 import { RunbookEntity } from './runbook.entity.js';
 import { parseRunbook, type RunbookProblem } from './runbook.parser.js';
@@ -106,7 +106,15 @@ export class RunbooksService implements OnApplicationBootstrap {
     };
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [SYNC_LOCK]);
+      // Call chains over the stored runbooks as this sync leaves them: too deep is refused.
+      const defs = await this.currentDefinitions(m);
+      for (const p of valid) defs.set(p.definition.name, p.definition);
       for (const p of valid) {
+        const chains = checkCallChains(p, defs);
+        if (chains.length) {
+          problems.push(...chains);
+          continue;
+        }
         const origin: VersionOrigin = {
           kind: 'file',
           path: p.file,
@@ -147,10 +155,14 @@ export class RunbooksService implements OnApplicationBootstrap {
     const r = parseRunbook('(request)', text);
     if (!r.ok) throw runbookInvalid(r.problems);
     const stored = new Set((await this.repo.find({ select: { name: true } })).map((x) => x.name));
-    const refs = checkReferences([{ file: '(request)', text, definition: r.definition }], stored);
+    const saved = { file: '(request)', text, definition: r.definition };
+    const refs = checkReferences([saved], stored);
     if (refs.size) throw runbookInvalid([...refs.values()].flat());
     return this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [SYNC_LOCK]);
+      // Under the lock, so two saves cannot each close half of a cycle.
+      const chains = checkCallChains(saved, await this.currentDefinitions(m));
+      if (chains.length) throw runbookInvalid(chains);
       return this.saveVersion(
         m,
         r.definition,
@@ -159,6 +171,16 @@ export class RunbooksService implements OnApplicationBootstrap {
         ctx,
       );
     });
+  }
+
+  /** Every stored runbook's current definition, by name (for call-chain checks). */
+  private async currentDefinitions(m: EntityManager): Promise<Map<string, RunbookDefinition>> {
+    const rows = await m
+      .createQueryBuilder(RunbookVersionEntity, 'v')
+      .innerJoin(RunbookEntity, 'r', 'r.id = v.runbook_id AND r.current_version = v.version')
+      .select(['r.name AS name', 'v.definition AS definition'])
+      .getRawMany<{ name: string; definition: RunbookDefinition }>();
+    return new Map(rows.map((r) => [r.name, r.definition]));
   }
 
   private async saveVersion(

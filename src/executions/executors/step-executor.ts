@@ -2,6 +2,7 @@ import type { StepDefinition, StepKind } from '../../runbooks/runbook.schema.js'
 import type { TemplateValues } from '../../runbooks/template.js';
 import type { LogStream } from '../execution-log.entity.js';
 import type { EgressPolicy } from '../egress.js';
+import type { ExecutionTarget } from '../execution.entity.js';
 import type { ExecResult } from '../transports/exec.js';
 
 /** Stdout kept per attempt for captures and checks (the log keeps everything). */
@@ -17,6 +18,26 @@ export interface StepAttempt {
   timedOut?: boolean;
   /** No point retrying (cannot connect, unsupported). */
   fatal?: boolean;
+}
+
+/** A `runbook` step's request for a child execution. */
+export interface ChildRun {
+  runbook: string;
+  version?: number;
+  options: Record<string, unknown>;
+  /** The caller's nodes to run it on; undefined: the child's own targets. */
+  nodes?: string[];
+  /** Child options that get a secure value of the caller. */
+  secureFrom: string[];
+  /** Stops the child (the parent's cancel, timeout or the step's timeout). */
+  signal: AbortSignal;
+}
+
+/** How a child ended; `id` null when it was refused before it existed (access, options, depth). */
+export interface ChildOutcome {
+  id: string | null;
+  status: string;
+  error: string | null;
 }
 
 /**
@@ -48,6 +69,10 @@ export interface StepCall {
   /** A 0700 directory only this run's user can enter (exclusive create) / its removal. */
   makePrivateDir(path: string): Promise<void>;
   removeDir(path: string): Promise<void>;
+  /** The live nodes of the batch a step run once on the host stands for (runbook steps). */
+  nodes: readonly ExecutionTarget[];
+  /** Starts another runbook as a child execution, runs it in this worker, and says how it ended. */
+  runChild(req: ChildRun): Promise<ChildOutcome>;
 }
 
 /** One per step kind; the runner picks it by `stepKind(step)`. */
