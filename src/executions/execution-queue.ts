@@ -11,7 +11,11 @@ const JOB = 'run';
  */
 export interface ExecutionQueue {
   readonly kind: 'redis' | 'in-process';
-  enqueue(executionId: string): Promise<void>;
+  /**
+   * `key` (default: the id) is what makes a second enqueue a no-op; a waiting execution is
+   * dispatched again under another key (see concurrency.ts), as its first entry may still exist.
+   */
+  enqueue(executionId: string, key?: string): Promise<void>;
   /** Worker side: handle ids as they arrive, at most `concurrency` at once. */
   consume(handler: (executionId: string) => Promise<void>, concurrency: number): void;
   close(): Promise<void>;
@@ -26,11 +30,11 @@ export class BullExecutionQueue implements ExecutionQueue {
 
   constructor(private readonly queue: Queue<{ executionId: string }>) {}
 
-  async enqueue(executionId: string): Promise<void> {
+  async enqueue(executionId: string, key = executionId): Promise<void> {
     await this.queue.add(
       JOB,
       { executionId },
-      { jobId: executionId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 },
+      { jobId: key, attempts: 1, removeOnComplete: true, removeOnFail: 1000 },
     );
   }
 
@@ -61,7 +65,7 @@ export class BullExecutionQueue implements ExecutionQueue {
 export class InProcessExecutionQueue implements ExecutionQueue {
   readonly kind = 'in-process' as const;
   private readonly logger = new Logger('InProcessQueue');
-  private readonly waiting: string[] = [];
+  private readonly waiting: Array<{ id: string; key: string }> = [];
   private readonly known = new Set<string>();
   private handler: ((id: string) => Promise<void>) | undefined;
   private concurrency = 1;
@@ -69,10 +73,10 @@ export class InProcessExecutionQueue implements ExecutionQueue {
   private closed = false;
   private readonly running = new Set<Promise<void>>();
 
-  async enqueue(executionId: string): Promise<void> {
-    if (this.closed || this.known.has(executionId)) return;
-    this.known.add(executionId);
-    this.waiting.push(executionId);
+  async enqueue(executionId: string, key = executionId): Promise<void> {
+    if (this.closed || this.known.has(key)) return;
+    this.known.add(key);
+    this.waiting.push({ id: executionId, key });
     this.pump();
   }
 
@@ -84,13 +88,13 @@ export class InProcessExecutionQueue implements ExecutionQueue {
 
   private pump(): void {
     while (this.handler && !this.closed && this.active < this.concurrency && this.waiting.length) {
-      const id = this.waiting.shift()!;
+      const { id, key } = this.waiting.shift()!;
       this.active++;
       const p = this.handler(id)
         .catch((err: unknown) => this.logger.error(`execution ${id}: ${(err as Error).message}`))
         .finally(() => {
           this.active--;
-          this.known.delete(id);
+          this.known.delete(key);
           this.running.delete(p);
           this.pump();
         });

@@ -140,7 +140,12 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.active.set(execution.id, abort);
     let def: RunbookDefinition;
     let secrets: Record<string, string>;
+    let logSeq: number;
     try {
+      // Lines written while it was queued (concurrency) come first.
+      logSeq = await this.durable(`reading the log of ${execution.id}`, () =>
+        this.executions.lastLogSeq(execution.id),
+      );
       def = (
         await this.durable(`loading the runbook of ${execution.id}`, () =>
           this.runbooks.versionForRun(execution.versionId),
@@ -161,7 +166,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     // Every string that leaves this run (log lines, step errors, its error, the service log)
     // goes through the mask.
     const mask = new SecretMask(Object.values(secrets));
-    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, 0, mask, {
+    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, logSeq, mask, {
       outageLimitMs: this.outageLimitMs,
       limit: this.logLimit(def),
       // The run cannot go on (output limit with action fail, database away too long).

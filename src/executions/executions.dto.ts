@@ -119,6 +119,17 @@ export class ExecutionDto {
   @ApiProperty({ nullable: true, type: String }) incidentId: string | null;
   @ApiProperty({ nullable: true, type: String }) rerunOf: string | null;
   @ApiProperty({ nullable: true, type: String }) error: string | null;
+  @ApiProperty({
+    nullable: true,
+    description: "The runbook's concurrency when it started (null: allow)",
+    example: { policy: 'queue', scope: 'node' },
+  })
+  concurrency: { policy: string; scope: string } | null;
+  @ApiProperty({
+    type: [String],
+    description: 'While queued by the concurrency policy: the executions it waits for',
+  })
+  waitingFor: string[];
   @ApiProperty() createdAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
@@ -147,6 +158,10 @@ export function toExecutionDto(e: ExecutionEntity): ExecutionDto {
     incidentId: e.incidentId,
     rerunOf: e.rerunOf,
     error: e.error,
+    concurrency: e.concurrencyPolicy
+      ? { policy: e.concurrencyPolicy, scope: e.concurrencyScope ?? 'runbook' }
+      : null,
+    waitingFor: e.status === 'queued' ? (e.waitingFor ?? []) : [],
     createdAt: e.createdAt.toISOString(),
     startedAt: e.startedAt?.toISOString() ?? null,
     finishedAt: e.finishedAt?.toISOString() ?? null,

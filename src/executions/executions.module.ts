@@ -5,6 +5,7 @@ import type { Queue } from 'bull';
 import type { AppConfig } from '../config/config.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
+import { ConcurrencyDispatcher } from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
 import {
@@ -55,6 +56,7 @@ export class ExecutionsModule {
         ExecutionRunner,
         ExecutionsProcessor,
         ExecutionsService,
+        ConcurrencyDispatcher,
       ],
       // The one start path, and execution events for those who follow runs (incidents).
       exports: [ExecutionsService, ExecutionEvents],
