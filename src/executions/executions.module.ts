@@ -21,6 +21,7 @@ import { ExecutionRunner } from './execution.runner.js';
 import { ExecutionsProcessor } from './executions.processor.js';
 import { ExecutionsController } from './executions.controller.js';
 import { ExecutionsService } from './executions.service.js';
+import { RetentionService } from './retention.js';
 
 /** Bull on Redis when REDIS_URL is set; otherwise the in-process queue behind the same interface. */
 @Module({})
@@ -57,6 +58,7 @@ export class ExecutionsModule {
         ExecutionsProcessor,
         ExecutionsService,
         ConcurrencyDispatcher,
+        RetentionService,
       ],
       // The one start path, and execution events for those who follow runs (incidents).
       exports: [ExecutionsService, ExecutionEvents],
