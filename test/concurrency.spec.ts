@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { ConcurrencyDispatcher } from '../src/executions/concurrency.js';
+import { ExecutionRepository } from '../src/executions/execution.repository.js';
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -51,6 +53,9 @@ ${WAIT_STEP}
 `,
 };
 
+const pick = <T extends object, K extends keyof T>(o: T, keys: K[]) =>
+  Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+
 interface Row {
   id: string;
   status: string;
@@ -71,7 +76,9 @@ describe('concurrency policy (real app, Postgres, OpenSSH sshd)', () => {
     gates = mkdtempSync(join(tmpdir(), 'firebreak-gates-'));
     for (const [name, text] of Object.entries(RUNBOOKS))
       writeFileSync(join(dir, `${name}.yaml`), text);
-    t = await startTestApp({ RUNBOOKS_DIR: dir, HEARTBEAT_TIMEOUT: '5' });
+    // HEARTBEAT_TIMEOUT also sets the backstop sweep (every half of it): far off here, so the
+    // runs below are woken by the end of the one they wait for; the sweep has its own test.
+    t = await startTestApp({ RUNBOOKS_DIR: dir, HEARTBEAT_TIMEOUT: '600' });
     ds = t.app.get(DataSource);
     await registerFleet(t, sshd, ['web-1', 'web-2', 'web-3']);
   });
@@ -191,6 +198,41 @@ describe('concurrency policy (real app, Postgres, OpenSSH sshd)', () => {
       expect(runs[i].started_at!.getTime()).toBeGreaterThanOrEqual(
         runs[i - 1].finished_at!.getTime(),
       );
+  });
+
+  it('the sweep dispatches a waiting run whose wake-up was lost', async () => {
+    const g = gate();
+    const first = await start({ runbook: 'per-node', options: { gate: g.path }, nodes: ['web-2'] });
+    const a = first.body.id as string;
+    await running(a);
+    // A second run whose dispatch was lost (created, never enqueued), waiting for the first…
+    const repo = t.app.get(ExecutionRepository);
+    const e = (await repo.findById(a))!;
+    const id = randomUUID();
+    const second = await repo.create(
+      {
+        ...pick(e, ['runbookName', 'runbookVersion', 'versionId', 'targets', 'actorId']),
+        ...pick(e, ['actorName', 'trigger', 'concurrencyPolicy', 'concurrencyScope']),
+        id,
+        options: { gate: gate(true).path },
+        secretOptions: null,
+        incidentId: null,
+        rerunOf: null,
+      },
+      {
+        ctx: { actorId: e.actorId, actorName: e.actorName },
+        record: { action: 'execution.start', subjectType: 'Execution', subjectId: id },
+      },
+    );
+    expect(second.waitingFor).toEqual([a]);
+    // …and the first ends behind the service's back: no status notice wakes anyone either.
+    await ds.query("UPDATE executions SET status = 'failed', finished_at = now() WHERE id = $1", [
+      a,
+    ]);
+    expect((await get(id)).status).toBe('queued');
+    expect(await t.app.get(ConcurrencyDispatcher).sweep()).toBe(1);
+    expect((await waitFinished(t, id)).status).toBe('succeeded');
+    g.open(); // lets the first one's command end
   });
 
   it('reject: a start while one runs is a 409 naming it, audited, and nothing is written', async () => {
