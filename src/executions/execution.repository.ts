@@ -7,6 +7,7 @@ import {
   describeBlockers,
   findBlockers,
   lockRunbook,
+  rejectedStart,
   type Blocker,
 } from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
@@ -44,7 +45,11 @@ export class ExecutionRepository {
     return this.repo.findOneBy({ id });
   }
 
-  /** A new execution, queued, with its audit record in the same transaction. */
+  /**
+   * A new execution, queued, with its audit record in the same transaction. With concurrency
+   * reject and a conflict, nothing is written but the refusal (`access.denied`), and it throws
+   * the 409 naming the conflicts.
+   */
   async create(
     fields: Omit<
       ExecutionEntity,
@@ -58,6 +63,30 @@ export class ExecutionRepository {
       | 'cancelRequested'
       | 'waitingFor'
     >,
+    audit: { ctx: AuditContext; record: AuditEvent },
+  ): Promise<ExecutionEntity> {
+    try {
+      return await this.insert(fields, audit);
+    } catch (err) {
+      if (!(err instanceof ConcurrencyConflict)) throw err;
+      const c = { policy: 'reject' as const, scope: fields.concurrencyScope ?? 'runbook' };
+      await this.audit.record(audit.ctx, {
+        action: 'access.denied',
+        outcome: 'denied',
+        subjectType: 'Runbook',
+        subjectId: fields.runbookName,
+        details: {
+          attempted: 'run',
+          version: fields.runbookVersion,
+          reason: `concurrency reject: conflicts with ${err.blockers.map((b) => b.id).join(', ')}`,
+        },
+      });
+      throw rejectedStart(fields.runbookName, c, err.blockers);
+    }
+  }
+
+  private insert(
+    fields: Parameters<ExecutionRepository['create']>[0],
     audit: { ctx: AuditContext; record: AuditEvent },
   ): Promise<ExecutionEntity> {
     return this.dataSource.transaction(async (m) => {

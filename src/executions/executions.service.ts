@@ -18,7 +18,7 @@ import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import { renderNodeFilter } from '../nodes/node-filter.js';
 import { renderText } from '../runbooks/template.js';
-import { ConcurrencyConflict, concurrencyOf, rejectedStart } from './concurrency.js';
+import { concurrencyOf } from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
 import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
@@ -197,60 +197,51 @@ export class ExecutionsService {
     );
     // Like access and approval, the concurrency policy is the runbook's current one.
     const concurrency = concurrencyOf(policy);
-    const execution = await this.executions
-      .create(
-        {
-          id,
-          runbookName: def.name,
-          runbookVersion: version.version,
-          versionId: version.id,
-          options: masked,
-          secretOptions: Object.keys(secrets).length
-            ? sealOptions(secrets, this.optionsKey, id)
-            : null,
-          targets: targets.map((t) => ({
-            id: t.id,
-            name: t.name,
-            hostname: t.hostname,
-            port: t.port,
-            user: t.user,
-            attributes: t.attributes,
-            ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
-          })),
-          actorId: actor.principal.id,
-          actorName: actor.principal.username,
-          trigger: req.trigger,
-          incidentId: req.incidentId ?? null,
-          rerunOf: req.rerunOf ?? null,
-          concurrencyPolicy: concurrency?.policy ?? null,
-          concurrencyScope: concurrency?.scope ?? null,
-        },
-        {
-          ctx: actor.audit,
-          record: {
-            action: 'execution.start',
-            subjectType: 'Execution',
-            subjectId: id,
-            details: {
-              runbook: def.name,
-              version: version.version,
-              options: masked,
-              targets: targets.map((t) => t.name),
-              trigger: req.trigger,
-              incidentId: req.incidentId ?? null,
-            },
-            secretValues: v.options.secretValues,
+    const execution = await this.executions.create(
+      {
+        id,
+        runbookName: def.name,
+        runbookVersion: version.version,
+        versionId: version.id,
+        options: masked,
+        secretOptions: Object.keys(secrets).length
+          ? sealOptions(secrets, this.optionsKey, id)
+          : null,
+        targets: targets.map((t) => ({
+          id: t.id,
+          name: t.name,
+          hostname: t.hostname,
+          port: t.port,
+          user: t.user,
+          attributes: t.attributes,
+          ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
+        })),
+        actorId: actor.principal.id,
+        actorName: actor.principal.username,
+        trigger: req.trigger,
+        incidentId: req.incidentId ?? null,
+        rerunOf: req.rerunOf ?? null,
+        concurrencyPolicy: concurrency?.policy ?? null,
+        concurrencyScope: concurrency?.scope ?? null,
+      },
+      {
+        ctx: actor.audit,
+        record: {
+          action: 'execution.start',
+          subjectType: 'Execution',
+          subjectId: id,
+          details: {
+            runbook: def.name,
+            version: version.version,
+            options: masked,
+            targets: targets.map((t) => t.name),
+            trigger: req.trigger,
+            incidentId: req.incidentId ?? null,
           },
+          secretValues: v.options.secretValues,
         },
-      )
-      .catch((err: unknown) =>
-        err instanceof ConcurrencyConflict
-          ? deny(
-              `concurrency reject: conflicts with ${err.blockers.map((b) => b.id).join(', ')}`,
-              rejectedStart(def.name, concurrency!, err.blockers),
-            )
-          : Promise.reject(err),
-      );
+      },
+    );
     await this.queue.enqueue(id);
     return execution;
   }
