@@ -141,6 +141,29 @@ describe('config', () => {
     expect(problemsOf({ LOCAL_NODE: 'maybe' })[0]).toMatch(/^LOCAL_NODE="maybe": expected true/);
   });
 
+  it('retention: 90 days by default, every hour, in batches; off turns it off', () => {
+    expect(parseEnv({}, '/srv')).toMatchObject({
+      retentionExecutionsSeconds: 90 * 86400,
+      retentionIntervalSeconds: 3600,
+      retentionBatch: 100,
+    });
+    expect(
+      parseEnv(
+        { RETENTION_EXECUTIONS: '12h', RETENTION_INTERVAL: '90', RETENTION_BATCH: '5' },
+        '/srv',
+      ),
+    ).toMatchObject({
+      retentionExecutionsSeconds: 12 * 3600,
+      retentionIntervalSeconds: 90,
+      retentionBatch: 5,
+    });
+    expect(parseEnv({ RETENTION_EXECUTIONS: 'off' }, '/srv').retentionExecutionsSeconds).toBeNull();
+    expect(problemsOf({ RETENTION_EXECUTIONS: '90 days', RETENTION_INTERVAL: '0' })).toEqual([
+      'RETENTION_EXECUTIONS="90 days": expected an age such as 90d, 12h or 3600, or off',
+      'RETENTION_INTERVAL="0": expected a duration such as 1h, 15m or 60',
+    ]);
+  });
+
   describe('secret key', () => {
     let dir: string;
     beforeEach(() => {

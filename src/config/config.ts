@@ -65,6 +65,12 @@ export interface AppConfig {
   logMaxBytes: number;
   /** Past the limit: truncate (store no more, say so in a system line) or fail the run. */
   logLimitAction: 'truncate' | 'fail';
+  /** Finished executions (with their logs and results) older than this are pruned; null: never. */
+  retentionExecutionsSeconds: number | null;
+  /** How often the retention job runs. */
+  retentionIntervalSeconds: number;
+  /** Executions pruned per batch (and log rows per DELETE: 10×). */
+  retentionBatch: number;
 }
 
 export class ConfigError extends Error {
@@ -211,6 +217,15 @@ const envSchema = z.object({
   LOG_LIMIT_ACTION: z
     .enum(['truncate', 'fail'], { error: 'expected truncate or fail' })
     .prefault('truncate'),
+  RETENTION_EXECUTIONS: z
+    .string()
+    .regex(/^(off|[1-9]\d*[smhd]?)$/, 'expected an age such as 90d, 12h or 3600, or off')
+    .prefault('90d'),
+  RETENTION_INTERVAL: z
+    .string()
+    .regex(/^[1-9]\d*[smhd]?$/, 'expected a duration such as 1h, 15m or 60')
+    .prefault('1h'),
+  RETENTION_BATCH: positiveInt('executions pruned per batch').prefault('100'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -309,6 +324,10 @@ export function parseEnv(
     logMaxLines: e.LOG_MAX_LINES,
     logMaxBytes: sizeBytes(e.LOG_MAX_BYTES),
     logLimitAction: e.LOG_LIMIT_ACTION,
+    retentionExecutionsSeconds:
+      e.RETENTION_EXECUTIONS === 'off' ? null : durationSeconds(e.RETENTION_EXECUTIONS),
+    retentionIntervalSeconds: durationSeconds(e.RETENTION_INTERVAL),
+    retentionBatch: e.RETENTION_BATCH,
   };
 }
 

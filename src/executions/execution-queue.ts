@@ -31,8 +31,12 @@ export class QueueUnavailable extends DomainException {
  */
 export interface ExecutionQueue extends QueueHealth {
   readonly kind: 'redis' | 'in-process';
-  /** Fails fast with `QueueUnavailable` when the queue cannot take it (never hangs). */
-  enqueue(executionId: string): Promise<void>;
+  /**
+   * Fails fast with `QueueUnavailable` when the queue cannot take it (never hangs). `key`
+   * (default: the id) is what makes a second enqueue a no-op; a waiting execution is dispatched
+   * again under another key (see concurrency.ts), as its first entry may still exist.
+   */
+  enqueue(executionId: string, key?: string): Promise<void>;
   /** Worker side: handle ids as they arrive, at most `concurrency` at once. */
   consume(handler: (executionId: string) => Promise<void>, concurrency: number): void;
   /** Worker side: take no more ids (what is running goes on); the drain's first move. */
@@ -67,14 +71,14 @@ export class BullExecutionQueue implements ExecutionQueue {
    * later (the offline queue); the caller makes sure the execution cannot run then (a job whose
    * row is not `queued` is a no-op for the worker).
    */
-  async enqueue(executionId: string): Promise<void> {
+  async enqueue(executionId: string, key = executionId): Promise<void> {
     const reason = this.unavailable();
     if (reason) throw new QueueUnavailable(reason);
     let timer: NodeJS.Timeout | undefined;
     const added = this.queue.add(
       JOB,
       { executionId },
-      { jobId: executionId, attempts: 1, removeOnComplete: true, removeOnFail: 1000 },
+      { jobId: key, attempts: 1, removeOnComplete: true, removeOnFail: 1000 },
     );
     added.catch(() => undefined); // its failure is reported through the race below
     try {
@@ -145,7 +149,7 @@ export class BullExecutionQueue implements ExecutionQueue {
 export class InProcessExecutionQueue implements ExecutionQueue {
   readonly kind = 'in-process' as const;
   private readonly logger = new Logger('InProcessQueue');
-  private readonly waiting: string[] = [];
+  private readonly waiting: Array<{ id: string; key: string }> = [];
   private readonly known = new Set<string>();
   private handler: ((id: string) => Promise<void>) | undefined;
   private concurrency = 1;
@@ -157,10 +161,10 @@ export class InProcessExecutionQueue implements ExecutionQueue {
     return undefined;
   }
 
-  async enqueue(executionId: string): Promise<void> {
-    if (this.closed || this.known.has(executionId)) return;
-    this.known.add(executionId);
-    this.waiting.push(executionId);
+  async enqueue(executionId: string, key = executionId): Promise<void> {
+    if (this.closed || this.known.has(key)) return;
+    this.known.add(key);
+    this.waiting.push({ id: executionId, key });
     this.pump();
   }
 
@@ -172,13 +176,13 @@ export class InProcessExecutionQueue implements ExecutionQueue {
 
   private pump(): void {
     while (this.handler && !this.closed && this.active < this.concurrency && this.waiting.length) {
-      const id = this.waiting.shift()!;
+      const { id, key } = this.waiting.shift()!;
       this.active++;
       const p = this.handler(id)
         .catch((err: unknown) => this.logger.error(`execution ${id}: ${(err as Error).message}`))
         .finally(() => {
           this.active--;
-          this.known.delete(id);
+          this.known.delete(key);
           this.running.delete(p);
           this.pump();
         });

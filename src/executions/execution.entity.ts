@@ -1,5 +1,8 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import type { ExecutionStatus } from './execution-state.js';
+
+export type ConcurrencyPolicy = 'queue' | 'reject';
+export type ConcurrencyScope = 'runbook' | 'node';
 
 /**
  * A target node as resolved when the execution started: what the runner needs for templates,
@@ -25,6 +28,11 @@ export interface ExecutionTarget {
 @Index('executions_status_idx', ['status'])
 @Index('executions_actor_created_idx', ['actorName', 'createdAt'])
 @Index('executions_parent_idx', ['parentExecutionId'])
+@Index('executions_finished_idx', ['finishedAt'])
+@Check(
+  'executions_concurrency_check',
+  `(concurrency_policy IS NULL AND concurrency_scope IS NULL) OR (concurrency_policy IN ('queue', 'reject') AND concurrency_scope IN ('runbook', 'node'))`,
+)
 export class ExecutionEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -75,6 +83,20 @@ export class ExecutionEntity {
   /** That step's name. */
   @Column({ name: 'parent_step', type: 'varchar', length: 63, nullable: true })
   parentStep: string | null;
+
+  /**
+   * The runbook's `concurrency` when it started (null: allow). A queue or reject execution is
+   * claimed only when no other execution of its runbook (sharing a node, for scope node) runs.
+   */
+  @Column({ name: 'concurrency_policy', type: 'varchar', length: 8, nullable: true })
+  concurrencyPolicy: ConcurrencyPolicy | null;
+
+  @Column({ name: 'concurrency_scope', type: 'varchar', length: 8, nullable: true })
+  concurrencyScope: ConcurrencyScope | null;
+
+  /** While queued behind other executions (concurrency): their ids, as last seen. */
+  @Column({ name: 'waiting_for', type: 'uuid', array: true, nullable: true })
+  waitingFor: string[] | null;
 
   @Column({ name: 'cancel_requested', type: 'boolean', default: false })
   cancelRequested: boolean;

@@ -2,6 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
+import {
+  ConcurrencyConflict,
+  describeBlockers,
+  findBlockers,
+  lockRunbook,
+  rejectedStart,
+  type Blocker,
+} from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
 import {
   assertTransition,
@@ -39,7 +47,11 @@ export class ExecutionRepository {
     return this.repo.findOneBy({ id });
   }
 
-  /** A new execution, queued, with its audit record in the same transaction. */
+  /**
+   * A new execution, queued, with its audit record in the same transaction. With concurrency
+   * reject and a conflict, nothing is written but the refusal (`access.denied`), and it throws
+   * the 409 naming the conflicts.
+   */
   async create(
     fields: Omit<
       ExecutionEntity,
@@ -52,6 +64,7 @@ export class ExecutionRepository {
       | 'error'
       | 'cancelRequested'
       | 'checkpoint'
+      | 'waitingFor'
     >,
     audit: { ctx: AuditContext; record: AuditEvent },
     /** Held for approval: created `awaiting_approval`, and `hold` records the request. */
@@ -59,18 +72,61 @@ export class ExecutionRepository {
     /** Claimed at once by this worker (a child run inline by its parent's worker, never queued). */
     claimBy?: string,
   ): Promise<ExecutionEntity> {
+    try {
+      return await this.insert(fields, audit, hold, claimBy);
+    } catch (err) {
+      if (!(err instanceof ConcurrencyConflict)) throw err;
+      const c = { policy: 'reject' as const, scope: fields.concurrencyScope ?? 'runbook' };
+      await this.audit.record(audit.ctx, {
+        action: 'access.denied',
+        outcome: 'denied',
+        subjectType: 'Runbook',
+        subjectId: fields.runbookName,
+        details: {
+          attempted: 'run',
+          version: fields.runbookVersion,
+          reason: `concurrency reject: conflicts with ${err.blockers.map((b) => b.id).join(', ')}`,
+        },
+      });
+      throw rejectedStart(fields.runbookName, c, err.blockers);
+    }
+  }
+
+  private insert(
+    fields: Parameters<ExecutionRepository['create']>[0],
+    audit: { ctx: AuditContext; record: AuditEvent },
+    hold: Parameters<ExecutionRepository['create']>[2],
+    claimBy: string | undefined,
+  ): Promise<ExecutionEntity> {
     return this.dataSource.transaction(async (m) => {
+      // A concurrency policy is decided under the runbook's lock, against what committed before.
+      // A held run is decided when it is claimed after its approval.
+      const policy = hold ? null : fields.concurrencyPolicy;
+      if (policy) await lockRunbook(m, fields.runbookName);
       const saved = await m.save(
         m.create(ExecutionEntity, {
           ...fields,
           status: hold ? 'awaiting_approval' : 'queued',
         }),
       );
+      if (policy) {
+        // Its place in line is when it got the lock, not when its transaction began.
+        await m.query('UPDATE executions SET created_at = clock_timestamp() WHERE id = $1', [
+          saved.id,
+        ]);
+        const blockers = await findBlockers(m, saved.id);
+        // A child run inline by its parent cannot wait in line either: refused like reject.
+        if (blockers.length && (policy === 'reject' || claimBy !== undefined))
+          throw new ConcurrencyConflict(blockers); // rolls back: nothing written
+        if (blockers.length) await this.noteWaiting(m, saved.id, blockers);
+      }
       await this.audit.record(audit.ctx, audit.record, m);
       if (hold) await hold(m, saved);
-      if (claimBy === undefined || hold) return saved;
-      await this.move(saved.id, 'claim', 'running', { worker: claimBy }, m);
-      return m.findOneByOrFail(ExecutionEntity, { id: saved.id });
+      if (claimBy !== undefined && !hold)
+        await this.move(saved.id, 'claim', 'running', { worker: claimBy }, m);
+      return policy || claimBy !== undefined
+        ? m.findOneByOrFail(ExecutionEntity, { id: saved.id })
+        : saved;
     });
   }
 
@@ -119,7 +175,22 @@ export class ExecutionRepository {
    * already ended, or a cancel was requested — then it is closed out as canceled here.
    */
   async claim(id: string, worker: string): Promise<ExecutionEntity | null> {
-    const claimed = await this.move(id, 'claim', 'running', { worker, cancelRequested: false });
+    const [row] = await this.dataSource.query<
+      Array<{ runbook_name: string; concurrency_policy: string | null }>
+    >('SELECT runbook_name, concurrency_policy FROM executions WHERE id = $1', [id]);
+    const claimed = row?.concurrency_policy
+      ? await this.dataSource.transaction(async (m) => {
+          // Under the runbook's lock: running only when nothing it must wait for runs.
+          await lockRunbook(m, row.runbook_name);
+          const blockers = await findBlockers(m, id);
+          if (blockers.length) {
+            await this.noteWaiting(m, id, blockers);
+            return 'waiting' as const;
+          }
+          return this.move(id, 'claim', 'running', { worker, cancelRequested: false }, m);
+        })
+      : await this.move(id, 'claim', 'running', { worker, cancelRequested: false });
+    if (claimed === 'waiting') return null; // stays queued; dispatched again when a blocker ends
     if (!claimed) {
       await this.move(id, 'cancelQueued', 'canceled', {
         error: CANCELED_BEFORE_START,
@@ -128,6 +199,40 @@ export class ExecutionRepository {
       return null;
     }
     return this.repo.findOneByOrFail({ id });
+  }
+
+  /**
+   * A queued execution waits for `blockers`: kept in `waiting_for`, and said in a system log
+   * line whenever that set changes.
+   */
+  private async noteWaiting(m: EntityManager, id: string, blockers: Blocker[]): Promise<void> {
+    const ids = blockers.map((b) => b.id);
+    const [, changed] = await m.query<[unknown[], number]>(
+      `UPDATE executions SET waiting_for = $2::uuid[]
+        WHERE id = $1 AND status = 'queued' AND waiting_for IS DISTINCT FROM $2::uuid[]
+        RETURNING id`,
+      [id, ids],
+    );
+    if (!changed) return;
+    await m.query(
+      `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
+       SELECT $1, coalesce(max(seq), 0) + 1, now(), NULL, NULL, 'system', $2
+         FROM execution_logs WHERE execution_id = $1`,
+      [
+        id,
+        `queued: waiting for ${describeBlockers(blockers)} to end (concurrency policy of this runbook)`,
+      ],
+    );
+    await this.events.publish({ id, kind: 'logs' }, m);
+  }
+
+  /** The last log sequence number of an execution (lines written while it waited come first). */
+  async lastLogSeq(id: string): Promise<number> {
+    const [row] = await this.dataSource.query<Array<{ seq: number }>>(
+      'SELECT coalesce(max(seq), 0)::int AS seq FROM execution_logs WHERE execution_id = $1',
+      [id],
+    );
+    return row.seq;
   }
 
   /** The worker is alive; answers whether someone asked it to stop. */
@@ -317,6 +422,7 @@ export class ExecutionRepository {
     if (to === 'running')
       sets.push('started_at = COALESCE(started_at, now())', 'heartbeat_at = now()');
     if (isFinal(to)) sets.push('finished_at = now()');
+    if (transition === 'claim' || transition === 'cancelQueued') sets.push('waiting_for = NULL');
     if (opts.worker !== undefined) sets.push(`worker = ${bind(opts.worker)}`);
     if (opts.error !== undefined) sets.push(`error = ${bind(opts.error)}`);
     const where = ['id = $1', 'status = ANY($3)'];

@@ -249,7 +249,12 @@ export class ExecutionRunner implements OnModuleDestroy {
     else link?.signal.addEventListener('abort', onParentStop, { once: true });
     let def: RunbookDefinition;
     let secrets: Record<string, string>;
+    let logSeq: number;
     try {
+      // Lines written while it was queued (concurrency) come first.
+      logSeq = await this.durable(`reading the log of ${execution.id}`, () =>
+        this.executions.lastLogSeq(execution.id),
+      );
       def = (
         await this.durable(`loading the runbook of ${execution.id}`, () =>
           this.runbooks.versionForRun(execution.versionId),
@@ -274,10 +279,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     const mask = new SecretMask(Object.values(secrets));
     // A run resumed after an approval step goes on from its checkpoint and its last log line.
     const resume = execution.checkpoint as WorkflowCheckpoint | null;
-    const startSeq = resume
-      ? await this.durable(`reading the log of ${execution.id}`, () => this.lastSeq(execution.id))
-      : 0;
-    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, startSeq, mask, {
+    const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, logSeq, mask, {
       outageLimitMs: this.outageLimitMs,
       limit: this.logLimit(def),
       // The run cannot go on (output limit with action fail, database away too long).
@@ -482,14 +484,6 @@ export class ExecutionRunner implements OnModuleDestroy {
     } finally {
       this.active.delete(execution.id);
     }
-  }
-
-  private async lastSeq(executionId: string): Promise<number> {
-    const [row] = await this.dataSource.query<Array<{ seq: number | null }>>(
-      'SELECT max(seq) AS seq FROM execution_logs WHERE execution_id = $1',
-      [executionId],
-    );
-    return Number(row?.seq ?? 0);
   }
 
   /**

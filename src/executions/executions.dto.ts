@@ -127,6 +127,17 @@ export class ExecutionDto {
   @ApiProperty({ nullable: true, type: String, description: "That execution's step" })
   parentStep: string | null;
   @ApiProperty({ nullable: true, type: String }) error: string | null;
+  @ApiProperty({
+    nullable: true,
+    description: "The runbook's concurrency when it started (null: allow)",
+    example: { policy: 'queue', scope: 'node' },
+  })
+  concurrency: { policy: string; scope: string } | null;
+  @ApiProperty({
+    type: [String],
+    description: 'While queued by the concurrency policy: the executions it waits for',
+  })
+  waitingFor: string[];
   @ApiProperty() createdAt: string;
   @ApiProperty({ nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ nullable: true, type: String }) finishedAt: string | null;
@@ -177,6 +188,10 @@ export function toExecutionDto(e: ExecutionEntity): ExecutionDto {
     parentExecutionId: e.parentExecutionId,
     parentStep: e.parentStep,
     error: e.error,
+    concurrency: e.concurrencyPolicy
+      ? { policy: e.concurrencyPolicy, scope: e.concurrencyScope ?? 'runbook' }
+      : null,
+    waitingFor: e.status === 'queued' ? (e.waitingFor ?? []) : [],
     createdAt: e.createdAt.toISOString(),
     startedAt: e.startedAt?.toISOString() ?? null,
     finishedAt: e.finishedAt?.toISOString() ?? null,

@@ -7,6 +7,7 @@ import { QUEUE_HEALTH } from '../observability/queue-health.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
+import { ConcurrencyDispatcher } from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
 import {
@@ -25,6 +26,7 @@ import { ExecutionsService } from './executions.service.js';
 import { ApprovalDecisionEntity, ApprovalRequestEntity } from './approval.entity.js';
 import { ApprovalsController } from './approvals.controller.js';
 import { ApprovalsService } from './approvals.service.js';
+import { RetentionService } from './retention.js';
 
 /** Bull on Redis when REDIS_URL is set; otherwise the in-process queue behind the same interface. */
 @Module({})
@@ -70,6 +72,8 @@ export class ExecutionsModule {
         ExecutionsProcessor,
         ExecutionsService,
         ApprovalsService,
+        ConcurrencyDispatcher,
+        RetentionService,
       ],
       // The one start path, and execution events for those who follow runs (incidents); the
       // queue's state for /health.

@@ -19,6 +19,7 @@ import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import { renderNodeFilter } from '../nodes/node-filter.js';
 import { renderText } from '../runbooks/template.js';
+import { concurrencyOf } from './concurrency.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionLogEntity } from './execution-log.entity.js';
 import { EXECUTION_QUEUE, QueueUnavailable, type ExecutionQueue } from './execution-queue.js';
@@ -252,6 +253,8 @@ export class ExecutionsService {
         v.options.secure.has(k) ? '****' : val,
       ]),
     );
+    // Like access and approval, the concurrency policy is the runbook's current one.
+    const concurrency = concurrencyOf(policy);
     const execution = await this.executions.create(
       {
         id,
@@ -278,6 +281,8 @@ export class ExecutionsService {
         rerunOf: req.rerunOf ?? null,
         parentExecutionId: child?.parent.id ?? null,
         parentStep: child?.step ?? null,
+        concurrencyPolicy: concurrency?.policy ?? null,
+        concurrencyScope: concurrency?.scope ?? null,
       },
       {
         ctx: actor.audit,

@@ -325,6 +325,22 @@ export const runbookSchema = z.strictObject({
     })
     .optional(),
   timeout: duration.optional(),
+  concurrency: z
+    .strictObject({
+      policy: z
+        .enum(['allow', 'queue', 'reject'])
+        .describe(
+          'When another execution of this runbook is running: allow (default) runs anyway, queue waits for it to end, reject refuses the start (409)',
+        ),
+      scope: z
+        .enum(['runbook', 'node'])
+        .optional()
+        .describe(
+          'runbook (default): any other execution conflicts; node: only one sharing a target node',
+        ),
+    })
+    .optional()
+    .describe('What a start does while another execution of this runbook is running'),
   logLimit: z
     .strictObject({
       lines: z.number().int().min(1).optional().describe('stdout + stderr lines stored at most'),
