@@ -303,17 +303,42 @@ describe('the shipped runbooks, end to end', () => {
       expect(JSON.stringify(bad.body)).toContain('options.redis_db');
     });
 
-    it('needs approval to flush a production cache', async () => {
+    it('holds a production flush for an sre-lead, who is not the requester, then runs it', async () => {
       redisCli('-n', '5', 'SET', 'prod', 'x');
-      const res = await post('/executions', {
-        runbook: 'cache-clear',
-        nodes: ['cache-prod'],
-        options: { scope: 'redis-db', redis_port: redis.port, redis_db: 5 },
-      });
-      // Nothing ran: the production key is still there whatever the answer.
-      expect(res.status).not.toBe(400);
-      expect(JSON.stringify(res.body)).toMatch(/approv/);
+      const operator = await t.userWithRoles(['operator']);
+      const lead = await t.userWithRoles(['responder'], ['sre-lead']);
+      const res = await t
+        .http()
+        .post('/executions')
+        .set('Authorization', operator.auth)
+        .send({
+          runbook: 'cache-clear',
+          nodes: ['cache-prod'],
+          options: { scope: 'redis-db', redis_port: redis.port, redis_db: 5 },
+        });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.status).toBe('awaiting_approval');
+      const id = res.body.id as string;
+      const held = (await get(`/executions/${id}`)).body as {
+        approvals: Array<{ approvers: string[]; reason: string }>;
+      };
+      expect(held.approvals[0]!.approvers).toEqual(['sre-lead', 'admin']);
+      expect(held.approvals[0]!.reason).toMatch(/every request to the origin/);
+      // Nothing ran while it waits.
       expect(redisCli('-n', '5', 'GET', 'prod')).toBe('x');
+      // The requester cannot approve their own flush; the sre-lead can.
+      const decide = (auth: string) =>
+        t
+          .http()
+          .post(`/executions/${id}/approvals`)
+          .set('Authorization', auth)
+          .send({ decision: 'approve', comment: 'origin can take it' });
+      expect((await decide(operator.auth)).status).toBe(403);
+      const ok = await decide(lead.auth);
+      expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+      const done = await waitFinished(t, id);
+      expect(done.status, done.error ?? '').toBe('succeeded');
+      expect(redisCli('-n', '5', 'DBSIZE')).toBe('0');
     });
   });
 });
