@@ -235,6 +235,44 @@ describe('the shipped runbooks, end to end', () => {
     });
   });
 
+  describe('restart-service in production', () => {
+    let host: ServiceHost;
+    let server: SshServer;
+    beforeAll(async () => {
+      host = await startServiceHost(['api']);
+      server = await startSshd({ path: [host.binDir] });
+      await registerFleet(t, server, ['web-prod'], {
+        credential: 'key-web-prod',
+        attributes: { environment: 'production' },
+      });
+    });
+    afterAll(async () => Promise.all([server?.stop(), host?.close()]));
+
+    it('is held for approval before anything runs on a production node', async () => {
+      const pid = await host.pid('api');
+      const res = await post('/executions', {
+        runbook: 'restart-service',
+        nodes: ['web-prod'],
+        options: { service: 'api' },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.status).toBe('awaiting_approval');
+      const held = (await get(`/executions/${res.body.id as string}`)).body as {
+        results: unknown[];
+        approvals: Array<{ reason: string; approvers: string[]; plan: { steps: unknown[] } }>;
+      };
+      expect(held.results).toEqual([]);
+      expect(held.approvals[0]!.reason).toMatch(/restarting a service on a production node/);
+      expect(held.approvals[0]!.approvers).toEqual(['sre-lead', 'admin']);
+      expect(JSON.stringify(held.approvals[0]!.plan)).toContain('sudo systemctl restart -- api');
+      const cancel = await post(`/executions/${res.body.id as string}/cancel`, {});
+      expect(cancel.status, JSON.stringify(cancel.body)).toBeLessThan(300);
+      expect((await waitFinished(t, res.body.id as string)).status).toBe('canceled');
+      expect(await host.pid('api')).toBe(pid);
+      expect(await host.starts('api')).toBe(1);
+    });
+  });
+
   describe('restart-service health gate', () => {
     let host: ServiceHost;
     let server: SshServer;
