@@ -56,6 +56,18 @@ steps:
     on: local
     run: echo parent-after
 `,
+  'timed-across-pause': `name: timed-across-pause
+description: Runs 2.5 s, waits for approval, runs 2.5 s more, within a 4 s timeout
+kind: remediation
+timeout: 4s
+steps:
+  - name: first
+    sleep: 2500ms
+  - name: gate
+    approval: { message: go on?, approvers: [sre-lead] }
+  - name: second
+    sleep: 2500ms
+`,
 };
 
 const FINAL = [
@@ -188,6 +200,18 @@ describe('runbook steps whose child waits for approval (real app, Postgres)', ()
     expect(cancel.status, JSON.stringify(cancel.body)).toBe(201);
     expect((await waitStatus(id, FINAL)).status).toBe('canceled');
     expect((await waitStatus(childId, FINAL)).status).toBe('canceled');
+  });
+
+  it('the runbook timeout counts running time across a pause, not from each resume', async () => {
+    const id = await start('timed-across-pause');
+    expect((await waitStatus(id, ['awaiting_approval', ...FINAL])).status).toBe(
+      'awaiting_approval',
+    );
+    expect((await decide(id, lead.auth, { decision: 'approve' })).status).toBe(200);
+    // 2.5 s before the pause and 2.5 s after it: past the 4 s, however fast the machine.
+    const done = await waitStatus(id, FINAL);
+    expect(done.status).toBe('timed_out');
+    expect(done.error).toBe('runbook timeout of 4s reached');
   });
 
   it('a child paused at an approval step: the parent waits, and a new app on the same database finishes both', async () => {

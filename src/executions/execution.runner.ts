@@ -343,8 +343,13 @@ export class ExecutionRunner implements OnModuleDestroy {
       retry: (write) => this.durable(`recording step results of ${execution.id}`, write),
     });
     const heartbeat = setInterval(() => void this.beat(execution.id, abort), HEARTBEAT_MS);
+    // The runbook timeout counts running time only: what ran before a pause is taken off.
+    const ranBefore = resume?.elapsedMs ?? 0;
     const timeout = def.timeout
-      ? setTimeout(() => abort.abort(new Aborted('timed_out')), durationMs(def.timeout))
+      ? setTimeout(
+          () => abort.abort(new Aborted('timed_out')),
+          Math.max(0, durationMs(def.timeout) - ranBefore),
+        )
       : undefined;
     const sessions = new SshSessionPool(
       {
@@ -437,6 +442,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       this.logger.error(`execution ${execution.id}: ${error}`);
     }
     if (paused && status === 'succeeded') {
+      paused.checkpoint.elapsedMs = ranBefore + Date.now() - started;
       await this.pause(
         execution,
         def,

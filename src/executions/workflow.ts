@@ -48,6 +48,8 @@ export interface WorkflowCheckpoint {
    * id and the step's result row, which the resumed step finishes with the child's outcome.
    */
   child?: { id: string; row: string; startedAt: string };
+  /** Running time before this pause (and earlier ones): the runbook `timeout` counts only that. */
+  elapsedMs?: number;
 }
 
 /**
