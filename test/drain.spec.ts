@@ -118,6 +118,18 @@ steps:
 `,
     );
     writeFileSync(
+      join(dir, 'runbooks', 'held-local.yaml'),
+      `name: held-local
+description: Held for an admin's approval
+kind: remediation
+approval: { approvers: [admin] }
+steps:
+  - name: never
+    on: local
+    run: echo must-not-run
+`,
+    );
+    writeFileSync(
       join(dir, 'runbooks', 'outlasts-grace.yaml'),
       `name: outlasts-grace
 description: A first step that finishes, a second one that outlasts any drain grace
@@ -249,7 +261,22 @@ steps:
     }
   }, 60_000);
 
-  it('Redis down: POST /executions answers 503 at once and writes nothing; /health says the queue is down', async () => {
+  it('Redis down: POST /executions answers 503 at once and writes nothing; /health says the queue is down; an approval is not decided', async () => {
+    // A run held for approval, and another admin to decide it (four eyes).
+    const held = await call('POST', '/executions', { runbook: 'held-local' });
+    expect(held.status, JSON.stringify(held.body)).toBe(201);
+    const user = await call('POST', '/users', {
+      username: 'second-admin',
+      displayName: 'second-admin',
+      password: 'second-admin-password',
+      roles: ['admin'],
+      groups: [],
+    });
+    expect(user.status, JSON.stringify(user.body)).toBe(201);
+    const second = await call('POST', '/auth/login', {
+      username: 'second-admin',
+      password: 'second-admin-password',
+    });
     const before = await executionCount();
     await redis.stop();
     await until('the api to notice', async () =>
@@ -272,5 +299,27 @@ steps:
     expect(res.body).toMatchObject({ code: 'UNAVAILABLE' });
     expect(res.body.message).toMatch(/^the execution queue is unavailable \(Redis connection is /);
     expect(await executionCount()).toBe(before);
+
+    // A decision would release the run onto a queue that cannot take it: 503, nothing decided.
+    const decided = await fetch(
+      `http://127.0.0.1:${api.port}/executions/${held.body.id as string}/approvals`,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${second.body.accessToken as string}`,
+        },
+        body: JSON.stringify({ decision: 'approve' }),
+        signal: AbortSignal.timeout(20_000),
+      },
+    );
+    expect(decided.status).toBe(503);
+    expect(((await decided.json()) as { code: string }).code).toBe('UNAVAILABLE');
+    const { rows } = await sql.query<{ status: string; state: string; decisions: string }>(
+      `SELECT e.status, r.state, (SELECT count(*) FROM approval_decisions d WHERE d.request_id = r.id) AS decisions
+         FROM executions e JOIN approval_requests r ON r.execution_id = e.id WHERE e.id = $1`,
+      [held.body.id],
+    );
+    expect(rows).toEqual([{ status: 'awaiting_approval', state: 'pending', decisions: '0' }]);
   }, 60_000);
 });

@@ -180,6 +180,8 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
   const get = async (id: string, auth = t.adminAuth) =>
     (await t.http().get(`/executions/${id}`).set('Authorization', auth)).body as {
       status: string;
+      error: string | null;
+      approvals: Array<{ reason: string }>;
       actor: string;
       targets: string[];
       parentExecutionId: string | null;
@@ -348,12 +350,33 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       expect((await run('call-admin')).status).toBe('succeeded');
     });
 
-    it('a child whose approval applies fails the step, naming the child', async () => {
-      const done = await run('call-approve');
-      expect(done.status).toBe('failed');
-      expect((await get(done.id)).results.find((r) => r.step === 'call')!.error).toBe(
-        'runbook child-approve: child-approve needs approval for c-1, c-2: risky; a runbook step cannot wait for approval yet',
-      );
+    it("a child whose approval applies is held on the caller's nodes and its parent waits for it (canceled here: both end)", async () => {
+      const res = await t
+        .http()
+        .post('/executions')
+        .set('Authorization', t.adminAuth)
+        .send({ runbook: 'call-approve' });
+      expect(res.status).toBe(201);
+      const id = res.body.id as string;
+      const deadline = Date.now() + 30_000;
+      let parent = await get(id);
+      while (parent.status !== 'awaiting_child' || parent.children.length === 0) {
+        if (Date.now() > deadline || ['failed', 'succeeded'].includes(parent.status))
+          throw new Error(`parent is ${parent.status}: ${parent.error}`);
+        await new Promise((r) => setTimeout(r, 100));
+        parent = await get(id);
+      }
+      const childId = parent.children[0].id;
+      const child = await get(childId);
+      expect(child).toMatchObject({ status: 'awaiting_approval', targets: ['c-1', 'c-2'] });
+      expect(child.approvals[0].reason).toBe('risky');
+      const cancel = await t
+        .http()
+        .post(`/executions/${id}/cancel`)
+        .set('Authorization', t.adminAuth);
+      expect(cancel.status).toBe(201);
+      expect((await waitFinished(t, id)).status).toBe('canceled');
+      expect((await waitFinished(t, childId)).status).toBe('canceled');
     });
 
     it('canceling the parent cancels the child', async () => {

@@ -21,7 +21,7 @@ import {
   type ApprovalState,
 } from './approval.entity.js';
 import { ExecutionEvents } from './execution-events.js';
-import { EXECUTION_QUEUE, type ExecutionQueue } from './execution-queue.js';
+import { EXECUTION_QUEUE, QueueUnavailable, type ExecutionQueue } from './execution-queue.js';
 import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRepository } from './execution.repository.js';
 import type { ApprovalDecision } from './workflow.js';
@@ -107,6 +107,8 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
   private readonly logger = new Logger(ApprovalsService.name);
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /** Released runs whose job the queue would not take yet: the sweep dispatches them again. */
+  private readonly undispatched = new Set<string>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -235,6 +237,10 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
     if (!e) throw notFound('Execution', executionId);
     // 404 unless the caller may see the runbook (approvers may).
     await this.runbooks.get(e.runbookName, actor.ability);
+    // Redis down: 503 before anything is decided, as a start does (the decision would have to
+    // put the run on a queue that cannot take it).
+    const queueDown = this.queue.unavailable();
+    if (queueDown) throw new QueueUnavailable(queueDown);
     let release: boolean;
     let requestId: string;
     try {
@@ -401,7 +407,7 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
       });
       throw err.error;
     }
-    if (release) await this.queue.enqueue(executionId);
+    if (release) await this.dispatch(executionId);
     return (await this.views([requestId], e))[0];
   }
 
@@ -498,6 +504,9 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
    * once, and a restart just sweeps again.
    */
   async sweep(): Promise<void> {
+    // Parents waiting at a runbook step whose child ended go back to the queue.
+    for (const id of await this.executions.releaseParentsOfEndedChildren()) await this.dispatch(id);
+    for (const id of [...this.undispatched]) await this.dispatch(id);
     const due = await this.dataSource.query<Array<{ id: string }>>(
       `SELECT r.id FROM approval_requests r JOIN executions e ON e.id = r.execution_id
         WHERE r.state = 'pending' AND e.status = 'awaiting_approval'
@@ -544,8 +553,26 @@ export class ApprovalsService implements OnApplicationBootstrap, OnModuleDestroy
       await this.events.publish({ id: e.id, kind: 'approval', approval: 'expired' }, m);
       return true;
     });
-    if (release) await this.queue.enqueue(release);
+    if (release) await this.dispatch(release);
     return expired;
+  }
+
+  /**
+   * Puts a released run (now queued) on the queue. If the queue cannot take it (Redis went away
+   * since the decision committed), the decision stands and the run stays queued: the sweep tries
+   * again every second, and a worker that starts enqueues every queued run anyway.
+   */
+  private async dispatch(id: string): Promise<void> {
+    try {
+      await this.queue.enqueue(id);
+      this.undispatched.delete(id);
+    } catch (err) {
+      if (!this.undispatched.has(id))
+        this.logger.warn(
+          `execution ${id} is queued but not dispatched yet: ${(err as Error).message}`,
+        );
+      this.undispatched.add(id);
+    }
   }
 
   /** A reminder due: the next one scheduled, audited, logged and announced (for notifications). */

@@ -14,7 +14,7 @@ const F = false;
 
 /**
  * from (row) → to (column): queued, running, succeeded, failed, canceled, timed_out, interrupted,
- * awaiting_approval, rejected, expired.
+ * awaiting_approval, rejected, expired, awaiting_child.
  */
 type Row = [
   boolean,
@@ -27,18 +27,20 @@ type Row = [
   boolean,
   boolean,
   boolean,
+  boolean,
 ];
 const TABLE: Record<ExecutionStatus, Row> = {
-  queued: [F, T, F, F, T, F, F, F, F, F],
-  running: [F, F, T, T, T, T, T, T, F, F],
-  succeeded: [F, F, F, F, F, F, F, F, F, F],
-  failed: [F, F, F, F, F, F, F, F, F, F],
-  canceled: [F, F, F, F, F, F, F, F, F, F],
-  timed_out: [F, F, F, F, F, F, F, F, F, F],
-  interrupted: [F, F, F, F, F, F, F, F, F, F],
-  awaiting_approval: [T, F, F, T, T, F, F, F, T, T],
-  rejected: [F, F, F, F, F, F, F, F, F, F],
-  expired: [F, F, F, F, F, F, F, F, F, F],
+  queued: [F, T, F, F, T, F, F, F, F, F, F],
+  running: [F, F, T, T, T, T, T, T, F, F, T],
+  succeeded: [F, F, F, F, F, F, F, F, F, F, F],
+  failed: [F, F, F, F, F, F, F, F, F, F, F],
+  canceled: [F, F, F, F, F, F, F, F, F, F, F],
+  timed_out: [F, F, F, F, F, F, F, F, F, F, F],
+  interrupted: [F, F, F, F, F, F, F, F, F, F, F],
+  awaiting_approval: [T, F, F, T, T, F, F, F, T, T, F],
+  rejected: [F, F, F, F, F, F, F, F, F, F, F],
+  expired: [F, F, F, F, F, F, F, F, F, F, F],
+  awaiting_child: [T, F, F, F, T, F, F, F, F, F, F],
 };
 
 describe('execution status machine (truth table)', () => {
@@ -60,9 +62,9 @@ describe('execution status machine (truth table)', () => {
 
   it('each named transition starts and ends where the table says', () => {
     expect(fromStatuses('claim')).toEqual(['queued']);
-    expect(fromStatuses('cancelQueued')).toEqual(['queued', 'awaiting_approval']);
+    expect(fromStatuses('cancelQueued')).toEqual(['queued', 'awaiting_approval', 'awaiting_child']);
     expect(fromStatuses('pause')).toEqual(['running']);
-    expect(fromStatuses('release')).toEqual(['awaiting_approval']);
+    expect(fromStatuses('release')).toEqual(['awaiting_approval', 'awaiting_child']);
     expect(fromStatuses('decline')).toEqual(['awaiting_approval']);
     expect(fromStatuses('finish')).toEqual(['running']);
     expect(fromStatuses('interrupt')).toEqual(['running']);

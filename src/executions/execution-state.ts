@@ -4,6 +4,8 @@
  * spec pins it as a truth table. `awaiting_approval` is a run held for a decision, either before
  * anything ran (a runbook-level `approval`) or paused at an `approval` step (checkpointed, no
  * worker holds it); `rejected` and `expired` are how a run-level approval can end it.
+ * `awaiting_child` is a parent checkpointed at a `runbook` step whose child waits for approval
+ * (or runs after one): no worker holds it; the child's end releases it.
  */
 
 export const EXECUTION_STATUSES = [
@@ -17,6 +19,7 @@ export const EXECUTION_STATUSES = [
   'awaiting_approval',
   'rejected',
   'expired',
+  'awaiting_child',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
@@ -41,18 +44,20 @@ export type RunOutcome = 'succeeded' | 'failed' | 'canceled' | 'timed_out';
  * - `finish`: the worker reports how the run ended;
  * - `interrupt`: the worker stopped reporting (the reaper) — never left running; a waiting
  *   execution has no worker, so the reaper never touches it;
- * - `pause`: the worker checkpoints a run at an `approval` step and lets it go;
- * - `release`: a decision (or a step's timeout) lets a waiting run go to the queue;
+ * - `pause`: the worker checkpoints a run at an `approval` step (or at a `runbook` step whose
+ *   child waits) and lets it go;
+ * - `release`: a decision (or a step's timeout, or the child's end) lets a waiting run go to the
+ *   queue;
  * - `decline`: a run-level approval is rejected, or times out (`expired`, or `failed` with
  *   `onTimeout: fail`): nothing ran.
  */
 export const TRANSITIONS = {
   claim: { from: ['queued'], to: ['running'] },
-  cancelQueued: { from: ['queued', 'awaiting_approval'], to: ['canceled'] },
+  cancelQueued: { from: ['queued', 'awaiting_approval', 'awaiting_child'], to: ['canceled'] },
   finish: { from: ['running'], to: ['succeeded', 'failed', 'canceled', 'timed_out'] },
   interrupt: { from: ['running'], to: ['interrupted'] },
-  pause: { from: ['running'], to: ['awaiting_approval'] },
-  release: { from: ['awaiting_approval'], to: ['queued'] },
+  pause: { from: ['running'], to: ['awaiting_approval', 'awaiting_child'] },
+  release: { from: ['awaiting_approval', 'awaiting_child'], to: ['queued'] },
   decline: { from: ['awaiting_approval'], to: ['rejected', 'expired', 'failed'] },
 } as const satisfies Record<
   string,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import { DataSource, In, LessThan, Not, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
 import {
   ConcurrencyConflict,
@@ -13,6 +13,7 @@ import {
 import { ExecutionEvents } from './execution-events.js';
 import {
   assertTransition,
+  FINAL_STATUSES,
   fromStatuses,
   isFinal,
   type ExecutionStatus,
@@ -139,11 +140,13 @@ export class ExecutionRepository {
     id: string,
     checkpoint: Record<string, unknown>,
     also: (m: EntityManager) => Promise<void>,
+    /** awaiting_child: at a `runbook` step whose child waits (the child's end releases it). */
+    to: 'awaiting_approval' | 'awaiting_child' = 'awaiting_approval',
   ): Promise<boolean> {
     return this.dataSource
       .transaction(async (m) => {
         await m.query('UPDATE executions SET checkpoint = $2 WHERE id = $1', [id, checkpoint]);
-        if (!(await this.move(id, 'pause', 'awaiting_approval', { worker: null }, m))) {
+        if (!(await this.move(id, 'pause', to, { worker: null }, m))) {
           throw new PauseLost();
         }
         await also(m);
@@ -364,23 +367,77 @@ export class ExecutionRepository {
     audit: { ctx: AuditContext; record: AuditEvent },
   ): Promise<ExecutionEntity> {
     await this.dataSource.transaction(async (m) => {
-      await m.update(ExecutionEntity, { id }, { cancelRequested: true });
-      const waiting = (await m.findOneBy(ExecutionEntity, { id }))?.status === 'awaiting_approval';
-      await this.move(
-        id,
-        'cancelQueued',
-        'canceled',
-        {
-          error: waiting ? 'canceled while waiting for approval' : CANCELED_BEFORE_START,
-          notify: false,
-        },
-        m,
-      );
+      await this.cancelIn(m, id);
       await this.audit.record(audit.ctx, audit.record, m);
-      await this.events.publish({ id, kind: 'cancel' }, m);
-      await this.events.publish({ id, kind: 'status' }, m);
     });
     return this.repo.findOneByOrFail({ id });
+  }
+
+  /**
+   * The cancel of one execution in `m`, and of its unfinished children (a child waiting for
+   * approval, or running on another worker after one, while its parent waits for it).
+   */
+  private async cancelIn(m: EntityManager, id: string, depth = 0): Promise<void> {
+    await m.update(ExecutionEntity, { id }, { cancelRequested: true });
+    const status = (await m.findOneBy(ExecutionEntity, { id }))?.status;
+    await this.move(
+      id,
+      'cancelQueued',
+      'canceled',
+      {
+        error:
+          status === 'awaiting_approval'
+            ? 'canceled while waiting for approval'
+            : status === 'awaiting_child'
+              ? 'canceled while waiting for its child execution'
+              : depth
+                ? 'canceled: the parent execution was canceled'
+                : CANCELED_BEFORE_START,
+        notify: false,
+      },
+      m,
+    );
+    await this.events.publish({ id, kind: 'cancel' }, m);
+    await this.events.publish({ id, kind: 'status' }, m);
+    if (depth > 10) return;
+    const children = await m.find(ExecutionEntity, {
+      where: { parentExecutionId: id, status: Not(In([...FINAL_STATUSES])) },
+      select: { id: true },
+    });
+    for (const c of children) await this.cancelIn(m, c.id, depth + 1);
+  }
+
+  /** The runbooks from the top-level run down to this execution's parent (the call chain). */
+  async ancestorRunbooks(id: string): Promise<string[]> {
+    const rows = await this.dataSource.query<Array<{ runbook_name: string }>>(
+      `WITH RECURSIVE up(id, runbook_name, parent, depth) AS (
+         SELECT p.id, p.runbook_name, p.parent_execution_id, 1
+           FROM executions c JOIN executions p ON p.id = c.parent_execution_id WHERE c.id = $1
+         UNION ALL
+         SELECT p.id, p.runbook_name, p.parent_execution_id, up.depth + 1
+           FROM up JOIN executions p ON p.id = up.parent WHERE up.depth < 20)
+       SELECT runbook_name FROM up ORDER BY depth DESC`,
+      [id],
+    );
+    return rows.map((r) => r.runbook_name);
+  }
+
+  /**
+   * Parents waiting at a `runbook` step whose child has ended, released to the queue (one
+   * conditional move each, so processes sweeping at once release each once). Returns their ids.
+   */
+  async releaseParentsOfEndedChildren(): Promise<string[]> {
+    const rows = await this.dataSource.query<Array<{ id: string }>>(
+      `SELECT p.id FROM executions p
+         JOIN executions c ON c.id = (p.checkpoint->'child'->>'id')::uuid
+        WHERE p.status = 'awaiting_child' AND c.status = ANY($1)
+        ORDER BY p.created_at LIMIT 100`,
+      [[...FINAL_STATUSES]],
+    );
+    const released: string[] = [];
+    for (const { id } of rows)
+      if (await this.dataSource.transaction((m) => this.release(id, m))) released.push(id);
+    return released;
   }
 
   /** Ids of queued executions, oldest first (to enqueue again after a restart). */

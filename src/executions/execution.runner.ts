@@ -20,7 +20,7 @@ import type { ChildOutcome, ChildRun } from './executors/step-executor.js';
 import { EgressPolicy } from './egress.js';
 import { ExecutionEvents } from './execution-events.js';
 import { ExecutionRepository } from './execution.repository.js';
-import type { ExecutionStatus, RunOutcome } from './execution-state.js';
+import { isFinal, type ExecutionStatus, type RunOutcome } from './execution-state.js';
 import { ExecutionLogWriter, type LogLimit, type LogWriterStats } from './log-writer.js';
 import { ExecutionResultWriter } from './result-writer.js';
 import { openOptions } from './secret-options.js';
@@ -35,6 +35,7 @@ import {
   Aborted,
   Paused,
   runWorkflow,
+  WaitingForChild,
   type StepTransport,
   type WorkflowCheckpoint,
 } from './workflow.js';
@@ -187,6 +188,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     step: string,
     req: ChildRun,
     write: ExecutionLogWriter['write'],
+    pending: { take(step: string): string | undefined },
   ): Promise<ChildOutcome> {
     const trail = [...chain, req.runbook].join(' → ');
     const refused = (error: string): ChildOutcome => ({ id: null, status: 'failed', error });
@@ -194,6 +196,17 @@ export class ExecutionRunner implements OnModuleDestroy {
       return refused(`runbooks call each other in a cycle: ${trail}`);
     if (chain.length > MAX_RUNBOOK_NESTING)
       return refused(`runbook steps nest deeper than ${MAX_RUNBOOK_NESTING} levels: ${trail}`);
+    // Resumed at this step: the child it waited for has ended (its end released this run).
+    const waited = pending.take(step);
+    if (waited) {
+      const c = await this.durable(`reading child execution ${waited}`, () =>
+        this.executions.findById(waited),
+      );
+      if (c && !isFinal(c.status)) throw new WaitingForChild(c.id);
+      write(null, step, 'system', `child execution ${waited} ${c?.status ?? 'is gone'}`);
+      return { id: waited, status: c?.status ?? 'failed', error: c?.error ?? null };
+    }
+    const canWait = req.canWait ?? false;
     let child: ExecutionEntity;
     try {
       child = await this.service.start(
@@ -205,10 +218,19 @@ export class ExecutionRunner implements OnModuleDestroy {
           trigger: 'runbook',
         },
         await this.actorOf(parent),
-        { parent, step, worker: this.workerId, secureFrom: req.secureFrom },
+        { parent, step, worker: this.workerId, secureFrom: req.secureFrom, canWait },
       );
     } catch (err) {
       return refused((err as Error).message);
+    }
+    if (child.status === 'awaiting_approval') {
+      write(
+        null,
+        step,
+        'system',
+        `child execution ${child.id}: ${child.runbookName} v${child.runbookVersion} waits for approval before it runs; this run waits for it. Its logs: /executions/${child.id}/logs`,
+      );
+      throw new WaitingForChild(child.id);
     }
     write(
       null,
@@ -216,7 +238,16 @@ export class ExecutionRunner implements OnModuleDestroy {
       'system',
       `child execution ${child.id}: ${child.runbookName} v${child.runbookVersion} on ${child.targets.length} node(s); its logs: /executions/${child.id}/logs`,
     );
-    const outcome = await this.execute(child, { signal: req.signal, chain });
+    const outcome = await this.execute(child, { signal: req.signal, chain, canWait });
+    if (outcome.status === 'awaiting_approval' || outcome.status === 'awaiting_child') {
+      write(
+        null,
+        step,
+        'system',
+        `child execution ${child.id} waits ${outcome.status === 'awaiting_child' ? 'for its own child' : 'for approval at a step'}; this run waits for it`,
+      );
+      throw new WaitingForChild(child.id);
+    }
     write(null, step, 'system', `child execution ${child.id} ${outcome.status}`);
     return { id: child.id, ...outcome };
   }
@@ -239,7 +270,7 @@ export class ExecutionRunner implements OnModuleDestroy {
   /** Runs a claimed execution to its end; a child gets its parent's stop signal and call chain. */
   private async execute(
     execution: ExecutionEntity,
-    link?: { signal: AbortSignal; chain: readonly string[] },
+    link?: { signal: AbortSignal; chain: readonly string[]; canWait: boolean },
   ): Promise<{ status: ExecutionStatus; error: string | null }> {
     const abort = new AbortController();
     this.active.set(execution.id, abort);
@@ -273,12 +304,32 @@ export class ExecutionRunner implements OnModuleDestroy {
       );
       return { status: 'failed', error: (err as Error).message };
     }
-    const chain = [...(link?.chain ?? []), def.name];
+    // A child run after its approval, on any worker, gets its call chain from its ancestors.
+    const chain = [
+      ...(link?.chain ??
+        (execution.parentExecutionId
+          ? await this.durable(`reading the parents of ${execution.id}`, () =>
+              this.executions.ancestorRunbooks(execution.id),
+            )
+          : [])),
+      def.name,
+    ];
     // Every string that leaves this run (log lines, step errors, its error, the service log)
     // goes through the mask.
     const mask = new SecretMask(Object.values(secrets));
     // A run resumed after an approval step goes on from its checkpoint and its last log line.
     const resume = execution.checkpoint as WorkflowCheckpoint | null;
+    // The child a run paused at a `runbook` step waited for, read by that step once resumed.
+    let waitedChild = resume?.child
+      ? { step: def.steps[resume.step]?.name, id: resume.child.id }
+      : null;
+    const pending = {
+      take: (step: string) => {
+        const id = waitedChild?.step === step ? waitedChild.id : undefined;
+        waitedChild = null;
+        return id;
+      },
+    };
     const log = new ExecutionLogWriter(this.dataSource, this.events, execution.id, logSeq, mask, {
       outageLimitMs: this.outageLimitMs,
       limit: this.logLimit(def),
@@ -292,8 +343,13 @@ export class ExecutionRunner implements OnModuleDestroy {
       retry: (write) => this.durable(`recording step results of ${execution.id}`, write),
     });
     const heartbeat = setInterval(() => void this.beat(execution.id, abort), HEARTBEAT_MS);
+    // The runbook timeout counts running time only: what ran before a pause is taken off.
+    const ranBefore = resume?.elapsedMs ?? 0;
     const timeout = def.timeout
-      ? setTimeout(() => abort.abort(new Aborted('timed_out')), durationMs(def.timeout))
+      ? setTimeout(
+          () => abort.abort(new Aborted('timed_out')),
+          Math.max(0, durationMs(def.timeout) - ranBefore),
+        )
       : undefined;
     const sessions = new SshSessionPool(
       {
@@ -314,7 +370,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         null,
         'system',
         resume
-          ? `resumed ${def.name} v${execution.runbookVersion} at step ${def.steps[resume.step]?.name} after its approval`
+          ? `resumed ${def.name} v${execution.runbookVersion} at step ${def.steps[resume.step]?.name} ${resume.child ? `after child execution ${resume.child.id} ended` : 'after its approval'}`
           : `started ${def.name} v${execution.runbookVersion} on ${execution.targets.length} node(s) by ${execution.actorName}${execution.parentExecutionId ? ` for step ${execution.parentStep} of execution ${execution.parentExecutionId}` : ''}`,
       );
       const ok = await runWorkflow({
@@ -338,19 +394,22 @@ export class ExecutionRunner implements OnModuleDestroy {
             this.approvals.stepDecision(execution.id, stepKey(step.name, batch)),
           ),
         resume,
-        children: { run: (step, req) => this.runChild(execution, chain, step, req, write) },
+        children: {
+          run: (step, req) => this.runChild(execution, chain, step, req, write, pending),
+        },
       });
       if (!ok) {
         status = 'failed';
         error = 'one or more steps failed';
       }
     } catch (err) {
-      if (err instanceof Paused && !abort.signal.aborted && !link) {
+      if (err instanceof Paused && !abort.signal.aborted && (!link || link.canWait)) {
+        // A child pauses like any run; its parent then waits for it (awaiting_child).
         paused = err;
       } else if (err instanceof Paused && !abort.signal.aborted) {
-        // Inline in its parent's worker, a child cannot let go of the worker to wait.
+        // A child of an onError step or a between gate: its parent has no checkpoint there.
         status = 'failed';
-        error = `step ${err.step.name} waits for approval, which a runbook step's child cannot do yet`;
+        error = `step ${err.step.name} waits for ${err.checkpoint.child ? `child execution ${err.checkpoint.child.id}` : 'approval'}, which a runbook step in onError or a between gate cannot wait for`;
       } else if (err instanceof Aborted || abort.signal.aborted) {
         const aborted = abort.signal.reason as Aborted | undefined;
         const reason = aborted?.status ?? 'canceled';
@@ -383,6 +442,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       this.logger.error(`execution ${execution.id}: ${error}`);
     }
     if (paused && status === 'succeeded') {
+      paused.checkpoint.elapsedMs = ranBefore + Date.now() - started;
       await this.pause(
         execution,
         def,
@@ -393,7 +453,10 @@ export class ExecutionRunner implements OnModuleDestroy {
         mask,
       );
       await closing;
-      return { status: 'awaiting_approval', error: null };
+      return {
+        status: paused.checkpoint.child ? 'awaiting_child' : 'awaiting_approval',
+        error: null,
+      };
     }
     write(
       null,
@@ -442,6 +505,26 @@ export class ExecutionRunner implements OnModuleDestroy {
     mask: SecretMask,
   ): Promise<void> {
     const { step, batch, checkpoint } = paused;
+    if (checkpoint.child) {
+      // Waiting for a child: no request of its own (the child has it); the child's end releases it.
+      await log.flush();
+      try {
+        await this.durable(
+          `pausing ${execution.id} for its child`,
+          () =>
+            this.executions.pause(
+              execution.id,
+              { ...checkpoint },
+              async () => {},
+              'awaiting_child',
+            ),
+          Infinity,
+        );
+      } finally {
+        this.active.delete(execution.id);
+      }
+      return;
+    }
     const approval = step.approval!;
     const key = stepKey(step.name, batch);
     const message = mask.mask(

@@ -52,6 +52,11 @@ export interface ChildLink {
   worker: string;
   /** Child options whose values come from the caller's secure options: they must be secure too. */
   secureFrom: readonly string[];
+  /**
+   * Whether the parent can wait for the child's approval (checkpointed at a main step); false
+   * (a `between` gate or an `onError` step): a child whose approval applies is refused.
+   */
+  canWait: boolean;
 }
 
 export interface Actor {
@@ -214,12 +219,12 @@ export class ExecutionsService {
           })
         : targets;
       if (!approval.when || matching.length) {
-        if (child) {
+        if (child && !child.canWait) {
           await deny(
             'approval required',
             new DomainException(
               'CONFLICT',
-              `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${approval.reason ?? 'approval required'}; a runbook step cannot wait for approval yet`,
+              `${def.name} needs approval${matching.length ? ` for ${matching.map((t) => t.name).join(', ')}` : ''}: ${approval.reason ?? 'approval required'}; a runbook step in onError or a between gate cannot wait for approval`,
               { approvers: access.approvers },
             ),
           );
@@ -305,8 +310,8 @@ export class ExecutionsService {
       hold && ((m, e) => this.approvals.request(m, e, hold, actor.audit).then(() => undefined)),
       child?.worker,
     );
-    // A held run waits for its decision, not for a worker (ApprovalsService enqueues it); a
-    // child runs inline in its parent's worker.
+    // A held run waits for its decision, not for a worker (ApprovalsService enqueues it; a held
+    // child too, and its parent waits for it); a child runs inline in its parent's worker.
     if (hold || child) return execution;
     try {
       await this.queue.enqueue(id);

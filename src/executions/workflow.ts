@@ -9,6 +9,7 @@ import {
 } from '../runbooks/runbook.schema.js';
 import { renderText, type TemplateValues } from '../runbooks/template.js';
 import type { ExecutionResultWriter } from './result-writer.js';
+import { ExecutionResultEntity } from './execution-result.entity.js';
 import type { ExecutionEntity, ExecutionTarget } from './execution.entity.js';
 import type { LogStream } from './execution-log.entity.js';
 import { STEP_EXECUTORS } from './executors/index.js';
@@ -42,6 +43,24 @@ export interface WorkflowCheckpoint {
   nodes: Array<{ captures: Captures; failed: boolean }>;
   local: Captures;
   failed: boolean;
+  /**
+   * Paused at a `runbook` step whose child waits (for approval, or runs after one): the child's
+   * id and the step's result row, which the resumed step finishes with the child's outcome.
+   */
+  child?: { id: string; row: string; startedAt: string };
+  /** Running time before this pause (and earlier ones): the runbook `timeout` counts only that. */
+  elapsedMs?: number;
+}
+
+/**
+ * Thrown by a `runbook` step's child run when the child waits for approval: the workflow
+ * checkpoints at the step (`Paused` with `checkpoint.child`) and the parent lets its worker go.
+ */
+export class WaitingForChild extends Error {
+  row?: ExecutionResultEntity;
+  constructor(readonly childId: string) {
+    super(`waiting for child execution ${childId}`);
+  }
 }
 
 /** How an `approval` step was decided. */
@@ -62,7 +81,11 @@ export class Paused extends Error {
     readonly batch: number,
     readonly checkpoint: WorkflowCheckpoint,
   ) {
-    super(`waiting for approval at step ${step.name}`);
+    super(
+      checkpoint.child
+        ? `waiting for child execution ${checkpoint.child.id} at step ${step.name}`
+        : `waiting for approval at step ${step.name}`,
+    );
   }
 }
 
@@ -121,6 +144,10 @@ export interface WorkflowContext {
   resume?: WorkflowCheckpoint | null;
   /** Child executions for `runbook` steps (the runner's: start path, then run in this worker). */
   children?: { run(step: string, req: ChildRun): Promise<ChildOutcome> };
+  /** False in a `between` gate and `onError`: no checkpoint there, so a child cannot be waited for. */
+  waitable?: boolean;
+  /** The result row of the `runbook` step a resumed run paused at (finished by that step). */
+  resumedRow?: ExecutionResultEntity;
 }
 
 /**
@@ -164,6 +191,20 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
     states.forEach((s, i) => Object.assign(s, resume.nodes[i]));
     localCaptures = resume.local;
     failed = resume.failed;
+    if (resume.child)
+      ctx.resumedRow = Object.assign(new ExecutionResultEntity(), {
+        id: resume.child.row,
+        executionId: execution.id,
+        step: def.steps[resume.step]?.name,
+        node: null,
+        status: 'running' as const,
+        exitCode: null,
+        attempt: 1,
+        error: null,
+        startedAt: new Date(resume.child.startedAt),
+        finishedAt: null,
+        durationMs: null,
+      });
   }
   const checkpoint = (batch: number, step: number): WorkflowCheckpoint => ({
     batch,
@@ -185,9 +226,18 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
     for (const [i, step] of def.steps.entries()) {
       if (resume && b === resume.batch && i < resume.step) continue;
       throwIfAborted(signal);
-      const ok = step.approval
-        ? await runApproval(step, b, batch, localCaptures, ctx, () => checkpoint(b, i))
-        : await runStep(step, batch, localCaptures, ctx);
+      let ok: boolean;
+      try {
+        ok = step.approval
+          ? await runApproval(step, b, batch, localCaptures, ctx, () => checkpoint(b, i))
+          : await runStep(step, batch, localCaptures, ctx);
+      } catch (err) {
+        if (!(err instanceof WaitingForChild) || !err.row) throw err;
+        throw new Paused(step, b, {
+          ...checkpoint(b, i),
+          child: { id: err.childId, row: err.row.id, startedAt: err.row.startedAt.toISOString() },
+        });
+      }
       if (!ok) {
         failed = true;
         // A failed step on the Firebreak host is no node's failure: it stops the rollout.
@@ -213,7 +263,7 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
     if (between && rest.length) {
       throwIfAborted(signal);
       log(null, null, 'system', `gate ${between.name} after batch ${b + 1}/${batches.length}`);
-      if (!(await runStep(between, batch, localCaptures, ctx))) {
+      if (!(await runStep(between, batch, localCaptures, { ...ctx, waitable: false }))) {
         failed = true;
         log(
           null,
@@ -234,7 +284,7 @@ export async function runWorkflow(ctx: WorkflowContext): Promise<boolean> {
         step,
         failedNodes.length ? failedNodes.map((s) => ({ ...s, failed: false })) : states,
         localCaptures,
-        ctx,
+        { ...ctx, waitable: false },
       );
     }
   }
@@ -350,7 +400,10 @@ async function runOnce(
     ...(target ? { node: nodeValues(target) } : {}),
   };
   const nodeName = target?.name ?? null;
-  const result = await ctx.results.startStep(ctx.execution.id, step.name, nodeName);
+  // A run resumed at a `runbook` step finishes the row its first part started.
+  const resumed = ctx.resumedRow?.step === step.name ? ctx.resumedRow : undefined;
+  ctx.resumedRow = undefined;
+  const result = resumed ?? (await ctx.results.startStep(ctx.execution.id, step.name, nodeName));
   if (
     step.when &&
     !testCondition(step.when, { options: ctx.options, node: values.node ?? null, steps: captures })
@@ -388,7 +441,12 @@ async function runOnce(
       );
       await sleep(retry.delayMs, ctx.signal);
     }
-    last = await attemptStep(step, target, values, ctx, nodes);
+    try {
+      last = await attemptStep(step, target, values, ctx, nodes);
+    } catch (err) {
+      if (err instanceof WaitingForChild) err.row = result; // the row stays running meanwhile
+      throw err;
+    }
     if (last.ok || last.fatal) break;
   }
   if (last.ok && step.capture) {
@@ -466,12 +524,13 @@ async function attemptStep(
     nodes,
     runChild: (req) =>
       ctx.children
-        ? ctx.children.run(step.name, req)
+        ? ctx.children.run(step.name, { ...req, canWait: ctx.waitable !== false })
         : Promise.resolve({ id: null, status: 'failed', error: 'runbook steps cannot run here' }),
   };
   try {
     return await executor.execute(call);
   } catch (err) {
+    if (err instanceof WaitingForChild) throw err;
     if (err instanceof Aborted || ctx.signal.aborted)
       throw err instanceof Aborted ? err : (ctx.signal.reason as Error);
     if (err instanceof SshError)

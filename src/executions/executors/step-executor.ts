@@ -31,6 +31,8 @@ export interface ChildRun {
   secureFrom: string[];
   /** Stops the child (the parent's cancel, timeout or the step's timeout). */
   signal: AbortSignal;
+  /** Whether the parent may pause here while the child waits for approval (set by the workflow). */
+  canWait?: boolean;
 }
 
 /** How a child ended; `id` null when it was refused before it existed (access, options, depth). */
