@@ -67,6 +67,13 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
       .send({ name: 'prom-main', type: 'alertmanager', autoRun: ['diagnose-alert'] });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     integration = res.body;
+    // A node a glob would select: an alert's `*` must not reach it.
+    const node = await t
+      .http()
+      .post('/nodes')
+      .set('Authorization', t.adminAuth)
+      .send({ name: 'web-1', hostname: '127.0.0.1', port: 1 });
+    expect(node.status, JSON.stringify(node.body)).toBe(201);
   });
   afterAll(async () => {
     await am?.stop();
