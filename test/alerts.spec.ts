@@ -245,6 +245,43 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
   });
 
+  it('a delivery stored without a notice (stored before a crash or restart) is still processed', async () => {
+    const body = payload(
+      [
+        {
+          fp: 'mem-stored',
+          labels: { alertname: 'HostSwapping', instance: 'db-2', severity: 'error' },
+        },
+      ],
+      '{}:{alertname="HostSwapping"}',
+    );
+    // As the intake writes it, minus the NOTIFY: only the poll (as at start-up) finds it.
+    const alerts = body.alerts.map((a) => ({
+      source: 'alertmanager',
+      fingerprint: a.fingerprint,
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      endsAt: null,
+      generatorURL: null,
+      groupKey: body.groupKey,
+    }));
+    await sql(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts) VALUES ($1, 'received', $2, $3::jsonb)`,
+      [integration.id, body.groupKey, JSON.stringify(alerts)],
+    );
+    const incident = await until('the incident of the stored delivery', async () => {
+      const list = (await get('/incidents?limit=50')).body as Array<{
+        ref: string;
+        title: string;
+        severity: string;
+      }>;
+      return list.find((i) => i.title === 'CPU busy on db-2');
+    });
+    expect(incident.severity).toBe('SEV2');
+  });
+
   it('the real Alertmanager: firing opens an incident and runs the diagnostic on the instance; the repeat joins; the resolve lands on the timeline', async () => {
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}/hooks/alertmanager/${integration.id}`;
     am = await startAlertmanager(`
