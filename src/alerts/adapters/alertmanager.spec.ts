@@ -88,6 +88,11 @@ describe('Alertmanager webhook v4 adapter', () => {
       { ...sample(), alerts: [{ ...sample().alerts[0], startsAt: 'yesterday' }] },
       'alerts[0].startsAt',
     ],
+    [
+      { ...sample(), alerts: [{ ...sample().alerts[0], labels: { a: 'x\u0000y' } }] },
+      'alerts[0].labels.a',
+    ],
+    [{ ...sample(), groupKey: '\u0000' }, 'groupKey'],
     [[], 'body'],
     [null, 'body'],
   ])('a wrong shape names the field path (%#: %s)', (body, path) => {

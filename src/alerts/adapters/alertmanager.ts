@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { FieldProblem } from '../../common/errors.js';
 import type { AlertBatch, InternalAlert } from '../alert.js';
 
-const labels = z.record(z.string(), z.string());
+/** Text Postgres can store (jsonb refuses NUL): a NUL is a 400, never a 500. */
+const text = z.string().refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+const labels = z.record(text, text);
 const time = z.iso.datetime({ offset: true, local: false });
 
 /**
@@ -15,13 +17,13 @@ const alertSchema = z.looseObject({
   annotations: labels.optional(),
   startsAt: time.optional(),
   endsAt: time.optional(),
-  generatorURL: z.string().max(4096).optional(),
-  fingerprint: z.string().min(1).max(128),
+  generatorURL: text.pipe(z.string().max(4096)).optional(),
+  fingerprint: text.pipe(z.string().min(1).max(128)),
 });
 
 export const alertmanagerPayloadSchema = z.looseObject({
   version: z.literal('4'),
-  groupKey: z.string().min(1).max(4096),
+  groupKey: text.pipe(z.string().min(1).max(4096)),
   truncatedAlerts: z.number().int().min(0).optional(),
   status: z.enum(['firing', 'resolved']),
   receiver: z.string().optional(),
