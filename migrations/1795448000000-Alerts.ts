@@ -16,10 +16,10 @@ export class Alerts1795448000000 implements MigrationInterface {
       `CREATE UNIQUE INDEX "alert_integrations_name_key" ON "alert_integrations" ("name") `,
     );
     await queryRunner.query(
-      `CREATE TABLE "alert_deliveries" ("id" BIGSERIAL NOT NULL, "integration_id" uuid NOT NULL, "state" character varying(16) NOT NULL, "group_key" text NOT NULL, "alerts" jsonb NOT NULL, "runs" jsonb NOT NULL DEFAULT '[]', "error" text, "received_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "processed_at" TIMESTAMP WITH TIME ZONE, CONSTRAINT "alert_deliveries_pkey" PRIMARY KEY ("id"))`,
+      `CREATE TABLE "alert_deliveries" ("id" BIGSERIAL NOT NULL, "integration_id" uuid NOT NULL, "state" character varying(16) NOT NULL, "group_key" text NOT NULL, "alerts" jsonb NOT NULL, "runs" jsonb NOT NULL DEFAULT '[]', "error" text, "attempts" integer NOT NULL DEFAULT '0', "next_attempt_at" TIMESTAMP WITH TIME ZONE, "received_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "processed_at" TIMESTAMP WITH TIME ZONE, CONSTRAINT "alert_deliveries_pkey" PRIMARY KEY ("id"))`,
     );
     await queryRunner.query(
-      `CREATE INDEX "alert_deliveries_pending_idx" ON "alert_deliveries" ("id") WHERE "state" <> 'processed'`,
+      `CREATE INDEX "alert_deliveries_pending_idx" ON "alert_deliveries" ("id") WHERE "processed_at" IS NULL`,
     );
     await queryRunner.query(
       `CREATE TABLE "alerts" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "integration_id" uuid NOT NULL, "fingerprint" character varying(128) NOT NULL, "status" character varying(16) NOT NULL, "labels" jsonb NOT NULL, "annotations" jsonb NOT NULL, "starts_at" TIMESTAMP WITH TIME ZONE, "ends_at" TIMESTAMP WITH TIME ZONE, "generator_url" text, "group_key" text NOT NULL, "incident_id" uuid, "last_delivery_id" bigint NOT NULL, "first_seen_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "last_seen_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "alerts_pkey" PRIMARY KEY ("id"))`,

@@ -245,7 +245,7 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
   });
 
-  it('a delivery stored without a notice (stored before a crash or restart) is still processed', async () => {
+  it('a delivery stored without a notice (as before a crash or restart) is processed; one that fails is retried later, holding up nothing', async () => {
     const body = payload(
       [
         {
@@ -267,6 +267,11 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
       generatorURL: null,
       groupKey: body.groupKey,
     }));
+    // Before it, one that cannot be processed: it is retried later and holds up nothing.
+    const [poison] = await sql<{ id: string }>(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts) VALUES ($1, 'received', 'g', '{"not": "a list"}') RETURNING id::text`,
+      [integration.id],
+    );
     await sql(
       `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts) VALUES ($1, 'received', $2, $3::jsonb)`,
       [integration.id, body.groupKey, JSON.stringify(alerts)],
@@ -280,6 +285,13 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
       return list.find((i) => i.title === 'CPU busy on db-2');
     });
     expect(incident.severity).toBe('SEV2');
+    const [failed] = await sql<{ attempts: number; error: string; processed_at: Date | null }>(
+      'SELECT attempts, error, processed_at FROM alert_deliveries WHERE id = $1',
+      [poison.id],
+    );
+    expect(failed.attempts).toBeGreaterThanOrEqual(1);
+    expect(failed.error).toMatch(/iterable/);
+    expect(failed.processed_at).toBeNull();
   });
 
   it('the real Alertmanager: firing opens an incident and runs the diagnostic on the instance; the repeat joins; the resolve lands on the timeline', async () => {

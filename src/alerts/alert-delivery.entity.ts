@@ -22,7 +22,7 @@ export interface PlannedRun {
 
 /** One webhook delivery as received: the adapter's alerts and the group they came in. */
 @Entity('alert_deliveries')
-@Index('alert_deliveries_pending_idx', ['id'], { where: `"state" <> 'processed'` })
+@Index('alert_deliveries_pending_idx', ['id'], { where: `"processed_at" IS NULL` })
 export class AlertDeliveryEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',
@@ -45,8 +45,17 @@ export class AlertDeliveryEntity {
   @Column({ type: 'jsonb', default: () => "'[]'" })
   runs: PlannedRun[];
 
+  /** The last processing error (a delivery that fails is retried with backoff, never dropped). */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** Failed processing attempts so far. */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  /** After a failure: not tried again before this, so it holds up no other delivery meanwhile. */
+  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
+  nextAttemptAt: Date | null;
 
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
   receivedAt: Date;

@@ -119,32 +119,56 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     })().finally(() => (this.running = undefined));
   }
 
-  /** One step of the oldest pending delivery nobody else holds; false when there was none. */
+  /**
+   * One step of the oldest pending delivery nobody else holds; false when there was none. A step
+   * that fails is rolled back, and the delivery tried again later (backoff from 2 s doubling to
+   * 5 min), never dropped; meanwhile the deliveries after it go on.
+   */
   async processOne(): Promise<boolean> {
-    return this.dataSource.transaction(async (m) => {
-      const [row] = await m.query<Array<{ id: string }>>(
-        `SELECT "id"::text AS id FROM "alert_deliveries" WHERE "state" <> 'processed'
-         ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    let current: string | undefined;
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const [row] = await m.query<Array<{ id: string }>>(
+          `SELECT "id"::text AS id FROM "alert_deliveries"
+            WHERE "processed_at" IS NULL AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
+            ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        );
+        if (!row) return false;
+        current = row.id;
+        return this.step(m, row.id);
+      });
+    } catch (err) {
+      if (current === undefined) throw err;
+      this.logger.warn(`alert delivery ${current}: ${(err as Error).message}; retrying later`);
+      await this.dataSource.query(
+        `UPDATE "alert_deliveries" SET "attempts" = "attempts" + 1, "error" = $2,
+           "next_attempt_at" = now() + make_interval(secs => LEAST(300, 2 * power(2, "attempts")))
+         WHERE "id" = $1`,
+        [current, (err as Error).message.slice(0, 2000)],
       );
-      if (!row) return false;
-      const d = await m.findOneByOrFail(AlertDeliveryEntity, { id: row.id });
-      const integration = await m.findOneBy(IntegrationEntity, { id: d.integrationId });
-      let actor: Actor | undefined;
-      try {
-        if (!integration) throw new Error('the integration no longer exists');
-        actor = await this.integrations.actorOf(integration);
-      } catch (err) {
-        await m.update(AlertDeliveryEntity, d.id, {
-          state: 'processed',
-          error: (err as Error).message,
-          processedAt: new Date(),
-        });
-        return true;
-      }
-      if (d.state === 'received') await this.record(m, d, integration, actor);
-      else await this.start(m, d, integration, actor);
       return true;
-    });
+    }
+  }
+
+  /** One step of one locked delivery: received → starting, or starting → processed. */
+  private async step(m: EntityManager, id: string): Promise<boolean> {
+    const d = await m.findOneByOrFail(AlertDeliveryEntity, { id });
+    const integration = await m.findOneBy(IntegrationEntity, { id: d.integrationId });
+    let actor: Actor | undefined;
+    try {
+      if (!integration) throw new Error('the integration no longer exists');
+      actor = await this.integrations.actorOf(integration);
+    } catch (err) {
+      await m.update(AlertDeliveryEntity, d.id, {
+        state: 'processed',
+        error: (err as Error).message,
+        processedAt: new Date(),
+      });
+      return true;
+    }
+    if (d.state === 'received') await this.record(m, d, integration, actor);
+    else await this.start(m, d, integration, actor);
+    return true;
   }
 
   // ---- received → starting: alerts, incident, timeline, planned runs --------------------------
