@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import { AlertsModule } from './alerts/alerts.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ConfigModule } from './config/config.module.js';
@@ -23,6 +24,8 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static forRoot({ config, databaseUrl }: AppModuleOptions): DynamicModule {
+    // One instance, imported here and by the alerts module (modules are told apart by reference).
+    const incidents = IncidentsModule.register(config);
     return {
       module: AppModule,
       imports: [
@@ -43,7 +46,8 @@ export class AppModule {
         RunbooksModule,
         NodesModule,
         ExecutionsModule.register(config),
-        IncidentsModule.register(config),
+        incidents,
+        AlertsModule.register(config, incidents),
       ],
     };
   }

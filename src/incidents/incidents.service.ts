@@ -118,7 +118,12 @@ export class IncidentsService {
 
   // ---- changes --------------------------------------------------------------------------------
 
-  async declare(req: DeclareRequest, actor: Actor): Promise<IncidentWithRoles> {
+  /** Pass `manager` to declare within the caller's transaction (alerts: with the alert rows). */
+  async declare(
+    req: DeclareRequest,
+    actor: Actor,
+    manager?: EntityManager,
+  ): Promise<IncidentWithRoles> {
     const commander = await this.roleHolder(
       req.commander ?? actor.principal.username,
       'commander',
@@ -126,7 +131,7 @@ export class IncidentsService {
       actor,
       null,
     );
-    return this.dataSource.transaction(async (m) => {
+    const write = async (m: EntityManager): Promise<IncidentWithRoles> => {
       const inserted = await m.save(
         m.create(IncidentEntity, {
           title: req.title,
@@ -168,7 +173,8 @@ export class IncidentsService {
         m,
       );
       return { incident, roles: [role] };
-    });
+    };
+    return manager ? write(manager) : this.dataSource.transaction(write);
   }
 
   async changeStatus(

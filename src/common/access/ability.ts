@@ -21,7 +21,7 @@ export interface Principal {
   roles: string[];
   groups: string[];
   /** How the caller authenticated. */
-  via: 'session' | 'token';
+  via: 'session' | 'token' | 'integration';
   tokenId?: string;
   /** The interactive session (auth_sessions.id) when `via` is `session`. */
   sessionId?: string;

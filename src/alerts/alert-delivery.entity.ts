@@ -1,0 +1,65 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { InternalAlert } from './alert.js';
+
+/**
+ * `received` (stored, answered 202) → `starting` (alerts, incident and timeline written; the
+ * planned automatic runs are being started) → `processed`. Processed by any process's
+ * AlertProcessor, one at a time per row (FOR UPDATE SKIP LOCKED), at start-up too.
+ */
+export type DeliveryState = 'received' | 'starting' | 'processed';
+
+/** An automatic run planned for a delivery, and what became of it. */
+export interface PlannedRun {
+  runbook: string;
+  options: Record<string, unknown>;
+  nodes: string[] | null;
+  incident: string;
+  alert: string;
+  /** Set once started or refused. */
+  execution?: string;
+  error?: string;
+}
+
+/** One webhook delivery as received: the adapter's alerts and the group they came in. */
+@Entity('alert_deliveries')
+@Index('alert_deliveries_pending_idx', ['id'], { where: `"processed_at" IS NULL` })
+export class AlertDeliveryEntity {
+  @PrimaryGeneratedColumn('increment', {
+    type: 'bigint',
+    primaryKeyConstraintName: 'alert_deliveries_pkey',
+  })
+  id: string;
+
+  @Column({ name: 'integration_id', type: 'uuid' })
+  integrationId: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state: DeliveryState;
+
+  @Column({ name: 'group_key', type: 'text' })
+  groupKey: string;
+
+  @Column({ type: 'jsonb' })
+  alerts: InternalAlert[];
+
+  @Column({ type: 'jsonb', default: () => "'[]'" })
+  runs: PlannedRun[];
+
+  /** The last processing error (a delivery that fails is retried with backoff, never dropped). */
+  @Column({ type: 'text', nullable: true })
+  error: string | null;
+
+  /** Failed processing attempts so far. */
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  /** After a failure: not tried again before this, so it holds up no other delivery meanwhile. */
+  @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
+  nextAttemptAt: Date | null;
+
+  @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
+  receivedAt: Date;
+
+  @Column({ name: 'processed_at', type: 'timestamptz', nullable: true })
+  processedAt: Date | null;
+}

@@ -1,0 +1,193 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { AuditService, type AuditContext } from '../audit/audit.service.js';
+import { toPrincipal } from '../auth/auth.service.js';
+import { UsersService } from '../auth/users.service.js';
+import { AbilityFactory } from '../common/access/ability.factory.js';
+import { hasRole, ROLES } from '../common/access/ability.js';
+import { DomainException, notFound, validationFailed } from '../common/errors.js';
+import type { Actor } from '../executions/executions.service.js';
+import { SEVERITIES } from '../incidents/incident-rules.js';
+import { fieldPath } from './adapters/alertmanager.js';
+import {
+  INTEGRATION_TYPES,
+  IntegrationEntity,
+  type IntegrationSettings,
+} from './integration.entity.js';
+
+const severity = z.enum(SEVERITIES);
+
+export const createIntegrationSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,47}$/, 'expected 2-48 lower-case letters, digits or dashes'),
+  type: z.enum(INTEGRATION_TYPES),
+  /** Roles and groups of its service identity (default: responder). */
+  roles: z.array(z.enum(ROLES)).min(1).max(4).optional(),
+  groups: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'expected a group name'))
+    .max(32)
+    .optional(),
+  severityLabel: z.string().min(1).max(128).optional(),
+  severityMap: z.record(z.string().max(128), severity).optional(),
+  defaultSeverity: severity.optional(),
+  autoRun: z
+    .array(z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{1,62})$/, 'expected a runbook name or *'))
+    .max(100)
+    .optional(),
+  monitorOnResolve: z.boolean().optional(),
+  commander: z.string().min(1).max(64).optional(),
+});
+
+export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
+
+export const DEFAULT_SEVERITY_MAP: IntegrationSettings['severityMap'] = {
+  critical: 'SEV1',
+  error: 'SEV2',
+  warning: 'SEV3',
+  info: 'SEV4',
+};
+
+const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+/**
+ * Integrations (admin API): each has a type, a secret shown once (stored as its SHA-256), its
+ * defaults, and a service identity: the user `integration:<name>` (no password: it never logs in),
+ * with the roles it is given (responder by default), as which it opens incidents and starts runs.
+ */
+@Injectable()
+export class IntegrationsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly users: UsersService,
+    private readonly abilities: AbilityFactory,
+  ) {}
+
+  private get repo() {
+    return this.dataSource.getRepository(IntegrationEntity);
+  }
+
+  async create(
+    body: unknown,
+    ctx: AuditContext,
+  ): Promise<{ integration: IntegrationEntity; secret: string }> {
+    const parsed = createIntegrationSchema.safeParse(body);
+    if (!parsed.success)
+      throw validationFailed(
+        parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
+      );
+    const req = parsed.data;
+    if (await this.repo.existsBy({ name: req.name }))
+      throw new DomainException(
+        'CONFLICT',
+        `integration ${JSON.stringify(req.name)} already exists`,
+        {
+          name: req.name,
+        },
+      );
+    if (req.commander) {
+      const c = await this.users.findByUsername(req.commander);
+      if (!c || c.disabled || !hasRole(c, 'responder'))
+        throw validationFailed([
+          {
+            path: 'commander',
+            message: `${JSON.stringify(req.commander)} is not an enabled user with the responder role or higher`,
+          },
+        ]);
+    }
+    const settings: IntegrationSettings = {
+      severityLabel: req.severityLabel ?? 'severity',
+      severityMap: req.severityMap ?? DEFAULT_SEVERITY_MAP,
+      defaultSeverity: req.defaultSeverity ?? 'SEV3',
+      autoRun: req.autoRun ?? [],
+      monitorOnResolve: req.monitorOnResolve ?? true,
+      commander: req.commander?.toLowerCase() ?? null,
+    };
+    // `integration:` cannot be a username anyone creates through /users (no colon allowed there).
+    const user = await this.users.create(
+      {
+        username: `integration:${req.name}`,
+        displayName: `Integration ${req.name} (${req.type})`,
+        roles: req.roles ?? ['responder'],
+        groups: req.groups ?? [],
+      },
+      ctx,
+    );
+    const secret = `fbi_${randomBytes(32).toString('base64url')}`;
+    const integration = await this.dataSource.transaction(async (m) => {
+      const row = await m.save(
+        m.create(IntegrationEntity, {
+          name: req.name,
+          type: req.type,
+          secretHash: digest(secret).toString('hex'),
+          userId: user.id,
+          username: user.username,
+          settings,
+          createdBy: ctx.actorName,
+        }),
+      );
+      await this.audit.record(
+        ctx,
+        {
+          action: 'integration.create',
+          subjectType: 'Integration',
+          subjectId: row.id,
+          details: { name: row.name, type: row.type, identity: user.username, settings },
+        },
+        m,
+      );
+      return row;
+    });
+    delete integration.secretHash;
+    return { integration, secret };
+  }
+
+  list(): Promise<IntegrationEntity[]> {
+    return this.repo.find({ order: { name: 'ASC' } });
+  }
+
+  async get(id: string): Promise<IntegrationEntity> {
+    const row = z.uuid().safeParse(id).success ? await this.repo.findOneBy({ id }) : null;
+    if (!row) throw notFound('Integration', id);
+    return row;
+  }
+
+  /**
+   * The integration a hook URL names, if it exists, has this type and is enabled; else null.
+   * With its secret digest, for `verify`.
+   */
+  async forHook(type: string, id: string): Promise<IntegrationEntity | null> {
+    if (!z.uuid().safeParse(id).success) return null;
+    const row = await this.repo
+      .createQueryBuilder('i')
+      .addSelect('i.secretHash')
+      .where('i.id = :id', { id })
+      .getOne();
+    return row && row.type === type && !row.disabled ? row : null;
+  }
+
+  /** Constant-time check of a presented secret against the stored digest. */
+  verify(integration: IntegrationEntity, presented: string | null): boolean {
+    if (!presented || !integration.secretHash) return false;
+    return timingSafeEqual(digest(presented), Buffer.from(integration.secretHash, 'hex'));
+  }
+
+  /** The integration's service identity as an actor, with its roles and groups as they are now. */
+  async actorOf(integration: IntegrationEntity): Promise<Actor> {
+    const user = await this.users.findById(integration.userId);
+    if (!user || user.disabled)
+      throw new Error(
+        `the service identity ${integration.username} no longer exists or is disabled`,
+      );
+    const principal = toPrincipal(user, 'integration');
+    return {
+      principal,
+      ability: this.abilities.create(principal),
+      audit: { actorId: user.id, actorName: user.username },
+    };
+  }
+}

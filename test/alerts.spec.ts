@@ -1,0 +1,382 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { startAlertmanager, type Alertmanager } from './support/alertmanager.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { waitFinished } from './support/fleet.js';
+
+/** A diagnostic with a trigger: options and target names templated from the alert's labels. */
+const RUNBOOK = `
+name: diagnose-alert
+description: Says what it checks, for which alert, on which node
+kind: diagnostic
+options:
+  - name: alertname
+    type: string
+    pattern: '^[A-Za-z0-9]+$'
+    required: true
+steps:
+  - name: look
+    run: echo checking {{ options.alertname }} on {{ node.name }}
+triggers:
+  - alert:
+      match: { alertname: /HostOutOfMemory|HostHighCpuLoad/ }
+    options: { alertname: '{{ alert.labels.alertname }}' }
+    targets:
+      nodes:
+        names: ['{{ alert.labels.instance }}']
+`;
+
+interface Entry {
+  kind: string;
+  summary: string;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+/** Polls `fn` until it returns something truthy (generous deadline; no timing assertions). */
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  ms = 45_000,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
+  let t: TestApp;
+  let dir: string;
+  let integration: { id: string; url: string; secret: string; identity: string };
+  let am: Alertmanager | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-alert-runbooks-'));
+    writeFileSync(join(dir, 'diagnose-alert.yaml'), RUNBOOK);
+    t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true' });
+    const res = await t
+      .http()
+      .post('/integrations')
+      .set('Authorization', t.adminAuth)
+      .send({ name: 'prom-main', type: 'alertmanager', autoRun: ['diagnose-alert'] });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    integration = res.body;
+    // A node a glob would select: an alert's `*` must not reach it.
+    const node = await t
+      .http()
+      .post('/nodes')
+      .set('Authorization', t.adminAuth)
+      .send({ name: 'web-1', hostname: '127.0.0.1', port: 1 });
+    expect(node.status, JSON.stringify(node.body)).toBe(201);
+  });
+  afterAll(async () => {
+    await am?.stop();
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sql = <T>(query: string, params: unknown[] = []) =>
+    t.app.get(DataSource).query<T[]>(query, params);
+  const hook = (id = integration.id) => t.http().post(`/hooks/alertmanager/${id}`);
+  const get = (path: string) => t.http().get(path).set('Authorization', t.adminAuth);
+  const timelineOf = async (ref: string) =>
+    (await get(`/incidents/${ref}/timeline?limit=1000`)).body.items as Entry[];
+  const payload = (
+    alerts: Array<{ fp: string; status?: string; labels: Record<string, string> }>,
+    groupKey = '{}:{alertname="HostHighCpuLoad"}',
+  ) => ({
+    version: '4',
+    groupKey,
+    truncatedAlerts: 0,
+    status: alerts.some((a) => (a.status ?? 'firing') === 'firing') ? 'firing' : 'resolved',
+    receiver: 'firebreak',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.invalid',
+    alerts: alerts.map((a) => ({
+      status: a.status ?? 'firing',
+      labels: a.labels,
+      annotations: { summary: `CPU busy on ${a.labels.instance}` },
+      startsAt: '2026-12-01T10:00:00Z',
+      endsAt: a.status === 'resolved' ? '2026-12-01T10:05:00Z' : '0001-01-01T00:00:00Z',
+      generatorURL: '',
+      fingerprint: a.fp,
+    })),
+  });
+
+  it('creates an integration: a hook URL, a service identity, the secret shown once and stored hashed', async () => {
+    expect(integration.url).toMatch(new RegExp(`/hooks/alertmanager/${integration.id}$`));
+    expect(integration.identity).toBe('integration:prom-main');
+    expect(integration.secret).toMatch(/^fbi_[A-Za-z0-9_-]{43}$/);
+    const again = await get(`/integrations/${integration.id}`);
+    expect(again.status).toBe(200);
+    expect(JSON.stringify(again.body)).not.toContain(integration.secret);
+    const [row] = await sql<{ secret_hash: string }>(
+      'SELECT secret_hash FROM alert_integrations WHERE id = $1',
+      [integration.id],
+    );
+    expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row.secret_hash).not.toContain(integration.secret);
+    const audit = await get('/audit?action=integration.create&limit=5');
+    expect(audit.body.items[0].details.name).toBe('prom-main');
+    // Admins only; a bad field is named.
+    const responder = await t.userWithRoles(['responder']);
+    const denied = await t
+      .http()
+      .post('/integrations')
+      .set('Authorization', responder.auth)
+      .send({ name: 'x-y', type: 'alertmanager' });
+    expect(denied.status).toBe(403);
+    const bad = await t
+      .http()
+      .post('/integrations')
+      .set('Authorization', t.adminAuth)
+      .send({ name: 'ok-name', type: 'grafana', severityMap: { critical: 'SEV9' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/type:/);
+    expect(bad.body.message).toMatch(/severityMap\.critical:/);
+  });
+
+  it('refuses: unknown integration 404, no or wrong secret 401 (audited), bad shape 400 naming the field, too large 413', async () => {
+    const body = payload([{ fp: 'f0', labels: { alertname: 'X' } }]);
+    const auth = `Bearer ${integration.secret}`;
+    const unknown = await hook('00000000-0000-4000-8000-000000000000')
+      .set('Authorization', auth)
+      .send(body);
+    expect(unknown.status).toBe(404);
+    expect((await hook('not-a-uuid').set('Authorization', auth).send(body)).status).toBe(404);
+
+    const none = await hook().send(body);
+    expect(none.status).toBe(401);
+    const wrong = await hook().set('Authorization', `Bearer ${integration.secret}x`).send(body);
+    expect(wrong.status).toBe(401);
+    expect(JSON.stringify(wrong.body)).not.toContain(integration.secret);
+    const basicWrong = await hook().auth('alertmanager', 'nope').send(body);
+    expect(basicWrong.status).toBe(401);
+    const audit = await get(`/audit?action=alert.unauthenticated&subjectId=${integration.id}`);
+    expect(audit.body.items.length).toBeGreaterThanOrEqual(3);
+
+    const shape = await hook()
+      .set('Authorization', auth)
+      .send({ ...body, alerts: [{ ...body.alerts[0], fingerprint: 7 }] });
+    expect(shape.status).toBe(400);
+    expect(shape.body.message).toMatch(/alerts\[0\]\.fingerprint:/);
+    const malformed = await hook()
+      .set('Authorization', auth)
+      .set('Content-Type', 'application/json')
+      .send('{"version": "4",');
+    expect(malformed.status).toBe(400);
+    const big = await hook()
+      .set('Authorization', auth)
+      .send({ ...body, padding: 'x'.repeat(1024 * 1024 + 1) });
+    expect(big.status).toBe(413);
+    const [{ n }] = await sql<{ n: string }>('SELECT count(*)::text AS n FROM alert_deliveries');
+    expect(n).toBe('0');
+  });
+
+  it('a repeat updates, never duplicates; basic auth works; an alert value is a literal node name', async () => {
+    const body = payload([
+      {
+        fp: 'cpu-local',
+        labels: { alertname: 'HostHighCpuLoad', instance: 'localhost', severity: 'warning' },
+      },
+      {
+        fp: 'cpu-glob',
+        labels: { alertname: 'HostHighCpuLoad', instance: '*', severity: 'warning' },
+      },
+    ]);
+    const first = await hook().set('Authorization', `Bearer ${integration.secret}`).send(body);
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const repeat = await hook().auth('alertmanager', integration.secret).send(body);
+    expect(repeat.status).toBe(202);
+    await until('both deliveries processed', async () => {
+      const rows = await sql<{ state: string }>('SELECT state FROM alert_deliveries');
+      return rows.length === 2 && rows.every((r) => r.state === 'processed');
+    });
+    const alerts = await sql<{ fingerprint: string; incident_id: string }>(
+      `SELECT fingerprint, incident_id FROM alerts WHERE fingerprint LIKE 'cpu-%'`,
+    );
+    expect(alerts).toHaveLength(2);
+    expect(new Set(alerts.map((a) => a.incident_id)).size).toBe(1);
+    const incidents = (await get('/incidents?limit=50')).body as Array<{
+      ref: string;
+      source: string;
+      severity: string;
+      title: string;
+    }>;
+    expect(incidents).toHaveLength(1);
+    expect(incidents[0]).toMatchObject({
+      source: 'alert',
+      severity: 'SEV3',
+      title: 'CPU busy on localhost',
+    });
+    const timeline = await timelineOf(incidents[0].ref);
+    expect(timeline.filter((e) => e.kind === 'alert.fired')).toHaveLength(2);
+    expect(timeline.find((e) => e.kind === 'incident.declared')?.actor).toBe(
+      'integration:prom-main',
+    );
+    // `*` from a label selects no node: recorded, not run everywhere.
+    const refused = timeline.filter((e) => e.kind === 'alert.run_refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0].summary).toMatch(/no node matches/);
+    const runs = await until('the localhost run', async () => {
+      const list = (await get('/executions?runbook=diagnose-alert')).body as Array<{
+        id: string;
+        incidentId: string;
+        trigger: string;
+        actor: string;
+        targets: Array<{ name: string }>;
+      }>;
+      return list.length ? list : undefined;
+    });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      incidentId: incidents[0].ref,
+      trigger: 'alert',
+      actor: 'integration:prom-main',
+    });
+    expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
+  });
+
+  it('a delivery stored without a notice (as before a crash or restart) is processed; one that fails is retried later, holding up nothing', async () => {
+    const body = payload(
+      [
+        {
+          fp: 'mem-stored',
+          labels: { alertname: 'HostSwapping', instance: 'db-2', severity: 'error' },
+        },
+      ],
+      '{}:{alertname="HostSwapping"}',
+    );
+    // As the intake writes it, minus the NOTIFY: only the poll (as at start-up) finds it.
+    const alerts = body.alerts.map((a) => ({
+      source: 'alertmanager',
+      fingerprint: a.fingerprint,
+      status: a.status,
+      labels: a.labels,
+      annotations: a.annotations,
+      startsAt: a.startsAt,
+      endsAt: null,
+      generatorURL: null,
+      groupKey: body.groupKey,
+    }));
+    // Before it, one that cannot be processed: it is retried later and holds up nothing.
+    const [poison] = await sql<{ id: string }>(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts) VALUES ($1, 'received', 'g', '{"not": "a list"}') RETURNING id::text`,
+      [integration.id],
+    );
+    await sql(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts) VALUES ($1, 'received', $2, $3::jsonb)`,
+      [integration.id, body.groupKey, JSON.stringify(alerts)],
+    );
+    const incident = await until('the incident of the stored delivery', async () => {
+      const list = (await get('/incidents?limit=50')).body as Array<{
+        ref: string;
+        title: string;
+        severity: string;
+      }>;
+      return list.find((i) => i.title === 'CPU busy on db-2');
+    });
+    expect(incident.severity).toBe('SEV2');
+    const [failed] = await sql<{ attempts: number; error: string; processed_at: Date | null }>(
+      'SELECT attempts, error, processed_at FROM alert_deliveries WHERE id = $1',
+      [poison.id],
+    );
+    expect(failed.attempts).toBeGreaterThanOrEqual(1);
+    expect(failed.error).toMatch(/iterable/);
+    expect(failed.processed_at).toBeNull();
+  });
+
+  it('the real Alertmanager: firing opens an incident and runs the diagnostic on the instance; the repeat joins; the resolve lands on the timeline', async () => {
+    const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}/hooks/alertmanager/${integration.id}`;
+    am = await startAlertmanager(`
+route:
+  receiver: firebreak
+  group_by: [alertname]
+  group_wait: 200ms
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: firebreak
+    webhook_configs:
+      - url: ${url}
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: ${integration.secret}
+`);
+    const labels = { alertname: 'HostOutOfMemory', instance: 'localhost', severity: 'critical' };
+    const startsAt = new Date(Date.now() - 60_000).toISOString();
+    await am.post([
+      { labels, annotations: { summary: 'Host out of memory (localhost)' }, startsAt },
+    ]);
+
+    const incident = await until('an incident from Alertmanager', async () => {
+      const list = (await get('/incidents?limit=50')).body as Array<{
+        ref: string;
+        title: string;
+        severity: string;
+      }>;
+      return list.find((i) => i.title === 'Host out of memory (localhost)');
+    });
+    expect(incident.severity).toBe('SEV1');
+    const run = await until('the diagnostic for the alert', async () => {
+      const list = (await get('/executions?runbook=diagnose-alert')).body as Array<{
+        id: string;
+        incidentId: string;
+      }>;
+      return list.find((e) => e.incidentId === incident.ref);
+    });
+    expect((await waitFinished(t, run.id)).status).toBe('succeeded');
+    const logs = await get(`/executions/${run.id}/logs?format=text`);
+    expect(logs.text).toContain('checking HostOutOfMemory on localhost');
+
+    // A second alert of the group: Alertmanager sends the group again, the first alert with it.
+    const other = { ...labels, instance: 'db-9' };
+    await am.post([
+      { labels, annotations: { summary: 'Host out of memory (localhost)' }, startsAt },
+      { labels: other, annotations: { summary: 'Host out of memory (db-9)' }, startsAt },
+    ]);
+    await until(
+      'the second alert on the same incident',
+      async () =>
+        (await timelineOf(incident.ref)).filter((e) => e.kind === 'alert.fired').length === 2,
+    );
+    const ends = new Date(Date.now() - 1_000).toISOString();
+    await am.post([
+      { labels, startsAt, endsAt: ends },
+      { labels: other, startsAt, endsAt: ends },
+    ]);
+    const timeline = await until('the resolves and monitoring', async () => {
+      const entries = await timelineOf(incident.ref);
+      return entries.filter((e) => e.kind === 'alert.resolved').length === 2 &&
+        entries.some((e) => e.kind === 'status.changed')
+        ? entries
+        : undefined;
+    });
+    expect(timeline.filter((e) => e.kind === 'alert.fired')).toHaveLength(2);
+    const fired = timeline.filter((e) => e.kind === 'alert.fired').map((e) => e.summary);
+    expect(fired[0]).toMatch(/HostOutOfMemory on localhost/);
+    expect(fired[1]).toMatch(/HostOutOfMemory on db-9/);
+    expect(timeline.find((e) => e.kind === 'status.changed')?.summary).toMatch(/→ monitoring/);
+    expect((await get(`/incidents/${incident.ref}`)).body.status).toBe('monitoring');
+    // One incident for the group; one run for localhost (db-9 is no node: refused, on the timeline).
+    const list = (await get('/incidents?limit=50')).body as Array<{ title: string }>;
+    expect(list.filter((i) => i.title === 'Host out of memory (localhost)')).toHaveLength(1);
+    const runs = (await get('/executions?runbook=diagnose-alert')).body as Array<{
+      incidentId: string;
+    }>;
+    expect(runs.filter((e) => e.incidentId === incident.ref)).toHaveLength(1);
+    expect(timeline.some((e) => e.kind === 'alert.run_refused' && /db-9/.test(e.summary))).toBe(
+      true,
+    );
+  });
+});
