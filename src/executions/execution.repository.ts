@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, LessThan, type EntityManager } from 'typeorm';
+import {
+  DataSource,
+  In,
+  LessThan,
+  type EntityManager,
+  type QueryDeepPartialEntity,
+} from 'typeorm';
 import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
 import {
   ConcurrencyConflict,
@@ -103,12 +109,12 @@ export class ExecutionRepository {
       // A held run is decided when it is claimed after its approval.
       const policy = hold ? null : fields.concurrencyPolicy;
       if (policy) await lockRunbook(m, fields.runbookName);
-      const saved = await m.save(
-        m.create(ExecutionEntity, {
-          ...fields,
-          status: hold ? 'awaiting_approval' : 'queued',
-        }),
-      );
+      // An INSERT (its defaults come back with RETURNING), not save(): no read before it.
+      const saved = m.create(ExecutionEntity, {
+        ...fields,
+        status: hold ? 'awaiting_approval' : 'queued',
+      });
+      await m.insert(ExecutionEntity, saved as QueryDeepPartialEntity<ExecutionEntity>);
       if (policy) {
         // Its place in line is when it got the lock, not when its transaction began.
         await m.query('UPDATE executions SET created_at = clock_timestamp() WHERE id = $1', [
@@ -175,6 +181,10 @@ export class ExecutionRepository {
    * already ended, or a cancel was requested — then it is closed out as canceled here.
    */
   async claim(id: string, worker: string): Promise<ExecutionEntity | null> {
+    // The usual case, a runbook without a concurrency policy, in one statement: the move and
+    // the row it leaves (then its status notice).
+    const fast = await this.claimWithoutPolicy(id, worker);
+    if (fast) return fast;
     const [row] = await this.dataSource.query<
       Array<{ runbook_name: string; concurrency_policy: string | null }>
     >('SELECT runbook_name, concurrency_policy FROM executions WHERE id = $1', [id]);
@@ -199,6 +209,38 @@ export class ExecutionRepository {
       return null;
     }
     return this.repo.findOneByOrFail({ id });
+  }
+
+  /**
+   * The claim move for an execution with no concurrency policy, returning the claimed row (one
+   * round trip, then the status notice); null when it did not move (or has a policy).
+   */
+  private async claimWithoutPolicy(id: string, worker: string): Promise<ExecutionEntity | null> {
+    assertTransition('claim', 'running');
+    const [rows] = await this.dataSource.query<[Array<Record<string, unknown>>, number]>(
+      `UPDATE executions
+          SET status = 'running', started_at = COALESCE(started_at, now()), heartbeat_at = now(),
+              waiting_for = NULL, worker = $2
+        WHERE id = $1 AND status = ANY($3) AND NOT cancel_requested
+          AND concurrency_policy IS NULL
+        RETURNING *`,
+      [id, worker, fromStatuses('claim')],
+    );
+    if (!rows.length) return null;
+    await this.events.publish({ id, kind: 'status' });
+    return this.hydrate(rows[0]);
+  }
+
+  /** A raw `executions` row as the entity TypeORM would load (its own column conversions). */
+  private hydrate(raw: Record<string, unknown>): ExecutionEntity {
+    const meta = this.dataSource.getMetadata(ExecutionEntity);
+    const entity = meta.create() as ExecutionEntity;
+    for (const column of meta.columns)
+      column.setEntityValue(
+        entity,
+        this.dataSource.driver.prepareHydratedValue(raw[column.databaseName], column),
+      );
+    return entity;
   }
 
   /**

@@ -16,7 +16,11 @@ export interface LogLimit {
 }
 
 export interface LogWriterOptions {
-  /** A lone line waits at most this long for company before it is written. */
+  /**
+   * A lone line waits at most this long for company before it is written. Default 0: it is
+   * written at the next turn of the event loop (with whatever arrived in the same read), and
+   * lines that arrive while a batch is being written gather into the next one.
+   */
   flushMs?: number;
   /** Rows per INSERT. */
   maxBatch?: number;
@@ -70,7 +74,8 @@ const INSERT_SQL = `INSERT INTO execution_logs (execution_id, seq, at, node, ste
 /**
  * Buffers an execution's output and writes it in batches (one INSERT of unnested arrays plus a
  * NOTIFY in one transaction), one batch at a time so commit order is seq order; while a batch is
- * being written the next one gathers. Live viewers in any process see lines within ~50 ms.
+ * being written the next one gathers (a group commit: an idle writer does not wait for company,
+ * so a run's first line reaches live viewers in any process after one INSERT + NOTIFY).
  * Secure values are masked before anything is stored or counted.
  *
  * - Backpressure: when `highWater` rows wait, `isFull()` says so and producers (the command's
@@ -94,7 +99,8 @@ export class ExecutionLogWriter implements Backpressure {
   };
   private queue: Row[] = [];
   private seq: number;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending start of the write loop, if one is scheduled. */
+  private scheduled: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private drainWaiters: Array<() => void> = [];
   private outputLines = 0;
@@ -118,7 +124,7 @@ export class ExecutionLogWriter implements Backpressure {
     private readonly opts: LogWriterOptions = {},
   ) {
     this.seq = startSeq;
-    this.flushMs = opts.flushMs ?? 50;
+    this.flushMs = opts.flushMs ?? 0;
     this.maxBatch = opts.maxBatch ?? 5000;
     this.highWater = opts.highWater ?? 20_000;
     this.maxBuffered = Math.max(opts.maxBuffered ?? 100_000, this.highWater * 2);
@@ -172,7 +178,7 @@ export class ExecutionLogWriter implements Backpressure {
     if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
     if (this.loop) return; // the running loop takes it with the next batch
     if (this.queue.length >= this.maxBatch) this.startLoop();
-    else this.timer ??= setTimeout(() => this.startLoop(), this.flushMs);
+    else this.scheduled ??= this.schedule();
   }
 
   private withinLimit(node: string | null, step: string | null, line: string): boolean {
@@ -204,9 +210,18 @@ export class ExecutionLogWriter implements Backpressure {
     this.opts.onFatal?.(error);
   }
 
+  private schedule(): () => void {
+    if (this.flushMs > 0) {
+      const timer = setTimeout(() => this.startLoop(), this.flushMs);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(() => this.startLoop());
+    return () => clearImmediate(immediate);
+  }
+
   private startLoop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.scheduled?.();
+    this.scheduled = undefined;
     if (this.loop || this.queue.length === 0 || this.failure) return;
     this.loop = this.drain().finally(() => {
       this.loop = undefined;
