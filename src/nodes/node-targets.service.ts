@@ -38,7 +38,13 @@ export class NodeTargetsService {
 
   /** Host, port, user, decrypted secret and host key policy for one node. */
   async connectionTarget(nodeId: string): Promise<SshTarget> {
-    const node = await this.dataSource.getRepository(NodeEntity).findOneBy({ id: nodeId });
+    // The node and its credential in one query (once per node per execution).
+    const node = (await this.dataSource
+      .getRepository(NodeEntity)
+      .createQueryBuilder('n')
+      .leftJoinAndMapOne('n.credential', CredentialEntity, 'c', 'c.id = n.credentialId')
+      .where('n.id = :id', { id: nodeId })
+      .getOne()) as (NodeEntity & { credential?: CredentialEntity | null }) | null;
     if (!node) throw notFound('Node', nodeId);
     if (node.disabled) {
       throw new DomainException('CONFLICT', `node "${node.name}" is disabled`, {
@@ -59,9 +65,8 @@ export class NodeTargetsService {
         { node: node.name },
       );
     }
-    const credential = await this.dataSource
-      .getRepository(CredentialEntity)
-      .findOneByOrFail({ id: node.credentialId });
+    const credential = node.credential;
+    if (!credential) throw notFound('Credential', node.credentialId);
     const secret = await this.credentials.decrypt(credential, node.name);
     return {
       node: node.name,
