@@ -1,12 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import {
-  DataSource,
-  In,
-  LessThan,
-  type EntityManager,
-  type QueryDeepPartialEntity,
-} from 'typeorm';
+import { DataSource, In, LessThan, type EntityManager, type QueryDeepPartialEntity } from 'typeorm';
 import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
 import {
   ConcurrencyConflict,

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainException, notFound } from '../common/errors.js';
-import { CredentialEntity } from './credential.entity.js';
 import { CredentialsService } from './credentials.service.js';
 import type { SshTarget } from './node-connection.js';
 import type { NodeFilter } from './node-filter.schema.js';
@@ -38,13 +37,14 @@ export class NodeTargetsService {
 
   /** Host, port, user, decrypted secret and host key policy for one node. */
   async connectionTarget(nodeId: string): Promise<SshTarget> {
-    // The node and its credential in one query (once per node per execution).
-    const node = (await this.dataSource
+    // The node and its credential in one query (once per node per execution); getOne, as
+    // findOne's implicit take 1 over a join makes TypeORM read the ids first.
+    const node = await this.dataSource
       .getRepository(NodeEntity)
       .createQueryBuilder('n')
-      .leftJoinAndMapOne('n.credential', CredentialEntity, 'c', 'c.id = n.credentialId')
+      .leftJoinAndSelect('n.credential', 'c')
       .where('n.id = :id', { id: nodeId })
-      .getOne()) as (NodeEntity & { credential?: CredentialEntity | null }) | null;
+      .getOne();
     if (!node) throw notFound('Node', nodeId);
     if (node.disabled) {
       throw new DomainException('CONFLICT', `node "${node.name}" is disabled`, {
