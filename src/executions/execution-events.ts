@@ -40,6 +40,14 @@ export class ExecutionEvents {
   }
 
   /**
+   * The same notice as an SQL expression, to send it from within another statement (no round
+   * trip of its own); `bind` adds a parameter and returns its placeholder.
+   */
+  noticeSql(notice: ExecutionNotice, bind: (value: unknown) => string): string {
+    return `pg_notify(${bind(EXECUTION_CHANNEL)}, ${bind(JSON.stringify(notice))})`;
+  }
+
+  /**
    * Calls `fn` for notices about one execution id, or about all with '*'; returns the
    * unsubscribe. A subscriber to one id also gets a `logs` notice after the event connection came
    * back from a database outage (notices sent meanwhile are lost), so a live stream reads again.

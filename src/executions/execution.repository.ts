@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, LessThan, Not, type EntityManager } from 'typeorm';
+import {
+  DataSource,
+  In,
+  LessThan,
+  Not,
+  type EntityManager,
+  type QueryDeepPartialEntity,
+} from 'typeorm';
 import { AuditService, type AuditContext, type AuditEvent } from '../audit/audit.service.js';
 import {
   ConcurrencyConflict,
@@ -104,12 +111,12 @@ export class ExecutionRepository {
       // A held run is decided when it is claimed after its approval.
       const policy = hold ? null : fields.concurrencyPolicy;
       if (policy) await lockRunbook(m, fields.runbookName);
-      const saved = await m.save(
-        m.create(ExecutionEntity, {
-          ...fields,
-          status: hold ? 'awaiting_approval' : 'queued',
-        }),
-      );
+      // An INSERT (its defaults come back with RETURNING), not save(): no read before it.
+      const saved = m.create(ExecutionEntity, {
+        ...fields,
+        status: hold ? 'awaiting_approval' : 'queued',
+      });
+      await m.insert(ExecutionEntity, saved as QueryDeepPartialEntity<ExecutionEntity>);
       if (policy) {
         // Its place in line is when it got the lock, not when its transaction began.
         await m.query('UPDATE executions SET created_at = clock_timestamp() WHERE id = $1', [
@@ -174,10 +181,18 @@ export class ExecutionRepository {
   }
 
   /**
-   * A worker takes a queued execution (queued → running). Null when another worker has it, it
-   * already ended, or a cancel was requested — then it is closed out as canceled here.
+   * A worker takes a queued execution (queued → running), with the last sequence number of its
+   * log (lines written while it waited come first). Null when another worker has it, it already
+   * ended, or a cancel was requested — then it is closed out as canceled here.
    */
-  async claim(id: string, worker: string): Promise<ExecutionEntity | null> {
+  async claim(
+    id: string,
+    worker: string,
+  ): Promise<{ execution: ExecutionEntity; lastLogSeq: number } | null> {
+    // The usual case, a runbook without a concurrency policy: one statement (the move, its
+    // status notice, the row it leaves and its last log sequence number).
+    const fast = await this.claimWithoutPolicy(id, worker);
+    if (fast) return fast;
     const [row] = await this.dataSource.query<
       Array<{ runbook_name: string; concurrency_policy: string | null }>
     >('SELECT runbook_name, concurrency_policy FROM executions WHERE id = $1', [id]);
@@ -201,7 +216,52 @@ export class ExecutionRepository {
       });
       return null;
     }
-    return this.repo.findOneByOrFail({ id });
+    return {
+      execution: await this.repo.findOneByOrFail({ id }),
+      lastLogSeq: await this.lastLogSeq(id),
+    };
+  }
+
+  /**
+   * The claim move for an execution with no concurrency policy, as `move` would write it plus
+   * what the worker reads next, in one round trip; null when it did not move (or has a policy).
+   */
+  private async claimWithoutPolicy(
+    id: string,
+    worker: string,
+  ): Promise<{ execution: ExecutionEntity; lastLogSeq: number } | null> {
+    assertTransition('claim', 'running');
+    const params: unknown[] = [id, worker, fromStatuses('claim')];
+    const bind = (v: unknown) => `$${params.push(v)}`;
+    const rows = await this.dataSource.query<Array<Record<string, unknown>>>(
+      `WITH moved AS (
+         UPDATE executions
+            SET status = 'running', started_at = COALESCE(started_at, now()),
+                heartbeat_at = now(), waiting_for = NULL, worker = $2
+          WHERE id = $1 AND status = ANY($3) AND NOT cancel_requested
+            AND concurrency_policy IS NULL
+          RETURNING *)
+       SELECT moved.*,
+              (SELECT coalesce(max(seq), 0)::int FROM execution_logs
+                WHERE execution_id = moved.id) AS last_log_seq,
+              ${this.events.noticeSql({ id, kind: 'status' }, bind)} AS notified
+         FROM moved`,
+      params,
+    );
+    if (!rows.length) return null;
+    return { execution: this.hydrate(rows[0]), lastLogSeq: Number(rows[0].last_log_seq) };
+  }
+
+  /** A raw `executions` row as the entity TypeORM would load (its own column conversions). */
+  private hydrate(raw: Record<string, unknown>): ExecutionEntity {
+    const meta = this.dataSource.getMetadata(ExecutionEntity);
+    const entity = meta.create() as ExecutionEntity;
+    for (const column of meta.columns)
+      column.setEntityValue(
+        entity,
+        this.dataSource.driver.prepareHydratedValue(raw[column.databaseName], column),
+      );
+    return entity;
   }
 
   /**
@@ -452,7 +512,7 @@ export class ExecutionRepository {
 
   /**
    * One move of the state table: UPDATE … WHERE status is one the move starts from (and the
-   * extra conditions hold), then a status notice in the same transaction when a row moved. The
+   * extra conditions hold), and a status notice from the same statement when a row moved. The
    * timestamps follow from where it goes: running stamps started/heartbeat, a final status
    * stamps finished. Returns whether the row moved.
    */
@@ -486,12 +546,15 @@ export class ExecutionRepository {
     if (opts.cancelRequested !== undefined)
       where.push(opts.cancelRequested ? 'cancel_requested' : 'NOT cancel_requested');
     if (opts.heartbeatBefore) where.push(`heartbeat_at < ${bind(opts.heartbeatBefore)}`);
-    // TypeORM returns [rows, affected] for UPDATE … RETURNING.
-    const [, affected] = await m.query<[unknown[], number]>(
-      `UPDATE executions SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING id`,
+    // The status notice is sent by the same statement, for the row that moved (none if none).
+    const notice =
+      opts.notify !== false ? `, ${this.events.noticeSql({ id, kind: 'status' }, bind)}` : '';
+    const moved = await m.query<unknown[]>(
+      `WITH moved AS (
+         UPDATE executions SET ${sets.join(', ')} WHERE ${where.join(' AND ')} RETURNING id)
+       SELECT id${notice} FROM moved`,
       params,
     );
-    if (affected > 0 && opts.notify !== false) await this.events.publish({ id, kind: 'status' }, m);
-    return affected > 0;
+    return moved.length > 0;
   }
 }

@@ -169,11 +169,11 @@ export class ExecutionRunner implements OnModuleDestroy {
   }
 
   async run(executionId: string): Promise<void> {
-    const execution = await this.durable(`claiming execution ${executionId}`, () =>
+    const claimed = await this.durable(`claiming execution ${executionId}`, () =>
       this.executions.claim(executionId, this.workerId),
     );
-    if (!execution) return; // already claimed, finished or canceled: a double delivery is a no-op
-    await this.execute(execution);
+    if (!claimed) return; // already claimed, finished or canceled: a double delivery is a no-op
+    await this.execute(claimed.execution, undefined, claimed.lastLogSeq);
   }
 
   /**
@@ -267,10 +267,14 @@ export class ExecutionRunner implements OnModuleDestroy {
     };
   }
 
-  /** Runs a claimed execution to its end; a child gets its parent's stop signal and call chain. */
+  /**
+   * Runs a claimed execution to its end; a child gets its parent's stop signal and call chain.
+   * `lastLogSeq`: its log's last sequence number when the claim already read it.
+   */
   private async execute(
     execution: ExecutionEntity,
     link?: { signal: AbortSignal; chain: readonly string[]; canWait: boolean },
+    lastLogSeq?: number,
   ): Promise<{ status: ExecutionStatus; error: string | null }> {
     const abort = new AbortController();
     this.active.set(execution.id, abort);
@@ -283,9 +287,11 @@ export class ExecutionRunner implements OnModuleDestroy {
     let logSeq: number;
     try {
       // Lines written while it was queued (concurrency) come first.
-      logSeq = await this.durable(`reading the log of ${execution.id}`, () =>
-        this.executions.lastLogSeq(execution.id),
-      );
+      logSeq =
+        lastLogSeq ??
+        (await this.durable(`reading the log of ${execution.id}`, () =>
+          this.executions.lastLogSeq(execution.id),
+        ));
       def = (
         await this.durable(`loading the runbook of ${execution.id}`, () =>
           this.runbooks.versionForRun(execution.versionId),

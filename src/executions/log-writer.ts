@@ -16,8 +16,14 @@ export interface LogLimit {
 }
 
 export interface LogWriterOptions {
-  /** A lone line waits at most this long for company before it is written. */
+  /** A lone line waits at most this long for company before it is written (after the first). */
   flushMs?: number;
+  /**
+   * The first this many batches do not wait: an idle writer writes at the next turn of the
+   * event loop (with whatever arrived in the same read), so a run's first lines reach live
+   * viewers after one INSERT + NOTIFY; later lines wait up to `flushMs` and go in batches.
+   */
+  eagerBatches?: number;
   /** Rows per INSERT. */
   maxBatch?: number;
   /** Rows waiting to be written at which producers are asked to pause (see `Backpressure`). */
@@ -61,16 +67,18 @@ interface Row {
   line: string;
 }
 
-// One parameterised statement per batch, whatever its size: arrays of columns, unnested.
+// One parameterised statement per batch, whatever its size: arrays of columns, unnested (sent
+// with its NOTIFY as one statement).
 const INSERT_SQL = `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
   SELECT $1::uuid, u.seq, u.at, u.node, u.step, u.stream, u.line
   FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
     AS u(seq, at, node, step, stream, line)`;
 
 /**
- * Buffers an execution's output and writes it in batches (one INSERT of unnested arrays plus a
- * NOTIFY in one transaction), one batch at a time so commit order is seq order; while a batch is
- * being written the next one gathers. Live viewers in any process see lines within ~50 ms.
+ * Buffers an execution's output and writes it in batches (one INSERT of unnested arrays and its
+ * NOTIFY in one statement), one batch at a time so commit order is seq order; while a batch is
+ * being written the next one gathers. A run's first lines are written at once (`eagerBatches`),
+ * later ones within ~50 ms; live viewers in any process see them on the NOTIFY.
  * Secure values are masked before anything is stored or counted.
  *
  * - Backpressure: when `highWater` rows wait, `isFull()` says so and producers (the command's
@@ -94,7 +102,8 @@ export class ExecutionLogWriter implements Backpressure {
   };
   private queue: Row[] = [];
   private seq: number;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending start of the write loop, if one is scheduled. */
+  private scheduled: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private drainWaiters: Array<() => void> = [];
   private outputLines = 0;
@@ -104,6 +113,7 @@ export class ExecutionLogWriter implements Backpressure {
   private fatalSent = false;
   private failure: Error | undefined;
   private readonly flushMs: number;
+  private eagerBatches: number;
   private readonly maxBatch: number;
   private readonly highWater: number;
   private readonly maxBuffered: number;
@@ -119,6 +129,7 @@ export class ExecutionLogWriter implements Backpressure {
   ) {
     this.seq = startSeq;
     this.flushMs = opts.flushMs ?? 50;
+    this.eagerBatches = opts.eagerBatches ?? 3;
     this.maxBatch = opts.maxBatch ?? 5000;
     this.highWater = opts.highWater ?? 20_000;
     this.maxBuffered = Math.max(opts.maxBuffered ?? 100_000, this.highWater * 2);
@@ -172,7 +183,7 @@ export class ExecutionLogWriter implements Backpressure {
     if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
     if (this.loop) return; // the running loop takes it with the next batch
     if (this.queue.length >= this.maxBatch) this.startLoop();
-    else this.timer ??= setTimeout(() => this.startLoop(), this.flushMs);
+    else this.scheduled ??= this.schedule();
   }
 
   private withinLimit(node: string | null, step: string | null, line: string): boolean {
@@ -204,9 +215,19 @@ export class ExecutionLogWriter implements Backpressure {
     this.opts.onFatal?.(error);
   }
 
+  private schedule(): () => void {
+    if (this.eagerBatches > 0) this.eagerBatches--;
+    else if (this.flushMs > 0) {
+      const timer = setTimeout(() => this.startLoop(), this.flushMs);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(() => this.startLoop());
+    return () => clearImmediate(immediate);
+  }
+
   private startLoop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.scheduled?.();
+    this.scheduled = undefined;
     if (this.loop || this.queue.length === 0 || this.failure) return;
     this.loop = this.drain().finally(() => {
       this.loop = undefined;
@@ -280,9 +301,12 @@ export class ExecutionLogWriter implements Backpressure {
       stream[i] = r.stream;
       line[i] = r.line;
     }
-    await this.dataSource.transaction(async (m) => {
-      await m.query(INSERT_SQL, [this.executionId, seq, at, node, step, stream, line]);
-      await this.events.publish({ id: this.executionId, kind: 'logs' }, m);
-    });
+    // One statement, so one round trip: the rows and their notice commit together.
+    const params: unknown[] = [this.executionId, seq, at, node, step, stream, line];
+    const notice = this.events.noticeSql(
+      { id: this.executionId, kind: 'logs' },
+      (v) => `$${params.push(v)}`,
+    );
+    await this.dataSource.query(`WITH stored AS (${INSERT_SQL}) SELECT ${notice}`, params);
   }
 }

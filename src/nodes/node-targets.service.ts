@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainException, notFound } from '../common/errors.js';
-import { CredentialEntity } from './credential.entity.js';
 import { CredentialsService } from './credentials.service.js';
 import type { SshTarget } from './node-connection.js';
 import type { NodeFilter } from './node-filter.schema.js';
@@ -38,7 +37,14 @@ export class NodeTargetsService {
 
   /** Host, port, user, decrypted secret and host key policy for one node. */
   async connectionTarget(nodeId: string): Promise<SshTarget> {
-    const node = await this.dataSource.getRepository(NodeEntity).findOneBy({ id: nodeId });
+    // The node and its credential in one query (once per node per execution); getOne, as
+    // findOne's implicit take 1 over a join makes TypeORM read the ids first.
+    const node = await this.dataSource
+      .getRepository(NodeEntity)
+      .createQueryBuilder('n')
+      .leftJoinAndSelect('n.credential', 'c')
+      .where('n.id = :id', { id: nodeId })
+      .getOne();
     if (!node) throw notFound('Node', nodeId);
     if (node.disabled) {
       throw new DomainException('CONFLICT', `node "${node.name}" is disabled`, {
@@ -59,9 +65,8 @@ export class NodeTargetsService {
         { node: node.name },
       );
     }
-    const credential = await this.dataSource
-      .getRepository(CredentialEntity)
-      .findOneByOrFail({ id: node.credentialId });
+    const credential = node.credential;
+    if (!credential) throw notFound('Credential', node.credentialId);
     const secret = await this.credentials.decrypt(credential, node.name);
     return {
       node: node.name,

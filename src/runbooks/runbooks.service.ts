@@ -50,11 +50,14 @@ export function contentHash(def: RunbookDefinition): string {
 }
 
 const SYNC_LOCK = 0x46425253; // 'FBRS'
+/** Pinned versions the worker keeps in memory (they never change). */
+const PINNED_VERSIONS_KEPT = 200;
 
 @Injectable()
 export class RunbooksService implements OnApplicationBootstrap {
   private readonly logger = new Logger(RunbooksService.name);
   private lastSync: SyncReport | null = null;
+  private readonly pinned = new Map<string, RunbookVersionEntity>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -253,9 +256,23 @@ export class RunbooksService implements OnApplicationBootstrap {
   }
 
   /** Runbooks the caller may see, by name, description or tag search and kind. */
-  /** A pinned version by id, with no access check: for the worker running an execution of it. */
-  versionForRun(versionId: string): Promise<RunbookVersionEntity> {
-    return this.versions.findOneByOrFail({ id: versionId });
+  /**
+   * A pinned version by id, with no access check: for the worker running an execution of it.
+   * Versions never change (a trigger refuses UPDATE and DELETE), so the last few read are kept.
+   */
+  async versionForRun(versionId: string): Promise<RunbookVersionEntity> {
+    const cached = this.pinned.get(versionId);
+    if (cached) {
+      // Most recently used last: the first key is the one to forget.
+      this.pinned.delete(versionId);
+      this.pinned.set(versionId, cached);
+      return cached;
+    }
+    const version = await this.versions.findOneByOrFail({ id: versionId });
+    this.pinned.set(versionId, version);
+    if (this.pinned.size > PINNED_VERSIONS_KEPT)
+      this.pinned.delete(this.pinned.keys().next().value!);
+    return version;
   }
 
   async list(
