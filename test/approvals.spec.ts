@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecutionRepository } from '../src/executions/execution.repository.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { FINAL_STATUSES } from '../src/executions/execution-state.js';
 
 /**
  * Approvals (#13 item 1) through the real app on a real Postgres; steps run on the Firebreak
@@ -83,15 +84,7 @@ onError:
 `,
 };
 
-const FINAL = [
-  'succeeded',
-  'failed',
-  'canceled',
-  'timed_out',
-  'interrupted',
-  'rejected',
-  'expired',
-];
+const FINAL = FINAL_STATUSES;
 
 describe('approvals (real app, Postgres)', () => {
   let t: TestApp;
@@ -123,7 +116,7 @@ describe('approvals (real app, Postgres)', () => {
   const decide = (id: string, auth: string, body: object) =>
     post(`/executions/${id}/approvals`, body, auth);
   /** Polls (generous deadline) until the execution's status is one of `statuses`. */
-  const waitStatus = async (id: string, statuses: string[], timeoutMs = 60_000) => {
+  const waitStatus = async (id: string, statuses: readonly string[], timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await get(`/executions/${id}`);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestApp, type TestApp } from './support/app.js';
+import { FINAL_STATUSES } from '../src/executions/execution-state.js';
 
 /**
  * A `runbook` step whose child needs approval (#13): the parent checkpoints at the step and
@@ -70,15 +71,7 @@ steps:
 `,
 };
 
-const FINAL = [
-  'succeeded',
-  'failed',
-  'canceled',
-  'timed_out',
-  'interrupted',
-  'rejected',
-  'expired',
-];
+const FINAL = FINAL_STATUSES;
 
 describe('runbook steps whose child waits for approval (real app, Postgres)', () => {
   let t: TestApp;
@@ -113,7 +106,7 @@ describe('runbook steps whose child waits for approval (real app, Postgres)', ()
   const decide = (id: string, auth: string, body: object) =>
     t.http().post(`/executions/${id}/approvals`).set('Authorization', auth).send(body);
   /** Polls (generous deadline) until the execution's status is one of `statuses`. */
-  const waitStatus = async (id: string, statuses: string[], timeoutMs = 60_000) => {
+  const waitStatus = async (id: string, statuses: readonly string[], timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const res = await get(`/executions/${id}`);

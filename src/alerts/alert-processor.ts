@@ -270,17 +270,6 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           if (run.targets) {
             // Only `names` is templated, each value a literal name: `*` selects nothing.
             nodes = (await this.nodes.resolve(run.targets)).map((n) => n.name);
-            if (nodes.length === 0) {
-              runs.push({
-                runbook: run.runbook,
-                options: run.options,
-                nodes,
-                incident: ref,
-                alert: f.id,
-                error: `no node matches the trigger's targets (${JSON.stringify(run.targets.names ?? [])})`,
-              });
-              continue;
-            }
           }
           runs.push({
             runbook: run.runbook,
@@ -288,6 +277,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             nodes,
             incident: ref,
             alert: f.id,
+            ...(nodes?.length === 0
+              ? {
+                  error: `no node matches the trigger's targets (${JSON.stringify(run.targets?.names ?? [])})`,
+                }
+              : {}),
           });
         }
       }

@@ -1,3 +1,4 @@
+import { isFinal, type ExecutionStatus } from '../../src/executions/execution-state.js';
 import type { TestApp } from './app.js';
 import type { SshServer } from './sshd.js';
 
@@ -47,11 +48,7 @@ export async function waitFinished(t: TestApp, id: string, auth = t.adminAuth, t
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await t.http().get(`/executions/${id}`).set('Authorization', auth);
-    if (
-      ['succeeded', 'failed', 'canceled', 'timed_out', 'interrupted'].includes(
-        res.body.status as string,
-      )
-    ) {
+    if (isFinal(res.body.status as ExecutionStatus)) {
       return res.body as {
         status: string;
         error: string | null;
