@@ -21,4 +21,9 @@ export interface AlertBatch {
   alerts: InternalAlert[];
   /** Alerts the source left out (Alertmanager `truncatedAlerts`). */
   truncated: number;
+  /**
+   * The source's id of this delivery's event (PagerDuty `event.id`, CloudEvents `source` + `id`):
+   * a second delivery with the same id is the same delivery (a retry), not a new one.
+   */
+  eventId?: string;
 }
