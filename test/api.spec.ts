@@ -57,6 +57,10 @@ describe('API conventions (real app)', () => {
       'GET /metrics',
       'POST /auth/login',
       'POST /hooks/alertmanager/{id}',
+      'POST /hooks/cloudevents/{id}',
+      'POST /hooks/generic/{id}',
+      'POST /hooks/grafana/{id}',
+      'POST /hooks/pagerduty/{id}',
     ]);
   });
 

@@ -6,7 +6,7 @@ import type { InternalAlert } from './alert.js';
  * planned automatic runs are being started) → `processed`. Processed by any process's
  * AlertProcessor, one at a time per row (FOR UPDATE SKIP LOCKED), at start-up too.
  */
-export type DeliveryState = 'received' | 'starting' | 'processed';
+export type DeliveryState = 'received' | 'starting' | 'processed' | 'rejected';
 
 /** An automatic run planned for a delivery, and what became of it. */
 export interface PlannedRun {
@@ -23,6 +23,10 @@ export interface PlannedRun {
 /** One webhook delivery as received: the adapter's alerts and the group they came in. */
 @Entity('alert_deliveries')
 @Index('alert_deliveries_pending_idx', ['id'], { where: `"processed_at" IS NULL` })
+@Index('alert_deliveries_event_key', ['integrationId', 'eventId'], {
+  unique: true,
+  where: `"event_id" IS NOT NULL`,
+})
 export class AlertDeliveryEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',
@@ -56,6 +60,14 @@ export class AlertDeliveryEntity {
   /** After a failure: not tried again before this, so it holds up no other delivery meanwhile. */
   @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
   nextAttemptAt: Date | null;
+
+  /** The source's event id (PagerDuty `event.id`, …): a redelivery of it is this delivery. */
+  @Column({ name: 'event_id', type: 'varchar', length: 200, nullable: true })
+  eventId: string | null;
+
+  /** A rejected delivery's body as received (else null). */
+  @Column({ type: 'bytea', nullable: true, select: false })
+  payload?: Buffer | null;
 
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
   receivedAt: Date;

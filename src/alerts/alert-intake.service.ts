@@ -20,11 +20,22 @@ export class AlertIntakeService {
 
   async store(integration: IntegrationEntity, batch: AlertBatch, req: Request): Promise<string> {
     return this.dataSource.transaction(async (m) => {
-      const [{ id }] = await m.query<Array<{ id: string }>>(
-        `INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts")
-         VALUES ($1, 'received', $2, $3::jsonb) RETURNING "id"::text AS id`,
-        [integration.id, batch.groupKey, JSON.stringify(batch.alerts)],
+      // A redelivery of one source event (same event id) is that delivery, nothing new.
+      const [inserted] = await m.query<Array<{ id: string }>>(
+        `INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts", "event_id")
+         VALUES ($1, 'received', $2, $3::jsonb, $4)
+         ON CONFLICT ("integration_id", "event_id") WHERE "event_id" IS NOT NULL DO NOTHING
+         RETURNING "id"::text AS id`,
+        [integration.id, batch.groupKey, JSON.stringify(batch.alerts), batch.eventId ?? null],
       );
+      if (!inserted) {
+        const [earlier] = await m.query<Array<{ id: string }>>(
+          `SELECT "id"::text AS id FROM "alert_deliveries" WHERE "integration_id" = $1 AND "event_id" = $2`,
+          [integration.id, batch.eventId],
+        );
+        return earlier.id;
+      }
+      const { id } = inserted;
       await this.audit.record(
         {
           actorId: integration.userId,

@@ -9,6 +9,7 @@ import { AlertEntity } from './alert.entity.js';
 import { AlertIntakeService } from './alert-intake.service.js';
 import { AlertProcessor } from './alert-processor.js';
 import { AlertsAcl } from './alerts.acl.js';
+import { HookRejections } from './hook-rejections.js';
 import { HooksController } from './hooks.controller.js';
 import { IntegrationEntity } from './integration.entity.js';
 import { IntegrationsController } from './integrations.controller.js';
@@ -33,7 +34,13 @@ export class AlertsModule {
         incidents,
       ],
       controllers: config.role === 'worker' ? [] : [IntegrationsController, HooksController],
-      providers: [IntegrationsService, AlertIntakeService, AlertProcessor, AlertsAcl],
+      providers: [
+        IntegrationsService,
+        AlertIntakeService,
+        AlertProcessor,
+        AlertsAcl,
+        HookRejections,
+      ],
     };
   }
 }

@@ -8,8 +8,14 @@ import {
 } from 'typeorm';
 import type { Severity } from '../incidents/incident-rules.js';
 
-/** Alert sources with an adapter; grafana, pagerduty, generic and cloudevents are to come. */
-export const INTEGRATION_TYPES = ['alertmanager'] as const;
+/** Alert sources with an adapter; each has its URL `/hooks/<type>/<id>`. */
+export const INTEGRATION_TYPES = [
+  'alertmanager',
+  'grafana',
+  'pagerduty',
+  'generic',
+  'cloudevents',
+] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
 /** What an integration does with the alerts it receives. */
@@ -25,11 +31,16 @@ export interface IntegrationSettings {
   monitorOnResolve: boolean;
   /** Who commands the incidents it opens; null: its service identity. */
   commander: string | null;
+  /** Grafana: the header its HMAC signature comes in (`X-Grafana-Alerting-Signature`). */
+  signatureHeader?: string;
+  /** Grafana: the timestamp header configured beside the HMAC secret, if any (then signed). */
+  timestampHeader?: string | null;
 }
 
 /**
- * A source of alerts (an Alertmanager receiver, later Grafana, PagerDuty, CloudEvents): its URL is
- * `/hooks/<type>/<id>`, its secret is stored as a SHA-256 digest only, and it acts as its own
+ * A source of alerts (an Alertmanager receiver, a Grafana contact point, a PagerDuty webhook
+ * subscription, a generic or CloudEvents sender): its URL is `/hooks/<type>/<id>`, its secret is
+ * stored as a SHA-256 digest and sealed (for HMAC), never shown after it is set, and it acts as its own
  * service identity (the user `integration:<name>`), named on the audit trail.
  */
 @Entity('alert_integrations')
@@ -47,6 +58,19 @@ export class IntegrationEntity {
   /** hex SHA-256 of the secret; the secret itself is shown once, at creation. */
   @Column({ name: 'secret_hash', type: 'varchar', length: 64, select: false })
   secretHash?: string;
+
+  /**
+   * The secret sealed (integration-secret.ts), for HMAC verification; never in a response.
+   * Null for integrations made before it was stored (bearer/basic only until rotated).
+   */
+  @Column({ name: 'secret_ciphertext', type: 'bytea', nullable: true, select: false })
+  secretCiphertext?: Buffer | null;
+
+  @Column({ name: 'secret_iv', type: 'bytea', nullable: true, select: false })
+  secretIv?: Buffer | null;
+
+  @Column({ name: 'secret_auth_tag', type: 'bytea', nullable: true, select: false })
+  secretAuthTag?: Buffer | null;
 
   /** The service identity: a user with roles like anyone's, without a password. */
   @Column({ name: 'user_id', type: 'uuid' })

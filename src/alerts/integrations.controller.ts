@@ -1,11 +1,11 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuditContext } from '../audit/audit.service.js';
 import { Audit } from '../auth/current.decorator.js';
 import { CheckAbility } from '../common/access/acl.decorator.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { Inject } from '@nestjs/common';
-import type { IntegrationEntity } from './integration.entity.js';
+import { INTEGRATION_TYPES, type IntegrationEntity } from './integration.entity.js';
 import { IntegrationsService } from './integrations.service.js';
 
 const view = (i: IntegrationEntity, baseUrl: string) => ({
@@ -41,7 +41,7 @@ export class IntegrationsController {
       required: ['name', 'type'],
       properties: {
         name: { type: 'string', example: 'prometheus-main' },
-        type: { type: 'string', enum: ['alertmanager'] },
+        type: { type: 'string', enum: [...INTEGRATION_TYPES] },
         roles: { type: 'array', items: { type: 'string' }, example: ['responder'] },
         groups: { type: 'array', items: { type: 'string' } },
         severityLabel: { type: 'string', example: 'severity' },
@@ -50,12 +50,31 @@ export class IntegrationsController {
         autoRun: { type: 'array', items: { type: 'string' }, example: ['diagnose-host'] },
         monitorOnResolve: { type: 'boolean' },
         commander: { type: 'string' },
+        secret: {
+          type: 'string',
+          description: 'a secret the source generated or you chose (default: a random one)',
+        },
+        signatureHeader: { type: 'string', example: 'X-Grafana-Alerting-Signature' },
+        timestampHeader: { type: 'string', example: 'X-Grafana-Alerting-Timestamp' },
       },
     },
   })
   async create(@Body() body: unknown, @Audit() ctx: AuditContext) {
     const { integration, secret } = await this.integrations.create(body, ctx);
     return { ...view(integration, this.config.publicUrl), secret };
+  }
+
+  @Post(':id/secret')
+  @HttpCode(200)
+  @CheckAbility('update', 'Integration')
+  @ApiOperation({
+    summary:
+      "Set an integration's secret (admins): the one the source generated (PagerDuty's subscription secret), or none for a new random one, shown only in this response",
+  })
+  @ApiBody({ schema: { type: 'object', properties: { secret: { type: 'string' } } } })
+  async setSecret(@Param('id') id: string, @Body() body: unknown, @Audit() ctx: AuditContext) {
+    const { integration, secret } = await this.integrations.setSecret(id, body, ctx);
+    return { ...view(integration, this.config.publicUrl), ...(secret ? { secret } : {}) };
   }
 
   @Get()

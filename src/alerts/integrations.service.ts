@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
@@ -9,6 +9,8 @@ import { UsersService } from '../auth/users.service.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
 import { hasRole, ROLES } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { deriveKey } from '../config/keys.js';
 import type { Actor } from '../executions/executions.service.js';
 import { SEVERITIES } from '../incidents/incident-rules.js';
 import { fieldPath } from './adapters/alertmanager.js';
@@ -17,8 +19,15 @@ import {
   IntegrationEntity,
   type IntegrationSettings,
 } from './integration.entity.js';
+import { openSecret, sealSecret } from './integration-secret.js';
 
 const severity = z.enum(SEVERITIES);
+const secretValue = z
+  .string()
+  .regex(/^[\x21-\x7e]{16,512}$/, 'expected 16-512 printable ASCII characters, no spaces');
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an HTTP header name (letters, digits, dashes)');
 
 export const createIntegrationSchema = z.strictObject({
   name: z
@@ -40,7 +49,14 @@ export const createIntegrationSchema = z.strictObject({
     .optional(),
   monitorOnResolve: z.boolean().optional(),
   commander: z.string().min(1).max(64).optional(),
+  /** A secret the source generates (PagerDuty's subscription secret) or one you chose. */
+  secret: secretValue.optional(),
+  /** Grafana only: its HMAC signature header and, if configured there, its timestamp header. */
+  signatureHeader: headerName.optional(),
+  timestampHeader: headerName.nullable().optional(),
 });
+
+export const setSecretSchema = z.strictObject({ secret: secretValue.optional() });
 
 export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
 
@@ -51,6 +67,7 @@ export const DEFAULT_SEVERITY_MAP: IntegrationSettings['severityMap'] = {
   info: 'SEV4',
 };
 
+const generateSecret = () => `fbi_${randomBytes(32).toString('base64url')}`;
 const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 /**
@@ -60,12 +77,17 @@ const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').d
  */
 @Injectable()
 export class IntegrationsService {
+  private readonly key: Buffer;
+
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly users: UsersService,
     private readonly abilities: AbilityFactory,
-  ) {}
+  ) {
+    this.key = deriveKey(config.secretKey, 'integrations');
+  }
 
   private get repo() {
     return this.dataSource.getRepository(IntegrationEntity);
@@ -81,6 +103,10 @@ export class IntegrationsService {
         parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
       );
     const req = parsed.data;
+    if (req.type !== 'grafana')
+      for (const f of ['signatureHeader', 'timestampHeader'] as const)
+        if (req[f] !== undefined)
+          throw validationFailed([{ path: f, message: 'only a grafana integration has it' }]);
     if (await this.repo.existsBy({ name: req.name }))
       throw new DomainException(
         'CONFLICT',
@@ -106,6 +132,12 @@ export class IntegrationsService {
       autoRun: req.autoRun ?? [],
       monitorOnResolve: req.monitorOnResolve ?? true,
       commander: req.commander?.toLowerCase() ?? null,
+      ...(req.type === 'grafana'
+        ? {
+            signatureHeader: req.signatureHeader ?? 'X-Grafana-Alerting-Signature',
+            timestampHeader: req.timestampHeader ?? null,
+          }
+        : {}),
     };
     // `integration:` cannot be a username anyone creates through /users (no colon allowed there).
     const user = await this.users.create(
@@ -117,7 +149,7 @@ export class IntegrationsService {
       },
       ctx,
     );
-    const secret = `fbi_${randomBytes(32).toString('base64url')}`;
+    const secret = req.secret ?? generateSecret();
     const integration = await this.dataSource.transaction(async (m) => {
       const row = await m.save(
         m.create(IntegrationEntity, {
@@ -130,6 +162,7 @@ export class IntegrationsService {
           createdBy: ctx.actorName,
         }),
       );
+      await m.update(IntegrationEntity, row.id, this.sealed(row.id, secret));
       await this.audit.record(
         ctx,
         {
@@ -144,6 +177,59 @@ export class IntegrationsService {
     });
     delete integration.secretHash;
     return { integration, secret };
+  }
+
+  private sealed(id: string, secret: string) {
+    const s = sealSecret(this.key, id, secret);
+    return {
+      secretHash: digest(secret).toString('hex'),
+      secretCiphertext: s.ciphertext,
+      secretIv: s.iv,
+      secretAuthTag: s.authTag,
+    };
+  }
+
+  /**
+   * Sets the secret (the one a source generated, e.g. PagerDuty's, or a new random one, shown
+   * only in this answer); the old one stops working at once. Audited, never with the value.
+   */
+  async setSecret(
+    id: string,
+    body: unknown,
+    ctx: AuditContext,
+  ): Promise<{ integration: IntegrationEntity; secret: string | null }> {
+    const integration = await this.get(id);
+    const parsed = setSecretSchema.safeParse(body ?? {});
+    if (!parsed.success)
+      throw validationFailed(
+        parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
+      );
+    const secret = parsed.data.secret ?? generateSecret();
+    await this.dataSource.transaction(async (m) => {
+      await m.update(IntegrationEntity, integration.id, this.sealed(integration.id, secret));
+      await this.audit.record(
+        ctx,
+        {
+          action: 'integration.secret',
+          subjectType: 'Integration',
+          subjectId: integration.id,
+          details: { name: integration.name, generated: !parsed.data.secret },
+        },
+        m,
+      );
+    });
+    return { integration, secret: parsed.data.secret ? null : secret };
+  }
+
+  /** The secret itself, for HMAC verification; null if none is sealed or it does not open. */
+  signingSecret(integration: IntegrationEntity): string | null {
+    const { secretCiphertext, secretIv, secretAuthTag } = integration;
+    if (!secretCiphertext || !secretIv || !secretAuthTag) return null;
+    return openSecret(this.key, integration.id, {
+      ciphertext: secretCiphertext,
+      iv: secretIv,
+      authTag: secretAuthTag,
+    });
   }
 
   list(): Promise<IntegrationEntity[]> {
@@ -164,7 +250,7 @@ export class IntegrationsService {
     if (!z.uuid().safeParse(id).success) return null;
     const row = await this.repo
       .createQueryBuilder('i')
-      .addSelect('i.secretHash')
+      .addSelect(['i.secretHash', 'i.secretCiphertext', 'i.secretIv', 'i.secretAuthTag'])
       .where('i.id = :id', { id })
       .getOne();
     return row && row.type === type && !row.disabled ? row : null;

@@ -1,0 +1,474 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { labelsFingerprint } from '../src/alerts/adapters/common.js';
+import { signFirebreak } from '../src/alerts/hook-signatures.js';
+import { startTestApp, type TestApp } from './support/app.js';
+import { waitFinished } from './support/fleet.js';
+
+/** A diagnostic a Keptn remediation.triggered event starts, on the node its labels name. */
+const RUNBOOK = `
+name: diagnose-service
+description: Looks at a service for a remediation request
+kind: diagnostic
+options:
+  - name: service
+    type: string
+    pattern: '^[a-z0-9-]+$'
+    required: true
+steps:
+  - name: look
+    run: echo looking at {{ options.service }} on {{ node.name }}
+triggers:
+  - alert:
+      match: { ce_type: sh.keptn.event.remediation.triggered }
+    options: { service: '{{ alert.labels.service }}' }
+    targets:
+      nodes:
+        names: ['{{ alert.labels.instance }}']
+`;
+
+const fixture = (name: string) =>
+  readFileSync(join(import.meta.dirname, 'fixtures', 'alerts', name));
+const fixtureJson = <T = Record<string, unknown>>(name: string) =>
+  JSON.parse(fixture(name).toString()) as T;
+
+/** PagerDuty's published signing vector (go-pagerduty webhookv3_test.go). */
+const PD_SECRET = 'lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK';
+const PD_SIGNATURE = 'v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd';
+
+const hmac = (secret: string, data: string | Buffer) =>
+  createHmac('sha256', secret).update(data).digest('hex');
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Polls `fn` until it returns something truthy (generous deadline; no timing assertions). */
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>) {
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Integration {
+  id: string;
+  url: string;
+  secret: string;
+  type: string;
+}
+
+describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real app and Postgres)', () => {
+  let t: TestApp;
+  let dir: string;
+  const made: Record<string, Integration> = {};
+
+  const sql = <T = Record<string, unknown>>(query: string, params: unknown[] = []) =>
+    t.app.get(DataSource).query<T[]>(query, params);
+  const admin = () => ({ Authorization: t.adminAuth });
+  const post = (type: string, id: string, body: string | Buffer, headers: Record<string, string>) =>
+    t
+      .http()
+      .post(`/hooks/${type}/${id}`)
+      .set({ 'Content-Type': 'application/json', ...headers })
+      .send(typeof body === 'string' ? body : body.toString('utf8'));
+  const denials = async (id: string) =>
+    (
+      await sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.unauthenticated' AND subject_id = $1`,
+        [id],
+      )
+    )[0].n;
+  const processed = (delivery: string) =>
+    until(`delivery ${delivery} processed`, async () => {
+      const [d] = await sql(`SELECT state FROM alert_deliveries WHERE id = $1`, [delivery]);
+      return d?.state === 'processed';
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-alert-sources-'));
+    writeFileSync(join(dir, 'diagnose-service.yaml'), RUNBOOK);
+    t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true', BODY_LIMIT: '64kb' });
+    const create = async (body: Record<string, unknown>) => {
+      const res = await t.http().post('/integrations').set(admin()).send(body);
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      made[body.name as string] = res.body;
+    };
+    await create({ name: 'grafana-token', type: 'grafana' });
+    await create({
+      name: 'grafana-signed',
+      type: 'grafana',
+      timestampHeader: 'X-Grafana-Alerting-Timestamp',
+    });
+    await create({ name: 'pagerduty', type: 'pagerduty' });
+    await create({ name: 'generic', type: 'generic' });
+    await create({ name: 'keptn', type: 'cloudevents', autoRun: ['diagnose-service'] });
+  });
+  afterAll(async () => {
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps every secret write-only: shown once, sealed at rest, in no later response', async () => {
+    for (const i of Object.values(made)) {
+      expect(i.url).toMatch(new RegExp(`/hooks/${i.type}/${i.id}$`));
+      expect(i.secret).toMatch(/^fbi_/);
+      const again = await t.http().get(`/integrations/${i.id}`).set(admin());
+      expect(JSON.stringify(again.body)).not.toContain(i.secret);
+    }
+    const list = await t.http().get('/integrations').set(admin());
+    expect(JSON.stringify(list.body)).not.toMatch(/fbi_|secret/i);
+    const rows = await sql<{ secret_ciphertext: Buffer }>(
+      `SELECT secret_ciphertext FROM alert_integrations`,
+    );
+    expect(rows).toHaveLength(5);
+    for (const r of rows) expect(r.secret_ciphertext.toString('latin1')).not.toContain('fbi_');
+    const audit = await sql<{ d: string }>(`SELECT details::text AS d FROM audit_log`);
+    for (const i of Object.values(made))
+      expect(audit.some((a) => a.d.includes(i.secret))).toBe(false);
+    // Grafana-only settings are refused elsewhere, naming the field.
+    const bad = await t
+      .http()
+      .post('/integrations')
+      .set(admin())
+      .send({ name: 'generic-2', type: 'generic', timestampHeader: 'X-Ts' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details).toEqual([
+      { path: 'timestampHeader', message: 'only a grafana integration has it' },
+    ]);
+  });
+
+  it('Grafana: bearer or basic auth; mixed statuses become firing and resolved alerts', async () => {
+    const g = made['grafana-token'];
+    const body = fixtureJson<{ alerts: Array<Record<string, unknown>> }>('grafana-webhook.json');
+    body.alerts[1].status = 'resolved';
+    body.alerts[1].endsAt = '2021-10-12T10:01:03.157076+02:00';
+    const res = await post('grafana', g.id, JSON.stringify(body), {
+      Authorization: `Bearer ${g.secret}`,
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.alerts).toBe(2);
+    await processed(res.body.delivery);
+    const alerts = await sql(
+      `SELECT fingerprint, status, incident_id FROM alerts WHERE integration_id = $1 ORDER BY fingerprint`,
+      [g.id],
+    );
+    expect(alerts.map((a) => [a.fingerprint, a.status])).toEqual([
+      ['bc97ff14869b13e3', 'resolved'],
+      ['c6eadffa33fcdf37', 'firing'],
+    ]);
+    expect(alerts.find((a) => a.status === 'firing')!.incident_id).toBeTruthy();
+    const basic = Buffer.from(`grafana:${g.secret}`).toString('base64');
+    expect(
+      (await post('grafana', g.id, JSON.stringify(body), { Authorization: `Basic ${basic}` }))
+        .status,
+    ).toBe(202);
+  });
+
+  it('Grafana: the HMAC signature over "<timestamp>:<body>" when a timestamp header is configured', async () => {
+    const g = made['grafana-signed'];
+    const raw = fixture('grafana-webhook.json');
+    const ts = String(now());
+    const signed = (sig: string, stamp = ts) =>
+      post('grafana', g.id, raw, {
+        'X-Grafana-Alerting-Signature': sig,
+        'X-Grafana-Alerting-Timestamp': stamp,
+      });
+    const ok = await signed(hmac(g.secret, `${ts}:${raw.toString()}`));
+    expect(ok.status, JSON.stringify(ok.body)).toBe(202);
+    const before = await denials(g.id);
+    // Body-only signature, an old timestamp, no signature (even with the right bearer): refused.
+    const old = String(now() - 3600);
+    const refused = [
+      await signed(hmac(g.secret, raw)),
+      await signed(hmac(g.secret, `${old}:${raw.toString()}`), old),
+      await post('grafana', g.id, raw, { Authorization: `Bearer ${g.secret}` }),
+    ];
+    for (const r of refused) {
+      expect(r.status).toBe(401);
+      expect(r.body).toMatchObject({
+        code: 'AUTH_REQUIRED',
+        message: 'missing or wrong credentials for this hook',
+      });
+      expect(JSON.stringify(r.body)).not.toMatch(/signature|timestamp|window/i);
+    }
+    expect(await denials(g.id)).toBe(before + 3);
+    const reasons = await sql(
+      `SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'alert.unauthenticated' AND subject_id = $1 ORDER BY id`,
+      [g.id],
+    );
+    expect(reasons.slice(-3).map((r) => r.reason)).toEqual([
+      'wrong signature',
+      'signature timestamp outside the replay window',
+      'no signature',
+    ]);
+  });
+
+  it("PagerDuty: the subscription's own secret, PagerDuty's published signed body; a replay is not a second delivery", async () => {
+    const p = made.pagerduty;
+    const set = await t
+      .http()
+      .post(`/integrations/${p.id}/secret`)
+      .set(admin())
+      .send({ secret: PD_SECRET });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(JSON.stringify(set.body)).not.toContain(PD_SECRET);
+    const raw = fixture('pagerduty-signed-body.json');
+    const first = await post('pagerduty', p.id, raw, { 'X-PagerDuty-Signature': PD_SIGNATURE });
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const replay = await post('pagerduty', p.id, raw, {
+      'X-PagerDuty-Signature': `v1=${'0'.repeat(64)},${PD_SIGNATURE}`,
+    });
+    expect(replay.status).toBe(202);
+    expect(replay.body.delivery).toBe(first.body.delivery);
+    await processed(first.body.delivery);
+    expect(
+      await sql(`SELECT id FROM alert_deliveries WHERE integration_id = $1`, [p.id]),
+    ).toHaveLength(1);
+    const [alert] = await sql(
+      `SELECT fingerprint, status, labels, incident_id FROM alerts WHERE integration_id = $1`,
+      [p.id],
+    );
+    expect(alert).toMatchObject({
+      fingerprint: 'pagerduty:PGR0VU2',
+      status: 'firing',
+      labels: { alertname: 'A little bump in the road', priority: 'P1', urgency: 'high' },
+    });
+    expect(alert.incident_id).toBeTruthy();
+
+    // The incident resolves: a fresh event, freshly signed, resolves the same alert.
+    const resolved = JSON.parse(raw.toString());
+    Object.assign(resolved.event, { id: 'resolved-1', event_type: 'incident.resolved' });
+    resolved.event.data.status = 'resolved';
+    const body = JSON.stringify(resolved);
+    const r = await post('pagerduty', p.id, body, {
+      'X-PagerDuty-Signature': `v1=${hmac(PD_SECRET, body)}`,
+    });
+    expect(r.status).toBe(202);
+    await processed(r.body.delivery);
+    const [after] = await sql(`SELECT status FROM alerts WHERE integration_id = $1`, [p.id]);
+    expect(after.status).toBe('resolved');
+
+    // An event that is not about an incident: understood, nothing stored.
+    const noteBody = JSON.stringify(fixtureJson('pagerduty-service-updated.json'));
+    const ignored = await post('pagerduty', p.id, noteBody, {
+      'X-PagerDuty-Signature': `v1=${hmac(PD_SECRET, noteBody)}`,
+    });
+    expect(ignored.status).toBe(202);
+    expect(ignored.body).toEqual({
+      delivery: null,
+      alerts: 0,
+      ignored: 'service.updated is not an incident event',
+    });
+  });
+
+  it('PagerDuty: a wrong, missing or old-secret signature is 401; the integration secret as a bearer is not enough', async () => {
+    const p = made.pagerduty;
+    const raw = fixture('pagerduty-signed-body.json');
+    const before = await denials(p.id);
+    const tries: Array<Record<string, string>> = [
+      { 'X-PagerDuty-Signature': `v1=${hmac('another-secret', raw)}` },
+      {},
+      // The secret made at creation was replaced by PagerDuty's: it signs nothing any more.
+      { 'X-PagerDuty-Signature': `v1=${hmac(p.secret, raw)}` },
+      { Authorization: `Bearer ${PD_SECRET}` },
+    ];
+    for (const h of tries) expect((await post('pagerduty', p.id, raw, h)).status).toBe(401);
+    expect(await denials(p.id)).toBe(before + tries.length);
+  });
+
+  it('an integration answers only on its own type: no walk-around through another source URL', async () => {
+    const g = made['grafana-token'];
+    const raw = fixture('pagerduty-signed-body.json');
+    for (const [type, i] of [
+      ['pagerduty', g],
+      ['alertmanager', g],
+      ['generic', made.keptn],
+      ['cloudevents', made.generic],
+    ] as const) {
+      const res = await post(type, i.id, raw, {
+        Authorization: `Bearer ${i.secret}`,
+        'X-PagerDuty-Signature': PD_SIGNATURE,
+      });
+      expect(res.status).toBe(404);
+    }
+    expect((await post('generic', randomUUID(), '{}', {})).status).toBe(404);
+    expect((await post('generic', 'not-a-uuid', '{}', {})).status).toBe(404);
+  });
+
+  it('generic JSON: HMAC with a timestamp (or a bearer); fingerprints from the sorted labels', async () => {
+    const g = made.generic;
+    const body = JSON.stringify([
+      {
+        status: 'firing',
+        labels: { alertname: 'DiskFull', instance: 'web-1' },
+        annotations: { summary: 'disk full' },
+        links: [{ href: 'https://grafana.example/d/disk' }],
+      },
+    ]);
+    const ts = now();
+    const res = await post('generic', g.id, body, {
+      'X-Firebreak-Timestamp': String(ts),
+      'X-Firebreak-Signature': signFirebreak(g.secret, body, ts),
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await processed(res.body.delivery);
+    const rows = await sql(
+      `SELECT fingerprint, generator_url FROM alerts WHERE integration_id = $1`,
+      [g.id],
+    );
+    expect(rows).toEqual([
+      {
+        fingerprint: labelsFingerprint({ alertname: 'DiskFull', instance: 'web-1' }),
+        generator_url: 'https://grafana.example/d/disk',
+      },
+    ]);
+    // The same labels in another order are the same alert: a repeat, not a second one.
+    const again = JSON.stringify([
+      { status: 'firing', labels: { instance: 'web-1', alertname: 'DiskFull' } },
+    ]);
+    const r2 = await post('generic', g.id, again, { Authorization: `Bearer ${g.secret}` });
+    expect(r2.status).toBe(202);
+    await processed(r2.body.delivery);
+    expect(await sql(`SELECT id FROM alerts WHERE integration_id = $1`, [g.id])).toHaveLength(1);
+    // Replay outside the window, a signature over other bytes: 401.
+    const old = ts - 3600;
+    for (const h of [
+      {
+        'X-Firebreak-Timestamp': String(old),
+        'X-Firebreak-Signature': signFirebreak(g.secret, body, old),
+      },
+      {
+        'X-Firebreak-Timestamp': String(ts),
+        'X-Firebreak-Signature': signFirebreak(g.secret, `${body} `, ts),
+      },
+    ])
+      expect((await post('generic', g.id, body, h)).status).toBe(401);
+  });
+
+  it('a body the adapter does not understand: 400 naming the field, stored as rejected, counted; never a 500', async () => {
+    const g = made.generic;
+    const auth = { Authorization: `Bearer ${g.secret}` };
+    const bad = JSON.stringify({ alerts: [{ status: 'pending', labels: { a: 'b' } }] });
+    const res = await post('generic', g.id, bad, auth);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.details).toEqual([expect.objectContaining({ path: 'alerts[0].status' })]);
+    const malformed = await post('generic', g.id, '{"alerts": [', auth);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.details[0].path).toBe('body');
+    const nul = await post('generic', g.id, '{"status":"firing","labels":{"a":"\\u0000"}}', auth);
+    expect(nul.status).toBe(400);
+    const rejected = await sql<{ error: string; payload: Buffer; processed_at: Date }>(
+      `SELECT error, payload, processed_at FROM alert_deliveries WHERE integration_id = $1 AND state = 'rejected' ORDER BY id`,
+      [g.id],
+    );
+    expect(rejected).toHaveLength(3);
+    expect(rejected[0].payload.toString()).toBe(bad);
+    expect(JSON.parse(rejected[0].error)[0].path).toBe('alerts[0].status');
+    expect(rejected.every((r) => r.processed_at)).toBe(true);
+    const metrics = await t.http().get('/metrics');
+    expect(metrics.text).toMatch(
+      /firebreak_alert_hook_rejected_total\{source="generic",reason="invalid_payload"\} 3/,
+    );
+    expect(metrics.text).toMatch(
+      /firebreak_alert_hook_rejected_total\{source="pagerduty",reason="unauthenticated"\} [1-9]/,
+    );
+    // Unauthenticated junk is refused before it is read, and never stored.
+    expect((await post('generic', g.id, bad, { Authorization: 'Bearer nope' })).status).toBe(401);
+    expect(
+      await sql(
+        `SELECT id FROM alert_deliveries WHERE integration_id = $1 AND state = 'rejected'`,
+        [g.id],
+      ),
+    ).toHaveLength(3);
+  });
+
+  it('a body over the limit is 413, for every source', async () => {
+    const big = JSON.stringify({ pad: 'x'.repeat(70 * 1024) });
+    for (const i of Object.values(made)) {
+      const res = await post(i.type, i.id, big, { Authorization: `Bearer ${i.secret}` });
+      expect(res.status).toBe(413);
+    }
+  });
+
+  it('CloudEvents: a Keptn remediation.triggered (structured mode) opens an incident and runs the diagnostic on the node it names', async () => {
+    const k = made.keptn;
+    const event = fixtureJson<{ data: { labels: Record<string, string> } }>(
+      'keptn-remediation-triggered.json',
+    );
+    event.data.labels.instance = 'localhost';
+    const res = await t
+      .http()
+      .post(`/hooks/cloudevents/${k.id}`)
+      .set({ 'Content-Type': 'application/cloudevents+json', Authorization: `Bearer ${k.secret}` })
+      .send(JSON.stringify(event));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await processed(res.body.delivery);
+    const [alert] = await sql(
+      `SELECT fingerprint, incident_id FROM alerts WHERE integration_id = $1`,
+      [k.id],
+    );
+    expect(alert.fingerprint).toBe('keptn:a3e5f16d-8888-4720-82c7-6995062905c1');
+    expect(alert.incident_id).toBeTruthy();
+    const run = await until('the diagnostic run', async () => {
+      const list = (await t.http().get('/executions?runbook=diagnose-service').set(admin()))
+        .body as Array<{ id: string; trigger: string; actor: string }>;
+      return list[0];
+    });
+    expect(run).toMatchObject({ trigger: 'alert', actor: 'integration:keptn' });
+    expect((await waitFinished(t, run.id)).status).toBe('succeeded');
+  });
+
+  it('CloudEvents: binary mode (ce-* headers) with a signature; the same event twice is one delivery; batches are 415', async () => {
+    const k = made.keptn;
+    const data = JSON.stringify({
+      project: 'sockshop',
+      service: 'carts',
+      labels: { instance: 'db-9' },
+    });
+    const ts = now();
+    const binary = () =>
+      post('cloudevents', k.id, data, {
+        'ce-specversion': '1.0',
+        'ce-type': 'com.example.disk.full',
+        'ce-source': '/monitoring/disk',
+        'ce-id': 'evt-42',
+        'ce-subject': 'db-9',
+        'X-Firebreak-Timestamp': String(ts),
+        'X-Firebreak-Signature': signFirebreak(k.secret, data, ts),
+      });
+    const first = await binary();
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const second = await binary();
+    expect(second.body.delivery).toBe(first.body.delivery);
+    await processed(first.body.delivery);
+    const rows = await sql(
+      `SELECT labels FROM alerts WHERE integration_id = $1 AND labels->>'ce_type' = 'com.example.disk.full'`,
+      [k.id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].labels).toMatchObject({
+      service: 'carts',
+      instance: 'db-9',
+      ce_subject: 'db-9',
+    });
+    const missing = await post('cloudevents', k.id, data, { Authorization: `Bearer ${k.secret}` });
+    expect(missing.status).toBe(400);
+    expect(missing.body.details.map((d: { path: string }) => d.path)).toContain(
+      'header ce-specversion',
+    );
+    const batch = await t
+      .http()
+      .post(`/hooks/cloudevents/${k.id}`)
+      .set({
+        'Content-Type': 'application/cloudevents-batch+json',
+        Authorization: `Bearer ${k.secret}`,
+      })
+      .send('[]');
+    expect(batch.status).toBe(415);
+  });
+});
