@@ -349,6 +349,39 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
       expect((await post('generic', g.id, body, h)).status).toBe(401);
   });
 
+  it('an integration whose secret was stored before it was sealed takes no signature (its bearer still works)', async () => {
+    const g = made.generic;
+    const saved = await sql<{ c: Buffer; iv: Buffer; tag: Buffer }>(
+      `SELECT secret_ciphertext AS c, secret_iv AS iv, secret_auth_tag AS tag FROM alert_integrations WHERE id = $1`,
+      [g.id],
+    );
+    await sql(
+      `UPDATE alert_integrations SET secret_ciphertext = NULL, secret_iv = NULL, secret_auth_tag = NULL WHERE id = $1`,
+      [g.id],
+    );
+    try {
+      const body = JSON.stringify({ status: 'firing', labels: { alertname: 'Old' } });
+      const ts = now();
+      const signed = await post('generic', g.id, body, {
+        'X-Firebreak-Timestamp': String(ts),
+        'X-Firebreak-Signature': signFirebreak(g.secret, body, ts),
+      });
+      expect(signed.status).toBe(401);
+      const [last] = await sql<{ reason: string }>(
+        `SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'alert.unauthenticated' AND subject_id = $1 ORDER BY id DESC LIMIT 1`,
+        [g.id],
+      );
+      expect(last.reason).toBe('no signing secret stored: set the secret again');
+      const bearer = await post('generic', g.id, body, { Authorization: `Bearer ${g.secret}` });
+      expect(bearer.status).toBe(202);
+    } finally {
+      await sql(
+        `UPDATE alert_integrations SET secret_ciphertext = $2, secret_iv = $3, secret_auth_tag = $4 WHERE id = $1`,
+        [g.id, saved[0].c, saved[0].iv, saved[0].tag],
+      );
+    }
+  });
+
   it('a body the adapter does not understand: 400 naming the field, stored as rejected, counted; never a 500', async () => {
     const g = made.generic;
     const auth = { Authorization: `Bearer ${g.secret}` };

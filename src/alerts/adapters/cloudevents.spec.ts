@@ -107,6 +107,18 @@ describe('the CloudEvents 1.0 adapter (spec and Keptn examples)', () => {
       body: undefined,
     });
     expect(!b.ok && b.problems.map((p) => p.path)).toEqual(['header ce-type']);
+    const long = adaptCloudEvent({
+      mode: 'binary',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': '1',
+        'ce-source': 's',
+        'ce-type': 't',
+        'ce-shkeptncontext': 'x'.repeat(101),
+      },
+      body: undefined,
+    });
+    expect(!long.ok && long.problems.map((p) => p.path)).toEqual(['header ce-shkeptncontext']);
     const d = fixtureJson<Event>('keptn-remediation-triggered.json');
     d.data!.problem = { ProblemTitle: 7 };
     const bad = adaptCloudEvent({ mode: 'structured', headers: {}, body: d });

@@ -25,7 +25,8 @@ const contextSchema = z.looseObject({
   subject: attr.optional(),
   time: z.iso.datetime({ offset: true, local: false }).optional(),
   datacontenttype: attr.optional(),
-  shkeptncontext: attr.optional(),
+  /** A UUID in Keptn; bounded, since it becomes the alert's fingerprint (≤ 128 characters). */
+  shkeptncontext: text.pipe(z.string().min(1).max(100)).optional(),
 });
 
 const stringMap = z
