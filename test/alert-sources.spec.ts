@@ -263,6 +263,14 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
       alerts: 0,
       ignored: 'service.updated is not an incident event',
     });
+    const [audited] = await sql<{ actor_name: string; reason: string }>(
+      `SELECT actor_name, details->>'reason' AS reason FROM audit_log WHERE action = 'alert.ignored' AND subject_id = $1`,
+      [p.id],
+    );
+    expect(audited).toEqual({
+      actor_name: 'integration:pagerduty',
+      reason: 'service.updated is not an incident event',
+    });
   });
 
   it('PagerDuty: a wrong, missing or old-secret signature is 401; the integration secret as a bearer is not enough', async () => {

@@ -49,6 +49,25 @@ export class HookRejections {
     });
   }
 
+  /** An event understood but not about an alert (PagerDuty `service.updated`): audited only. */
+  async ignored(integration: IntegrationEntity, reason: string, req: Request) {
+    await this.audit.record(this.identity(integration, req), {
+      action: 'alert.ignored',
+      subjectType: 'Integration',
+      subjectId: integration.id,
+      details: { reason },
+    });
+  }
+
+  private identity(integration: IntegrationEntity, req: Request) {
+    return {
+      actorId: integration.userId,
+      actorName: integration.username,
+      requestId: (req as FirebreakRequest).id ?? null,
+      sourceIp: req.ip ?? null,
+    };
+  }
+
   /** Stores the rejected delivery and its audit entry (one transaction); returns its id. */
   async invalid(
     integration: IntegrationEntity,
@@ -64,12 +83,7 @@ export class HookRejections {
         [integration.id, JSON.stringify(problems), raw.subarray(0, KEPT_BYTES)],
       );
       await this.audit.record(
-        {
-          actorId: integration.userId,
-          actorName: integration.username,
-          requestId: (req as FirebreakRequest).id ?? null,
-          sourceIp: req.ip ?? null,
-        },
+        this.identity(integration, req),
         {
           action: 'alert.rejected',
           outcome: 'failure',

@@ -125,7 +125,10 @@ export class HooksController {
       await this.rejections.invalid(integration, raw, result.problems, req);
       throw validationFailed(result.problems);
     }
-    if (result.batch === null) return { delivery: null, alerts: 0, ignored: result.ignored };
+    if (result.batch === null) {
+      await this.rejections.ignored(integration, result.ignored, req);
+      return { delivery: null, alerts: 0, ignored: result.ignored };
+    }
     const delivery = await this.intake.store(integration, result.batch, req);
     return { delivery, alerts: result.batch.alerts.length };
   }
