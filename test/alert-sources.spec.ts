@@ -512,4 +512,48 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
       .send('[]');
     expect(batch.status).toBe(415);
   });
+
+  it('PATCH changes settings (admins only, audited): a timestamp header added later is enforced; a disabled integration takes nothing', async () => {
+    const g = made['grafana-token'];
+    const patch = (id: string, body: object, auth = t.adminAuth) =>
+      t.http().patch(`/integrations/${id}`).set('Authorization', auth).send(body);
+    const responder = await t.userWithRoles(['responder']);
+    expect((await patch(g.id, { monitorOnResolve: false }, responder.auth)).status).toBe(403);
+    const bad = await patch(g.id, { name: 'renamed', defaultSeverity: 'SEV9' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'defaultSeverity',
+      'name',
+    ]);
+    expect((await patch(made.generic.id, { timestampHeader: 'X-Ts' })).status).toBe(400);
+
+    const res = await patch(g.id, { timestampHeader: 'X-Grafana-Alerting-Timestamp' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      timestampHeader: 'X-Grafana-Alerting-Timestamp',
+      signatureHeader: 'X-Grafana-Alerting-Signature',
+      severityLabel: 'severity',
+    });
+    expect(JSON.stringify(res.body)).not.toContain(g.secret);
+    const raw = fixture('grafana-webhook.json');
+    expect((await post('grafana', g.id, raw, { Authorization: `Bearer ${g.secret}` })).status).toBe(
+      401,
+    );
+    const ts = String(now());
+    const signed = await post('grafana', g.id, raw, {
+      'X-Grafana-Alerting-Signature': hmac(g.secret, `${ts}:${raw.toString()}`),
+      'X-Grafana-Alerting-Timestamp': ts,
+    });
+    expect(signed.status).toBe(202);
+
+    expect((await patch(g.id, { disabled: true })).body.disabled).toBe(true);
+    expect((await post('grafana', g.id, raw, { Authorization: `Bearer ${g.secret}` })).status).toBe(
+      404,
+    );
+    const audit = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'integration.update' AND subject_id = $1`,
+      [g.id],
+    );
+    expect(audit[0].n).toBe(2);
+  });
 });

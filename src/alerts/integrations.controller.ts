@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuditContext } from '../audit/audit.service.js';
 import { Audit } from '../auth/current.decorator.js';
@@ -62,6 +62,32 @@ export class IntegrationsController {
   async create(@Body() body: unknown, @Audit() ctx: AuditContext) {
     const { integration, secret } = await this.integrations.create(body, ctx);
     return { ...view(integration, this.config.publicUrl), secret };
+  }
+
+  @Patch(':id')
+  @CheckAbility('update', 'Integration')
+  @ApiOperation({
+    summary:
+      'Change an integration (admins): severity mapping, autoRun, monitorOnResolve, commander, disabled, Grafana signature headers',
+  })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      properties: {
+        severityLabel: { type: 'string' },
+        severityMap: { type: 'object' },
+        defaultSeverity: { type: 'string' },
+        autoRun: { type: 'array', items: { type: 'string' } },
+        monitorOnResolve: { type: 'boolean' },
+        commander: { type: 'string', nullable: true },
+        disabled: { type: 'boolean' },
+        signatureHeader: { type: 'string' },
+        timestampHeader: { type: 'string', nullable: true },
+      },
+    },
+  })
+  async update(@Param('id') id: string, @Body() body: unknown, @Audit() ctx: AuditContext) {
+    return view(await this.integrations.update(id, body, ctx), this.config.publicUrl);
   }
 
   @Post(':id/secret')

@@ -13,7 +13,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
 import type { Actor } from '../executions/executions.service.js';
 import { SEVERITIES } from '../incidents/incident-rules.js';
-import { fieldPath } from './adapters/alertmanager.js';
+import { problemsOf } from './adapters/common.js';
 import {
   INTEGRATION_TYPES,
   IntegrationEntity,
@@ -58,6 +58,22 @@ export const createIntegrationSchema = z.strictObject({
 
 export const setSecretSchema = z.strictObject({ secret: secretValue.optional() });
 
+/** What an admin may change later (name, type and identity stay: the URL and audit name them). */
+export const updateIntegrationSchema = createIntegrationSchema
+  .pick({
+    severityLabel: true,
+    severityMap: true,
+    defaultSeverity: true,
+    autoRun: true,
+    monitorOnResolve: true,
+    signatureHeader: true,
+    timestampHeader: true,
+  })
+  .extend({
+    commander: z.string().min(1).max(64).nullable().optional(),
+    disabled: z.boolean().optional(),
+  });
+
 export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
 
 export const DEFAULT_SEVERITY_MAP: IntegrationSettings['severityMap'] = {
@@ -98,10 +114,7 @@ export class IntegrationsService {
     ctx: AuditContext,
   ): Promise<{ integration: IntegrationEntity; secret: string }> {
     const parsed = createIntegrationSchema.safeParse(body);
-    if (!parsed.success)
-      throw validationFailed(
-        parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
-      );
+    if (!parsed.success) throw validationFailed(problemsOf(parsed.error));
     const req = parsed.data;
     if (req.type !== 'grafana')
       for (const f of ['signatureHeader', 'timestampHeader'] as const)
@@ -115,16 +128,7 @@ export class IntegrationsService {
           name: req.name,
         },
       );
-    if (req.commander) {
-      const c = await this.users.findByUsername(req.commander);
-      if (!c || c.disabled || !hasRole(c, 'responder'))
-        throw validationFailed([
-          {
-            path: 'commander',
-            message: `${JSON.stringify(req.commander)} is not an enabled user with the responder role or higher`,
-          },
-        ]);
-    }
+    if (req.commander) await this.checkCommander(req.commander);
     const settings: IntegrationSettings = {
       severityLabel: req.severityLabel ?? 'severity',
       severityMap: req.severityMap ?? DEFAULT_SEVERITY_MAP,
@@ -179,6 +183,54 @@ export class IntegrationsService {
     return { integration, secret };
   }
 
+  private async checkCommander(name: string) {
+    const c = await this.users.findByUsername(name);
+    if (!c || c.disabled || !hasRole(c, 'responder'))
+      throw validationFailed([
+        {
+          path: 'commander',
+          message: `${JSON.stringify(name)} is not an enabled user with the responder role or higher`,
+        },
+      ]);
+  }
+
+  /** Changes settings (and `disabled`), audited with what changed; nothing half-written. */
+  async update(id: string, body: unknown, ctx: AuditContext): Promise<IntegrationEntity> {
+    const integration = await this.get(id);
+    const parsed = updateIntegrationSchema.safeParse(body ?? {});
+    if (!parsed.success) throw validationFailed(problemsOf(parsed.error));
+    const { disabled, ...changes } = parsed.data;
+    if (integration.type !== 'grafana')
+      for (const f of ['signatureHeader', 'timestampHeader'] as const)
+        if (changes[f] !== undefined)
+          throw validationFailed([{ path: f, message: 'only a grafana integration has it' }]);
+    if (changes.commander) await this.checkCommander(changes.commander);
+    const settings: IntegrationSettings = {
+      ...integration.settings,
+      ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)),
+      ...(changes.commander !== undefined
+        ? { commander: changes.commander?.toLowerCase() ?? null }
+        : {}),
+    };
+    return this.dataSource.transaction(async (m) => {
+      await m.update(IntegrationEntity, integration.id, {
+        settings,
+        ...(disabled !== undefined ? { disabled } : {}),
+      });
+      await this.audit.record(
+        ctx,
+        {
+          action: 'integration.update',
+          subjectType: 'Integration',
+          subjectId: integration.id,
+          details: { name: integration.name, changes: parsed.data },
+        },
+        m,
+      );
+      return Object.assign(integration, { settings, disabled: disabled ?? integration.disabled });
+    });
+  }
+
   private sealed(id: string, secret: string) {
     const s = sealSecret(this.key, id, secret);
     return {
@@ -200,10 +252,7 @@ export class IntegrationsService {
   ): Promise<{ integration: IntegrationEntity; secret: string | null }> {
     const integration = await this.get(id);
     const parsed = setSecretSchema.safeParse(body ?? {});
-    if (!parsed.success)
-      throw validationFailed(
-        parsed.error.issues.map((i) => ({ path: fieldPath(i.path), message: i.message })),
-      );
+    if (!parsed.success) throw validationFailed(problemsOf(parsed.error));
     const secret = parsed.data.secret ?? generateSecret();
     await this.dataSource.transaction(async (m) => {
       await m.update(IntegrationEntity, integration.id, this.sealed(integration.id, secret));
