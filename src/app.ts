@@ -59,6 +59,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
       });
     });
   }
+  // Slack signs the exact bytes it sends: /slack/* keeps the raw body (a Buffer) for the check.
+  app.use('/slack', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
   // Runbooks are sent as YAML.
   app.use(

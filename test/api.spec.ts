@@ -57,6 +57,8 @@ describe('API conventions (real app)', () => {
       'GET /metrics',
       'POST /auth/login',
       'POST /hooks/alertmanager/{id}',
+      'POST /slack/commands',
+      'POST /slack/interactions',
     ]);
   });
 

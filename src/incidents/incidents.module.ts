@@ -38,7 +38,7 @@ export class IncidentsModule {
         IncidentsAcl,
       ],
       // Other modules append to a timeline through IncidentTimelineService.append.
-      exports: [IncidentsService, IncidentTimelineService],
+      exports: [IncidentsService, IncidentTimelineService, IncidentExecutionsService],
     };
   }
 }
