@@ -8,7 +8,7 @@ import {
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
-import { DomainException } from '../common/errors.js';
+import { DomainException, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ApprovalsService, type ApprovalView } from '../executions/approvals.service.js';
 import { ExecutionEvents } from '../executions/execution-events.js';
@@ -194,10 +194,7 @@ export class SlackApprovalsService implements OnApplicationBootstrap, OnModuleDe
       actions?: BlockAction[];
       response_url?: unknown;
     };
-    const bad = (path: string, message: string) =>
-      new DomainException('VALIDATION_FAILED', `${path}: ${message}`, {
-        problems: [{ path, message }],
-      });
+    const bad = (path: string, message: string) => validationFailed([{ path, message }]);
     if (typeof p !== 'object' || p === null || p.type !== 'block_actions')
       throw bad('payload.type', 'expected block_actions');
     const teamId = p.team?.id ?? p.user?.team_id;

@@ -22,6 +22,9 @@ export interface SlackClientOptions {
   maxRetryAfterMs?: number;
 }
 
+/** Web API methods that take form-encoded arguments rather than JSON. */
+const FORM_METHODS = new Set(['users.info']);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -67,9 +70,14 @@ export class SlackClient {
   ): Promise<T & { ok: true }> {
     const token = this.config.slack.botToken;
     if (!token) throw new SlackCallError(`${method}: SLACK_BOT_TOKEN is not set`, 'not_configured');
-    const res = await this.send(`${this.config.slack.apiUrl}/${method}`, method, body, {
-      authorization: `Bearer ${token}`,
-    });
+    // Read methods (users.info) take form arguments; write methods take JSON.
+    const res = await this.send(
+      `${this.config.slack.apiUrl}/${method}`,
+      method,
+      body,
+      { authorization: `Bearer ${token}` },
+      FORM_METHODS.has(method),
+    );
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(res) as Record<string, unknown>;
@@ -112,15 +120,20 @@ export class SlackClient {
     what: string,
     body: Record<string, unknown>,
     headers: Record<string, string>,
+    form = false,
   ): Promise<string> {
+    const encoded = form
+      ? new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString()
+      : JSON.stringify(body);
+    const type = form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8';
     let lastError = '';
     for (let attempt = 1; attempt <= this.attempts; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-          body: JSON.stringify(body),
+          headers: { 'content-type': type, ...headers },
+          body: encoded,
           redirect: 'error',
           signal: AbortSignal.timeout(this.timeoutMs),
         });

@@ -194,11 +194,11 @@ export class SlackCommandsService implements OnModuleDestroy {
     if (e instanceof DomainException) {
       if (e.code === 'FORBIDDEN') return ephemeral(`not allowed: ${esc(e.message)}`);
       if (e.code === 'VALIDATION_FAILED') {
-        const problems =
-          (e.details as { problems?: Array<{ path: string; message: string }> } | undefined)
-            ?.problems ?? [];
+        const problems = Array.isArray(e.details)
+          ? (e.details as Array<{ path: string; message: string }>)
+          : [];
         const lines = problems.map((p) => `• \`${esc(p.path)}\`: ${esc(p.message)}`);
-        return ephemeral(`${esc(e.message)}\n${lines.join('\n')}\n\n${usage}`);
+        return ephemeral(`invalid:\n${lines.join('\n') || esc(e.message)}\n\n${usage}`);
       }
       return ephemeral(`${e.code === 'NOT_FOUND' ? 'not found: ' : ''}${esc(e.message)}`);
     }

@@ -80,7 +80,8 @@ export class SlackIdentityService {
     ctx: Omit<AuditContext, 'actorId' | 'actorName'>,
   ) {
     return this.dataSource.transaction(async (m) => {
-      const rows = await m.query<Array<{ user_id: string }>>(
+      // An UPDATE answers [rows, count].
+      const [rows] = await m.query<[Array<{ user_id: string }>, number]>(
         `UPDATE slack_link_codes SET used_at = now()
           WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id`,
         [hashCode(code)],

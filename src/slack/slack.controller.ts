@@ -10,6 +10,7 @@ import { Public } from '../common/public.decorator.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SLACK_WINDOW_SECONDS, verifySlackRequest } from './slack-signature.js';
 import { SlackApprovalsService } from './slack-approvals.service.js';
+import { SlackClient } from './slack-client.js';
 import { SlackCommandsService } from './slack-commands.service.js';
 import type { SlackMessage } from './slack-messages.js';
 
@@ -32,6 +33,7 @@ export class SlackController {
     private readonly audit: AuditService,
     private readonly commands: SlackCommandsService,
     private readonly approvals: SlackApprovalsService,
+    private readonly client: SlackClient,
   ) {}
 
   @Post('commands')
@@ -57,13 +59,19 @@ export class SlackController {
       return v;
     };
     const command = field('command', /^\/(runbook|incident)$/);
+    const responseUrl = field('response_url', /^https?:\/\/\S+$/);
+    // Not an SSRF door: follow-ups go only to Slack's hosts (SLACK_RESPONSE_URL_HOSTS).
+    if (!this.client.responseUrlAllowed(responseUrl))
+      throw validationFailed([
+        { path: 'response_url', message: 'is not on a Slack host this service may call' },
+      ]);
     return this.commands.handle({
       command,
       text: form.get('text') ?? '',
       teamId: field('team_id', /^[A-Z0-9]{1,32}$/),
       userId: field('user_id', /^[A-Z0-9]{1,32}$/),
       channelId: field('channel_id', /^[A-Z0-9]{1,32}$/),
-      responseUrl: field('response_url', /^https?:\/\/\S+$/),
+      responseUrl,
       requestId: (req as Request & { id?: string }).id
         ? String((req as Request & { id?: string }).id)
         : null,
