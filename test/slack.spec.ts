@@ -78,6 +78,7 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
       SLACK_API_URL: slack.apiUrl,
       SLACK_RESPONSE_URL_HOSTS: `hooks.slack.com,${slack.origin}`,
       SLACK_APPROVALS_CHANNEL: 'CAPPROVALS',
+      SLACK_INCIDENT_CHANNEL: 'CINCIDENTS',
     });
     await registerFleet(t, sshd, ['slack-1']);
     operator = await t.userWithRoles(['operator']);
@@ -388,6 +389,46 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     const no = await command('UVIEWER', 'declare SEV3 nope', '/incident');
     const [n] = await responses(no.responseUrl);
     expect(n.text).toBe('not allowed: your roles (viewer) do not allow create on Incident');
+    // A runbook run for the incident, from Slack: linked to it, on its timeline.
+    const forInc = await command('UOPERATOR', `run echo-msg msg=fixing for ${ref.toLowerCase()}`);
+    const [started, finished] = await responses(forInc.responseUrl, 2);
+    expect(started.text).toContain(`for <https://firebreak.example.com/incidents/${ref}|${ref}>`);
+    expect(finished.text).toContain('*succeeded*');
+    const runId = /Id `([0-9a-f-]{36})`/.exec(started.text)![1];
+    await waitFinished(t, runId);
+    const run = await t.http().get(`/executions/${runId}`).set('Authorization', t.adminAuth);
+    expect(run.body).toMatchObject({ incidentId: ref, trigger: 'slack' });
+
+    // Every timeline entry reaches the incident channel, in order, with a link back, at most
+    // about one message per second.
+    // (The run's end is put on the timeline when the api process hears it: wait for it.)
+    let timeline: Array<{ kind: string; summary: string }> = [];
+    const deadline = Date.now() + 60_000;
+    while (!timeline.some((e) => e.kind === 'execution.finished')) {
+      if (Date.now() > deadline) throw new Error('no execution.finished on the timeline');
+      await new Promise((r) => setTimeout(r, 100));
+      timeline = (
+        await t.http().get(`/incidents/${ref}/timeline?limit=100`).set('Authorization', t.adminAuth)
+      ).body.items as typeof timeline;
+    }
+    const feed = await slack.waitFor((calls) => {
+      const posts = calls.filter(
+        (c) =>
+          c.method === 'chat.postMessage' && c.body.channel === 'CINCIDENTS' && c.status === 200,
+      );
+      return posts.length >= timeline.length ? posts : undefined;
+    }, `${timeline.length} incident channel messages`);
+    expect(feed.map((c) => c.body.text)).toEqual(
+      timeline.map((e) => expect.stringContaining(e.summary.replace(/&/g, '&amp;').slice(0, 40))),
+    );
+    expect(feed[0].body.text).toMatch(
+      new RegExp(
+        `^<https://firebreak.example.com/incidents/${ref}\\|${ref}> \\*SEV2\\* Checkout is slow — ${operator.username}: `,
+      ),
+    );
+    for (let i = 1; i < feed.length; i++)
+      expect(feed[i].at - feed[i - 1].at).toBeGreaterThanOrEqual(1000);
+
     const usage = await command('UOPERATOR', 'sev INC-1 SEV9', '/incident');
     expect(usage.res.body.text).toMatch(/^sev: expected one of SEV1, SEV2, SEV3, SEV4/);
   });

@@ -76,7 +76,10 @@ export class SlackSeenRequestEntity {
   seenAt: Date;
 }
 
-/** A message the bot posted that later changes (an approval request: updated on the decision). */
+/**
+ * A message the bot posted: an approval request (updated on the decision), or an incident
+ * timeline entry (the row is claimed first, so one process posts it).
+ */
 @Entity('slack_messages')
 @Index('slack_messages_subject_key', ['kind', 'subjectId', 'channel'], { unique: true })
 export class SlackMessageEntity {
@@ -84,9 +87,9 @@ export class SlackMessageEntity {
   id: string;
 
   @Column({ type: 'varchar', length: 16 })
-  kind: 'approval';
+  kind: 'approval' | 'timeline';
 
-  /** For an approval: the approval request's id. */
+  /** An approval request's id, or an incident timeline entry's. */
   @Column({ name: 'subject_id', type: 'varchar', length: 64 })
   subjectId: string;
 

@@ -8,6 +8,7 @@ import { SlackApprovalsService } from './slack-approvals.service.js';
 import { SlackClient } from './slack-client.js';
 import { SlackCommandsService } from './slack-commands.service.js';
 import { SlackIdentityService } from './slack-identity.service.js';
+import { SlackIncidentFeedService } from './slack-incident-feed.service.js';
 import {
   SlackLinkCodeEntity,
   SlackLinkEntity,
@@ -38,7 +39,13 @@ export class SlackModule {
         incidents,
       ],
       controllers: config.role === 'worker' ? [] : [SlackController, MeSlackController],
-      providers: [SlackClient, SlackIdentityService, SlackCommandsService, SlackApprovalsService],
+      providers: [
+        SlackClient,
+        SlackIdentityService,
+        SlackCommandsService,
+        SlackApprovalsService,
+        SlackIncidentFeedService,
+      ],
     };
   }
 }
