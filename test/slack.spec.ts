@@ -79,6 +79,7 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
       SLACK_RESPONSE_URL_HOSTS: `hooks.slack.com,${slack.origin}`,
       SLACK_APPROVALS_CHANNEL: 'CAPPROVALS',
       SLACK_INCIDENT_CHANNEL: 'CINCIDENTS',
+      SLACK_EMAIL_LINKING: 'true',
     });
     await registerFleet(t, sshd, ['slack-1']);
     operator = await t.userWithRoles(['operator']);
@@ -367,6 +368,43 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     expect((await command('URESP', 'list')).res.body.text).toContain('not linked');
     const actions = (await audit(user.username)).map((e) => `${e.action}:${e.outcome}`);
     expect(actions.filter((a) => a === 'slack.unlink:success')).toHaveLength(2);
+  });
+
+  it('links by verified e-mail (users.info) when enabled; an unconfirmed e-mail does not link', async () => {
+    const user = await t.userWithRoles(['responder']);
+    const email = `${user.username}@example.com`;
+    const patched = await t
+      .http()
+      .patch(`/users/${user.id}`)
+      .set('Authorization', t.adminAuth)
+      .send({ email });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    slack.addUser({ id: 'UUNCONFIRMED', teamId: TEAM, name: 'u', email, emailConfirmed: false });
+    expect((await command('UUNCONFIRMED', 'list')).res.body.text).toContain('not linked');
+    slack.addUser({
+      id: 'UMAIL',
+      teamId: TEAM,
+      name: 'm',
+      email: email.toUpperCase(),
+      emailConfirmed: true,
+    });
+    const { res } = await command('UMAIL', 'list');
+    expect(res.body.text).toBe('Working on `/runbook list`…');
+    const lookup = slack.calls.filter((c) => c.method === 'users.info' && c.body.user === 'UMAIL');
+    expect(lookup).toHaveLength(1);
+    expect(lookup[0]).toMatchObject({
+      authorization: `Bearer ${slack.token}`,
+      contentType: 'application/x-www-form-urlencoded',
+      body: { user: 'UMAIL' },
+    });
+    expect((await t.http().get('/me/slack').set('Authorization', user.auth)).body).toMatchObject({
+      linked: true,
+      slackUserId: 'UMAIL',
+      via: 'email',
+    });
+    expect(
+      (await audit(user.username)).find((e) => e.action === 'slack.link')?.details,
+    ).toMatchObject({ via: 'email', slackUser: 'UMAIL' });
   });
 
   it('/incident declare, ack, sev, note and status run as the user; a viewer is not allowed', async () => {
