@@ -67,6 +67,7 @@ export class SlackClient {
   async call<T extends Record<string, unknown>>(
     method: string,
     body: Record<string, unknown>,
+    limits: { attempts?: number; timeoutMs?: number } = {},
   ): Promise<T & { ok: true }> {
     const token = this.config.slack.botToken;
     if (!token) throw new SlackCallError(`${method}: SLACK_BOT_TOKEN is not set`, 'not_configured');
@@ -77,6 +78,7 @@ export class SlackClient {
       body,
       { authorization: `Bearer ${token}` },
       FORM_METHODS.has(method),
+      limits,
     );
     let parsed: Record<string, unknown>;
     try {
@@ -121,13 +123,16 @@ export class SlackClient {
     body: Record<string, unknown>,
     headers: Record<string, string>,
     form = false,
+    limits: { attempts?: number; timeoutMs?: number } = {},
   ): Promise<string> {
+    const attempts = limits.attempts ?? this.attempts;
+    const timeoutMs = limits.timeoutMs ?? this.timeoutMs;
     const encoded = form
       ? new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString()
       : JSON.stringify(body);
     const type = form ? 'application/x-www-form-urlencoded' : 'application/json; charset=utf-8';
     let lastError = '';
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, {
@@ -135,11 +140,11 @@ export class SlackClient {
           headers: { 'content-type': type, ...headers },
           body: encoded,
           redirect: 'error',
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
         lastError = (err as Error).name === 'TimeoutError' ? 'timed out' : 'unreachable';
-        if (attempt < this.attempts) await sleep(this.backoff(attempt));
+        if (attempt < attempts) await sleep(this.backoff(attempt));
         continue;
       }
       const text = await res.text();
@@ -149,10 +154,10 @@ export class SlackClient {
         const wait = retryAfterMs(res.headers.get('retry-after'));
         if (wait > this.maxRetryAfterMs) break;
         this.logger.warn(`${what}: rate limited by Slack, retrying in ${wait} ms`);
-        if (attempt < this.attempts) await sleep(wait);
+        if (attempt < attempts) await sleep(wait);
         continue;
       }
-      if (res.status >= 500 && attempt < this.attempts) {
+      if (res.status >= 500 && attempt < attempts) {
         await sleep(this.backoff(attempt));
         continue;
       }

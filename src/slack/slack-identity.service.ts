@@ -159,7 +159,12 @@ export class SlackIdentityService {
     if (!this.client.canPost) return null;
     let info: { user?: { is_email_confirmed?: boolean; profile?: { email?: string } } };
     try {
-      info = await this.client.call('users.info', { user: account.userId });
+      // Inside Slack's 3 seconds: one short attempt.
+      info = await this.client.call(
+        'users.info',
+        { user: account.userId },
+        { attempts: 1, timeoutMs: 1500 },
+      );
     } catch {
       return null;
     }
