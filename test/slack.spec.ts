@@ -35,6 +35,16 @@ steps:
     on: local
     run: echo approved-ran
 `,
+  'held-db': `name: held-db
+description: Needs an sre-lead's approval, asked in the DBAs' channel
+kind: remediation
+access: { run: [operator] }
+approval: { approvers: [sre-lead] }
+steps:
+  - name: go
+    on: local
+    run: echo db-ran
+`,
   'with-secret': `name: with-secret
 description: Takes a token
 kind: remediation
@@ -78,6 +88,7 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
       SLACK_API_URL: slack.apiUrl,
       SLACK_RESPONSE_URL_HOSTS: `hooks.slack.com,${slack.origin}`,
       SLACK_APPROVALS_CHANNEL: 'CAPPROVALS',
+      SLACK_RUNBOOK_APPROVAL_CHANNELS: 'held-db=CDBA',
       SLACK_INCIDENT_CHANNEL: 'CINCIDENTS',
       SLACK_EMAIL_LINKING: 'true',
     });
@@ -317,6 +328,32 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
       '<https://firebreak.example.com/settings/slack|Settings → Slack>',
     );
     expect(slack.responses(stranger.responseUrl)).toEqual([]);
+  });
+
+  it('list, show, plan and status answer on response_url as the user sees things', async () => {
+    const list = await command('UVIEWER', 'list echo');
+    const [l] = await responses(list.responseUrl);
+    expect(l).toEqual({
+      response_type: 'ephemeral',
+      text: '• <https://firebreak.example.com/runbooks/echo-msg|echo-msg> — Says a message on the node',
+    });
+    const show = await command('UVIEWER', 'show echo-msg');
+    const [sh] = await responses(show.responseUrl);
+    expect(sh.text).toContain('• `msg` (string, required)');
+    const plan = await command('UOPERATOR', 'plan echo-msg "msg=a b; rm -rf /" on slack-1');
+    const [p] = await responses(plan.responseUrl);
+    expect(p.text).toContain('*Plan of echo-msg* v1 on 1 node(s): slack-1');
+    // The value stays one shell word in the plan, as in the API's.
+    expect(p.text).toContain("• say: `echo said 'a b; rm -rf /'`");
+    const offTarget = await command('UOPERATOR', 'plan echo-msg msg=x on elsewhere');
+    expect((await responses(offTarget.responseUrl))[0].text).toBe(
+      "on elsewhere: not among echo-msg's targets",
+    );
+    const status = await command('UOPERATOR', 'status 00000000-0000-4000-8000-000000000000');
+    expect((await responses(status.responseUrl))[0].text).toMatch(/^not found: Execution/);
+    expect((await command('UOPERATOR', 'status 42')).res.body.text).toMatch(
+      /^usage: `\/runbook status ID`/,
+    );
   });
 
   it('link codes are single use, need a session, and unlinking works from both sides', async () => {
@@ -565,7 +602,8 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
 
   it('honours Retry-After on 429 from the Web API', async () => {
     slack.rateLimitNext('chat.postMessage', 1);
-    const { responseUrl } = await command('UOPERATOR', 'run held');
+    // A runbook with its own approvals channel (SLACK_RUNBOOK_APPROVAL_CHANNELS).
+    const { responseUrl } = await command('UOPERATOR', 'run held-db');
     const id = /Id `([0-9a-f-]{36})`/.exec((await responses(responseUrl))[0].text)![1];
     const tries = await slack.waitFor((calls) => {
       const mine = calls.filter(
@@ -576,6 +614,7 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
       return mine.some((c) => c.status === 200) ? mine : undefined;
     }, 'the retried chat.postMessage');
     expect(tries.map((c) => c.status)).toEqual([429, 200]);
+    expect(tries[1].body.channel).toBe('CDBA');
     expect(tries[1].at - tries[0].at).toBeGreaterThanOrEqual(1000);
   });
 });

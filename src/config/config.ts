@@ -86,6 +86,8 @@ export interface SlackConfig {
   responseUrlHosts: string[];
   /** Channel (id) approval requests are posted to, with Approve / Reject buttons. */
   approvalsChannel: string | undefined;
+  /** Per runbook: the channel its approval requests go to instead. */
+  runbookApprovalChannels: Record<string, string>;
   /** Channel (id) incident timeline events are posted to. */
   incidentChannel: string | undefined;
   /** Whether an unlinked Slack user whose verified e-mail matches a user's is linked to them. */
@@ -276,6 +278,25 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
     .optional(),
+  SLACK_RUNBOOK_APPROVAL_CHANNELS: z
+    .string()
+    .prefault('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9-]{1,62}=[A-Z0-9]{2,32}$/,
+            'expected comma-separated runbook=CHANNEL_ID pairs such as restart-service=C0123ABCD',
+          ),
+      ),
+    ),
   SLACK_INCIDENT_CHANNEL: z
     .string()
     .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
@@ -398,6 +419,9 @@ export function parseEnv(
       apiUrl: e.SLACK_API_URL.replace(/\/$/, ''),
       responseUrlHosts: e.SLACK_RESPONSE_URL_HOSTS,
       approvalsChannel: e.SLACK_APPROVALS_CHANNEL,
+      runbookApprovalChannels: Object.fromEntries(
+        e.SLACK_RUNBOOK_APPROVAL_CHANNELS.map((p) => p.split('=') as [string, string]),
+      ),
       incidentChannel: e.SLACK_INCIDENT_CHANNEL,
       emailLinking: e.SLACK_EMAIL_LINKING,
     },

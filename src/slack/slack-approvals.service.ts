@@ -52,12 +52,16 @@ export class SlackApprovalsService implements OnApplicationBootstrap, OnModuleDe
     private readonly events: ExecutionEvents,
   ) {}
 
-  private get channel() {
-    return this.client.canPost ? this.config.slack.approvalsChannel : undefined;
+  /** The runbook's own approvals channel, else the global one; none without a bot token. */
+  private channelFor(runbook: string): string | undefined {
+    if (!this.client.canPost) return undefined;
+    return this.config.slack.runbookApprovalChannels[runbook] ?? this.config.slack.approvalsChannel;
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.role === 'worker' || !this.channel) return;
+    const s = this.config.slack;
+    const any = !!s.approvalsChannel || Object.keys(s.runbookApprovalChannels).length > 0;
+    if (this.config.role === 'worker' || !this.client.canPost || !any) return;
     this.unsubscribe = await this.events.subscribe('*', (n) => {
       if (n.kind !== 'approval' || n.approval === 'reminder') return;
       this.track(this.sync(n.id));
@@ -81,10 +85,10 @@ export class SlackApprovalsService implements OnApplicationBootstrap, OnModuleDe
 
   /** Posts the execution's new approval requests and updates the messages of decided ones. */
   async sync(executionId: string): Promise<void> {
-    const channel = this.channel;
-    if (!channel) return;
     const e = await this.executions.getForSystem(executionId);
     if (!e) return;
+    const channel = this.channelFor(e.runbookName);
+    if (!channel) return;
     const views = await this.executions.approvalsForSystem(e);
     const repo = this.dataSource.getRepository(SlackMessageEntity);
     for (const a of views) {

@@ -11,6 +11,7 @@ const configWith = (slack: Partial<AppConfig['slack']>) =>
       apiUrl: 'http://127.0.0.1:1/api',
       responseUrlHosts: ['hooks.slack.com'],
       approvalsChannel: undefined,
+      runbookApprovalChannels: {},
       incidentChannel: undefined,
       emailLinking: false,
       ...slack,
