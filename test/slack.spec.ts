@@ -600,6 +600,69 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     );
   });
 
+  it('interactions are verified and authorized like commands: 401 unsigned, 400 malformed, unlinked and non-approvers refused', async () => {
+    const started = await t
+      .http()
+      .post('/executions')
+      .set('Authorization', operator.auth)
+      .send({ runbook: 'held' });
+    expect(started.status).toBe(201);
+    const id = started.body.id as string;
+    const clickBody = (slackUser: string, actionUrl: string) =>
+      form({
+        payload: JSON.stringify({
+          type: 'block_actions',
+          user: { id: slackUser, team_id: TEAM },
+          team: { id: TEAM },
+          actions: [{ action_id: 'firebreak.approve', value: JSON.stringify({ execution: id }) }],
+          response_url: actionUrl,
+        }),
+      });
+    const unsigned = await t
+      .http()
+      .post('/slack/interactions')
+      .set('Content-Type', 'application/x-www-form-urlencoded')
+      .send(clickBody('ULEAD', slack.responseUrl()));
+    expect(unsigned.status).toBe(401);
+    const bad = form({ payload: JSON.stringify({ type: 'view_submission' }) });
+    const malformed = await post('/slack/interactions', bad, slackHeaders(SECRET, bad));
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.details).toEqual([
+      { path: 'payload.type', message: 'expected block_actions' },
+    ]);
+    for (const [who, expected] of [
+      ['USTRANGER', /is not linked to a Firebreak user/],
+      ['UVIEWER', /^not allowed: .*not among the approvers/],
+    ] as const) {
+      const url = slack.responseUrl();
+      const body = clickBody(who, url);
+      expect((await post('/slack/interactions', body, slackHeaders(SECRET, body))).status).toBe(
+        200,
+      );
+      const [reply] = await responses(url);
+      expect(reply.text).toMatch(expected);
+    }
+    const e = await t.http().get(`/executions/${id}`).set('Authorization', t.adminAuth);
+    expect(e.body.status).toBe('awaiting_approval');
+    expect(e.body.approvals[0].decisions).toEqual([]);
+    await t
+      .http()
+      .post(`/executions/${id}/approvals`)
+      .set('Authorization', lead.auth)
+      .send({ decision: 'reject' });
+    // Its message was posted and is updated with the rejection (before the next test counts).
+    await slack.waitFor(
+      (calls) =>
+        calls.find(
+          (c) =>
+            c.method === 'chat.update' &&
+            JSON.stringify(c.body).includes(id) &&
+            JSON.stringify(c.body).includes('rejected by'),
+        ),
+      'the rejected request message',
+    );
+  });
+
   it('honours Retry-After on 429 from the Web API', async () => {
     slack.rateLimitNext('chat.postMessage', 1);
     // A runbook with its own approvals channel (SLACK_RUNBOOK_APPROVAL_CHANNELS).
