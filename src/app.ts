@@ -62,6 +62,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   // Alert webhooks are read raw, whatever their content type: signatures are over the exact
   // bytes received (hooks.controller.ts parses them). The parsers below skip a parsed body.
   app.use('/hooks', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
+  // Slack signs the exact bytes it sends: /slack/* keeps the raw body (a Buffer) for the check.
+  app.use('/slack', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
   // Runbooks are sent as YAML.
   app.use(

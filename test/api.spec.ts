@@ -61,6 +61,8 @@ describe('API conventions (real app)', () => {
       'POST /hooks/generic/{id}',
       'POST /hooks/grafana/{id}',
       'POST /hooks/pagerduty/{id}',
+      'POST /slack/commands',
+      'POST /slack/interactions',
     ]);
   });
 

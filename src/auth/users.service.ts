@@ -34,6 +34,16 @@ export class UsersService {
     return this.repo.findOneBy({ username: username.toLowerCase() });
   }
 
+  /** The one user with this e-mail (case-insensitive), or null when none or several have it. */
+  async findByEmail(email: string): Promise<UserEntity | null> {
+    const rows = await this.repo
+      .createQueryBuilder('u')
+      .where('lower(u.email) = lower(:email)', { email })
+      .limit(2)
+      .getMany();
+    return rows.length === 1 ? rows[0] : null;
+  }
+
   list(): Promise<UserEntity[]> {
     return this.repo.find({ order: { username: 'ASC' } });
   }

@@ -71,6 +71,27 @@ export interface AppConfig {
   retentionIntervalSeconds: number;
   /** Executions pruned per batch (and log rows per DELETE: 10×). */
   retentionBatch: number;
+  /** Slack (docs/slack.md): off unless the signing secret is set. */
+  slack: SlackConfig;
+}
+
+export interface SlackConfig {
+  /** Verifies every request from Slack; unset: the /slack routes answer 404. */
+  signingSecret: string | undefined;
+  /** For chat.postMessage, chat.update and users.info; unset: nothing is posted to channels. */
+  botToken: string | undefined;
+  /** Slack's Web API base URL (a stand-in's in tests). */
+  apiUrl: string;
+  /** Where `response_url`s may point: host names (https only) or exact http(s) origins. */
+  responseUrlHosts: string[];
+  /** Channel (id) approval requests are posted to, with Approve / Reject buttons. */
+  approvalsChannel: string | undefined;
+  /** Per runbook: the channel its approval requests go to instead. */
+  runbookApprovalChannels: Record<string, string>;
+  /** Channel (id) incident timeline events are posted to. */
+  incidentChannel: string | undefined;
+  /** Whether an unlinked Slack user whose verified e-mail matches a user's is linked to them. */
+  emailLinking: boolean;
 }
 
 export class ConfigError extends Error {
@@ -226,6 +247,61 @@ const envSchema = z.object({
     .regex(/^[1-9]\d*[smhd]?$/, 'expected a duration such as 1h, 15m or 60')
     .prefault('1h'),
   RETENTION_BATCH: positiveInt('executions pruned per batch').prefault('100'),
+  SLACK_SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
+  SLACK_SIGNING_SECRET_FILE: z.string().min(1).optional(),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xox[a-z]-\S+$/, 'expected a bot token (xoxb-…)')
+    .optional(),
+  SLACK_BOT_TOKEN_FILE: z.string().min(1).optional(),
+  SLACK_API_URL: url(['http:', 'https:']).prefault('https://slack.com/api'),
+  SLACK_RESPONSE_URL_HOSTS: z
+    .string()
+    .prefault('hooks.slack.com')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^(https?:\/\/[a-z0-9.-]+(:\d{1,5})?|[a-z0-9.-]+)$/,
+            'expected comma-separated host names (https) or origins such as http://127.0.0.1:8080',
+          ),
+      ),
+    ),
+  SLACK_APPROVALS_CHANNEL: z
+    .string()
+    .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
+    .optional(),
+  SLACK_RUNBOOK_APPROVAL_CHANNELS: z
+    .string()
+    .prefault('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9][a-z0-9-]{1,62}=[A-Z0-9]{2,32}$/,
+            'expected comma-separated runbook=CHANNEL_ID pairs such as restart-service=C0123ABCD',
+          ),
+      ),
+    ),
+  SLACK_INCIDENT_CHANNEL: z
+    .string()
+    .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
+    .optional(),
+  SLACK_EMAIL_LINKING: bool.prefault('false'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -265,7 +341,11 @@ export function parseEnv(
       const name = String(i.path[0]);
       const got = cleaned[name];
       const shown =
-        name === 'SECRET_KEY' || name.endsWith('PASSWORD') ? '(hidden)' : JSON.stringify(got);
+        name === 'SECRET_KEY' ||
+        name.endsWith('PASSWORD') ||
+        /^SLACK_(SIGNING_SECRET|BOT_TOKEN)$/.test(name)
+          ? '(hidden)'
+          : JSON.stringify(got);
       return `${name}=${shown}: ${i.message}`;
     });
     throw new ConfigError(problems);
@@ -328,7 +408,45 @@ export function parseEnv(
       e.RETENTION_EXECUTIONS === 'off' ? null : durationSeconds(e.RETENTION_EXECUTIONS),
     retentionIntervalSeconds: durationSeconds(e.RETENTION_INTERVAL),
     retentionBatch: e.RETENTION_BATCH,
+    slack: {
+      signingSecret: secretFrom(
+        e.SLACK_SIGNING_SECRET,
+        e.SLACK_SIGNING_SECRET_FILE,
+        'SLACK_SIGNING_SECRET',
+        abs,
+      ),
+      botToken: secretFrom(e.SLACK_BOT_TOKEN, e.SLACK_BOT_TOKEN_FILE, 'SLACK_BOT_TOKEN', abs),
+      apiUrl: e.SLACK_API_URL.replace(/\/$/, ''),
+      responseUrlHosts: e.SLACK_RESPONSE_URL_HOSTS,
+      approvalsChannel: e.SLACK_APPROVALS_CHANNEL,
+      runbookApprovalChannels: Object.fromEntries(
+        e.SLACK_RUNBOOK_APPROVAL_CHANNELS.map((p) => p.split('=') as [string, string]),
+      ),
+      incidentChannel: e.SLACK_INCIDENT_CHANNEL,
+      emailLinking: e.SLACK_EMAIL_LINKING,
+    },
   };
+}
+
+/** A secret from its variable, or from the file `NAME_FILE` names (not both); never echoed. */
+function secretFrom(
+  value: string | undefined,
+  file: string | undefined,
+  name: string,
+  abs: (p: string) => string,
+): string | undefined {
+  if (value && file) throw new ConfigError([`${name}: set ${name} or ${name}_FILE, not both`]);
+  if (!file) return value;
+  let text: string;
+  try {
+    text = readFileSync(abs(file), 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError([
+      `${name}_FILE=${JSON.stringify(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
+  }
+  if (!text) throw new ConfigError([`${name}_FILE=${JSON.stringify(file)}: the file is empty`]);
+  return text;
 }
 
 /**

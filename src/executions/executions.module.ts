@@ -77,7 +77,7 @@ export class ExecutionsModule {
       ],
       // The one start path, and execution events for those who follow runs (incidents); the
       // queue's state for /health.
-      exports: [ExecutionsService, ExecutionEvents, QUEUE_HEALTH],
+      exports: [ExecutionsService, ApprovalsService, ExecutionEvents, QUEUE_HEALTH],
     };
   }
 }

@@ -61,6 +61,7 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
     ref: string,
     req: { runbook: string; version?: number; options?: Record<string, unknown>; nodes?: string[] },
     actor: Actor,
+    trigger: 'api' | 'slack' = 'api',
   ) {
     if (!actor.ability.can('run', 'Incident'))
       throw await incidentDenied(this.audit, actor, 'run runbooks for', ref);
@@ -73,10 +74,7 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
         { incident: incRef },
       );
     }
-    const execution = await this.executions.start(
-      { ...req, incidentId: incRef, trigger: 'api' },
-      actor,
-    );
+    const execution = await this.executions.start({ ...req, incidentId: incRef, trigger }, actor);
     await this.dataSource.transaction((m) =>
       this.recordStarted(m, incident, execution, actor.audit),
     );

@@ -38,7 +38,12 @@ export class IncidentsModule {
         IncidentsAcl,
       ],
       // Other modules append to a timeline through IncidentTimelineService.append.
-      exports: [IncidentsService, IncidentTimelineService],
+      exports: [
+        IncidentsService,
+        IncidentTimelineService,
+        IncidentExecutionsService,
+        IncidentEvents,
+      ],
     };
   }
 }

@@ -21,7 +21,7 @@ export interface Principal {
   roles: string[];
   groups: string[];
   /** How the caller authenticated. */
-  via: 'session' | 'token' | 'integration';
+  via: 'session' | 'token' | 'integration' | 'slack';
   tokenId?: string;
   /** The interactive session (auth_sessions.id) when `via` is `session`. */
   sessionId?: string;
