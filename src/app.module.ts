@@ -14,6 +14,7 @@ import { IncidentsModule } from './incidents/incidents.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { RunbooksModule } from './runbooks/runbooks.module.js';
+import { SchedulesModule } from './schedules/schedules.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -48,6 +49,7 @@ export class AppModule {
         ExecutionsModule.register(config),
         incidents,
         AlertsModule.register(config, incidents),
+        SchedulesModule.register(config),
       ],
     };
   }

@@ -71,6 +71,10 @@ export interface AppConfig {
   retentionIntervalSeconds: number;
   /** Executions pruned per batch (and log rows per DELETE: 10×). */
   retentionBatch: number;
+  /** The change-freeze file (default: freezes.yaml in the runbooks directory). */
+  freezesFile: string;
+  /** How often each api process looks for due schedule fires, in ms; null: never (tests drive it). */
+  schedulerTickMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -226,6 +230,11 @@ const envSchema = z.object({
     .regex(/^[1-9]\d*[smhd]?$/, 'expected a duration such as 1h, 15m or 60')
     .prefault('1h'),
   RETENTION_BATCH: positiveInt('executions pruned per batch').prefault('100'),
+  FREEZES_FILE: z.string().min(1).optional(),
+  SCHEDULER_TICK: z
+    .string()
+    .regex(/^(off|[1-9]\d*(ms|s))$/, 'expected an interval such as 5s or 500ms, or off')
+    .prefault('5s'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -328,6 +337,11 @@ export function parseEnv(
       e.RETENTION_EXECUTIONS === 'off' ? null : durationSeconds(e.RETENTION_EXECUTIONS),
     retentionIntervalSeconds: durationSeconds(e.RETENTION_INTERVAL),
     retentionBatch: e.RETENTION_BATCH,
+    freezesFile: e.FREEZES_FILE ? abs(e.FREEZES_FILE) : join(abs(e.RUNBOOKS_DIR), 'freezes.yaml'),
+    schedulerTickMs:
+      e.SCHEDULER_TICK === 'off'
+        ? null
+        : Number.parseInt(e.SCHEDULER_TICK, 10) * (e.SCHEDULER_TICK.endsWith('ms') ? 1 : 1000),
   };
 }
 
