@@ -220,6 +220,36 @@ stage-1 ansible_connection=local environment=staging
     expect(audit.find((e) => e.action === 'execution.start')?.details).toMatchObject({
       breakGlass: { freeze: 'prod-freeze', until: '2099-01-01T00:00:00.000Z', reason },
     });
+
+    // For an incident: the incident door is frozen too; break-glass lands on its timeline.
+    const inc = await post('/incidents', { title: 'checkout down', severity: 'SEV2' });
+    expect(inc.status, JSON.stringify(inc.body)).toBe(201);
+    const ref = inc.body.ref as string;
+    const frozen = await post(`/incidents/${ref}/executions`, {
+      runbook: 'restart',
+      nodes: ['prod-1'],
+    });
+    expect(frozen.status).toBe(423);
+    const linked = await post(`/incidents/${ref}/executions`, {
+      runbook: 'restart',
+      nodes: ['prod-1'],
+      breakGlass: { reason },
+    });
+    expect(linked.status, JSON.stringify(linked.body)).toBe(201);
+    expect(linked.body.status).toBe('awaiting_approval');
+    const deadline = Date.now() + 60_000;
+    let entry: { summary: string } | undefined;
+    while (!entry) {
+      const items = (await get(`/incidents/${ref}/timeline?limit=100`)).body.items as Array<{
+        kind: string;
+        summary: string;
+      }>;
+      entry = items.find((e) => e.kind === 'approval.requested');
+      if (!entry && Date.now() > deadline) throw new Error('no approval.requested on the timeline');
+      if (!entry) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(entry.summary).toMatch(/break-glass during freeze prod-freeze .*checkout down/);
+    await post(`/executions/${linked.body.id}/approvals`, { decision: 'reject' }, t.adminAuth);
   });
 
   it('a freeze file with problems names file, line and field, and never replaces the last valid one', async () => {
