@@ -55,6 +55,7 @@ schedules:
 describe('schedules (two app instances, one Postgres)', () => {
   let a: TestApp;
   let b: TestApp;
+  let c: TestApp | undefined;
   let dir: string;
 
   beforeAll(async () => {
@@ -72,6 +73,7 @@ describe('schedules (two app instances, one Postgres)', () => {
     b = await startTestApp(env, a.db);
   });
   afterAll(async () => {
+    await c?.app.close();
     await b?.app.close(); // shares a's database: a.close drops it
     await a?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -232,6 +234,56 @@ describe('schedules (two app instances, one Postgres)', () => {
         ['access.denied', viewer.username],
       ]),
     );
+  });
+
+  it('real timers: a third process ticking every 200 ms and one more kicked alongside fire each second once', async () => {
+    writeFileSync(
+      join(dir, 'ticking.yaml'),
+      `name: ticking
+description: Fires every second
+kind: remediation
+steps:
+  - { name: hi, on: local, run: echo tick }
+schedules:
+  - { name: each-second, cron: '* * * * * *' }
+`,
+    );
+    const synced = await a.http().post('/runbooks/sync').set('Authorization', a.adminAuth);
+    expect(synced.status, JSON.stringify(synced.body)).toBe(200);
+    // c ticks on its own timer (SCHEDULER_TICK=200ms, the bootstrap path); a is kicked as often.
+    c = await startTestApp(
+      { RUNBOOKS_DIR: dir, SCHEDULER_TICK: '200ms', SECRET_KEY: a.config.secretKey },
+      a.db,
+    );
+    const sa = a.app.get(Scheduler);
+    sa.now = () => new Date();
+    const kicker = setInterval(() => sa.kick(), 200);
+    try {
+      const deadline = Date.now() + 60_000;
+      let started: Awaited<ReturnType<typeof history>> = [];
+      while (started.length < 2) {
+        if (Date.now() > deadline) throw new Error('fewer than 2 fires in 60 s');
+        await new Promise((r) => setTimeout(r, 200));
+        started = (await history('ticking:each-second')).filter((f) => f.status === 'started');
+      }
+      const paused = await a
+        .http()
+        .post('/schedules/ticking:each-second/pause')
+        .set('Authorization', a.adminAuth);
+      expect(paused.status).toBe(200);
+    } finally {
+      clearInterval(kicker);
+    }
+    // Both stop firing (waiting for a tick in flight); c stays up until the end, since the
+    // last app's passport strategies verify every app's tokens in this test process.
+    await Promise.all([sa.onModuleDestroy(), c.app.get(Scheduler).onModuleDestroy()]);
+    const fires = await history('ticking:each-second');
+    const runs = await runsOf('ticking');
+    // One execution per started fire time, never two; every fire time once.
+    const startedFires = fires.filter((f) => f.status === 'started');
+    expect(new Set(fires.map((f) => f.fireTime)).size).toBe(fires.length);
+    expect(runs.map((r) => r.id).sort()).toEqual(startedFires.map((f) => f.executionId).sort());
+    expect(runs.length).toBeGreaterThanOrEqual(2);
   });
 
   it('a bad cron, zone or options: nothing is saved, the error names file, line and field', async () => {
