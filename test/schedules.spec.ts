@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firesBetween } from '../src/common/cron.js';
+import { firesBetween, lastFiresBetween } from '../src/common/cron.js';
 import { parseRunbook } from '../src/runbooks/runbook.parser.js';
 import { Scheduler } from '../src/schedules/scheduler.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -349,6 +349,21 @@ schedules:
       ['schedules[1].name', 8, 'duplicate schedule name "a"'],
       ['schedules[1].cron', 8, expect.stringMatching(/unknown cron nickname "@sometimes"/)],
       ['schedules[2].maxCatchUp', 9, 'only with missed: run-all'],
+    ]);
+  });
+
+  it('after a long outage of a frequent schedule the newest fire times are found, oldest first', () => {
+    const after = new Date('2026-06-01T00:00:00Z');
+    const until = new Date('2026-06-01T03:00:00Z');
+    expect(lastFiresBetween('* * * * * *', undefined, after, until, 3)).toEqual([
+      new Date('2026-06-01T02:59:58Z'),
+      new Date('2026-06-01T02:59:59Z'),
+      until,
+    ]);
+    expect(lastFiresBetween('0 * * * *', undefined, after, until, 10)).toEqual([
+      new Date('2026-06-01T01:00:00Z'),
+      new Date('2026-06-01T02:00:00Z'),
+      until,
     ]);
   });
 

@@ -62,6 +62,20 @@ export function firesBetween(
   return out;
 }
 
+/** The newest fire times after `after` up to `until` (inclusive), at most `max`, oldest first. */
+export function lastFiresBetween(
+  expr: string,
+  zone: string | undefined,
+  after: Date,
+  until: Date,
+  max: number,
+): Date[] {
+  return cronOf(expr, zone)
+    .previousRuns(max, new Date(until.getTime() + 1))
+    .filter((t) => t > after && t <= until)
+    .reverse();
+}
+
 /** The next `n` fire times after `after`. */
 export function nextFires(expr: string, zone: string | undefined, after: Date, n: number): Date[] {
   return cronOf(expr, zone).nextRuns(n, after);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { cronProblem, firesBetween, zoneProblem } from '../common/cron.js';
+import { cronProblem, firesBetween, lastFiresBetween, zoneProblem } from '../common/cron.js';
 import {
   loadYamlSource,
   schemaProblem,
@@ -151,7 +151,7 @@ export function inScope(
   return true;
 }
 
-/** The window of `f` that contains `at`, if any (overlapping recurring windows: the latest end). */
+/** The window of `f` that contains `at`, if any (overlapping recurring windows: the one ending last). */
 export function windowAt(f: FreezeDefinition, at: Date): { start: Date; until: Date } | null {
   if (f.start && f.end) {
     const start = new Date(f.start);
@@ -160,10 +160,12 @@ export function windowAt(f: FreezeDefinition, at: Date): { start: Date; until: D
   }
   if (!f.cron || !f.duration) return null;
   const ms = durationMs(f.duration);
-  const starts = firesBetween(f.cron, f.timezone, new Date(at.getTime() - ms), at, 1000);
-  if (!starts.length) return null;
-  const until = new Date(Math.max(...starts.map((s) => s.getTime() + ms)));
-  return until > at ? { start: starts[0], until } : null;
+  // The newest window start within the duration (walking back from `at`: one step): with
+  // overlapping windows it is the one that ends last.
+  const [start] = lastFiresBetween(f.cron, f.timezone, new Date(at.getTime() - ms), at, 1);
+  if (!start) return null;
+  const until = new Date(start.getTime() + ms);
+  return until > at ? { start, until } : null;
 }
 
 /** The freeze in effect for this run at `at` (the one ending last when several are), or null. */

@@ -11,7 +11,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { toPrincipal } from '../auth/auth.service.js';
 import { UsersService } from '../auth/users.service.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
-import { firesBetween } from '../common/cron.js';
+import { lastFiresBetween } from '../common/cron.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { ExecutionsService, type Actor } from '../executions/executions.service.js';
 import type { RunbookDefinition, ScheduleDefinition } from '../runbooks/runbook.schema.js';
@@ -21,8 +21,11 @@ import { ScheduleStateEntity } from './schedule-state.entity.js';
 
 /** A fire older than this (behind the clock) when first looked at counts as missed. */
 const MISSED_AFTER_MS = 60_000;
-/** Fire times looked at per schedule and tick at most (a long outage: the rest are skipped). */
-const MAX_FIRES_PER_TICK = 5_000;
+/**
+ * Fire times looked at per schedule and tick at most, the newest: enough for the most catch-up
+ * runs (100) and the skipped rows recorded (20); older ones of a long outage are skipped unseen.
+ */
+const FIRES_LOOKED_AT = 125;
 /** Skipped (missed) fire times recorded one row each at most per outage; the audit has the count. */
 const MAX_SKIPPED_ROWS = 20;
 const DEFAULT_MAX_CATCH_UP = 10;
@@ -112,12 +115,15 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
       }
       if (state.handledThrough >= now) continue;
       if (!state.paused) {
-        const due = firesBetween(
+        // The newest fire times since the mark, walking back from now: cheap whatever the
+        // outage (a per-second schedule down for a day is not enumerated); when the limit is
+        // reached, the missed count is a lower bound.
+        const due = lastFiresBetween(
           ref.schedule.cron,
           ref.schedule.timezone,
           state.handledThrough,
           now,
-          MAX_FIRES_PER_TICK,
+          FIRES_LOOKED_AT,
         );
         if (!due.length) continue; // nothing was due since: the mark can stay
         try {
@@ -167,6 +173,7 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
             details: {
               policy,
               missed: missed.length,
+              ...(due.length === FIRES_LOOKED_AT ? { atLeast: true } : {}),
               first: missed[0].toISOString(),
               last: missed[missed.length - 1].toISOString(),
               catchUp: catchUp.map((t) => t.toISOString()),

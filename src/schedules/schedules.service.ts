@@ -43,6 +43,13 @@ export interface ScheduleView {
   last: FireView | null;
 }
 
+interface ScheduleRef {
+  def: RunbookDefinition;
+  s: ScheduleDefinition;
+  /** The runbook is disabled: its schedules do not fire. */
+  disabled: boolean;
+}
+
 const ID_RE = /^[a-z0-9][a-z0-9-]{1,62}:[a-z0-9][a-z0-9-]{0,47}$/;
 
 /** Schedules as the API shows them: next fire times, last run, history; pause and resume. */
@@ -59,15 +66,18 @@ export class SchedulesService {
   /** The schedules of the runbooks the caller may see. */
   async list(ability: Actor['ability'], count: number): Promise<ScheduleView[]> {
     const refs = (await this.runbooks.list({ includeDisabled: true }, ability)).flatMap(
-      ({ version }) =>
-        (version.definition.schedules ?? []).map((s) => ({ def: version.definition, s })),
+      ({ runbook, version }) =>
+        (version.definition.schedules ?? []).map((s) => ({
+          def: version.definition,
+          s,
+          disabled: runbook.disabled,
+        })),
     );
     return this.views(refs, count);
   }
 
   async get(id: string, ability: Actor['ability'], count: number): Promise<ScheduleView> {
-    const { def, s } = await this.find(id, ability);
-    return (await this.views([{ def, s }], count))[0];
+    return (await this.views([await this.find(id, ability)], count))[0];
   }
 
   async history(id: string, ability: Actor['ability'], limit: number): Promise<FireView[]> {
@@ -79,7 +89,8 @@ export class SchedulesService {
   }
 
   async setPaused(id: string, paused: boolean, actor: Actor): Promise<ScheduleView> {
-    const { def, s } = await this.find(id, actor.ability);
+    const ref = await this.find(id, actor.ability);
+    const { def, s } = ref;
     if (!actor.ability.can('run', subject('Runbook', runbookAccess(def)))) {
       await this.audit.record(actor.audit, {
         action: 'access.denied',
@@ -124,33 +135,28 @@ export class SchedulesService {
         m,
       );
     });
-    return (await this.views([{ def, s }], 5))[0];
+    return (await this.views([ref], 5))[0];
   }
 
-  private async find(
-    id: string,
-    ability: Actor['ability'],
-  ): Promise<{ def: RunbookDefinition; s: ScheduleDefinition }> {
+  private async find(id: string, ability: Actor['ability']): Promise<ScheduleRef> {
     if (!ID_RE.test(id))
       throw new DomainException('VALIDATION_FAILED', 'id: not a schedule id (RUNBOOK:NAME)', [
         { path: 'id', message: 'not a schedule id (RUNBOOK:NAME)' },
       ]);
     const [runbook, name] = id.split(':');
-    let def: RunbookDefinition;
+    let found: Awaited<ReturnType<RunbooksService['get']>>;
     try {
-      def = (await this.runbooks.get(runbook, ability)).current.definition;
+      found = await this.runbooks.get(runbook, ability);
     } catch {
       throw notFound('Schedule', id);
     }
+    const def = found.current.definition;
     const s = def.schedules?.find((x) => x.name === name);
     if (!s) throw notFound('Schedule', id);
-    return { def, s };
+    return { def, s, disabled: found.runbook.disabled };
   }
 
-  private async views(
-    refs: Array<{ def: RunbookDefinition; s: ScheduleDefinition }>,
-    count: number,
-  ): Promise<ScheduleView[]> {
+  private async views(refs: ScheduleRef[], count: number): Promise<ScheduleView[]> {
     if (!refs.length) return [];
     const ids = refs.map(({ def, s }) => scheduleId(def.name, s.name));
     const states = new Map(
@@ -174,10 +180,11 @@ export class SchedulesService {
     );
     const now = this.scheduler.now();
     return Promise.all(
-      refs.map(async ({ def, s }, i): Promise<ScheduleView> => {
+      refs.map(async ({ def, s, disabled }, i): Promise<ScheduleView> => {
         const st = states.get(ids[i]);
         const zone = s.timezone ?? 'UTC';
-        const enabled = s.enabled !== false;
+        // A disabled runbook's schedules never fire.
+        const enabled = s.enabled !== false && !disabled;
         const last = lasts.get(ids[i]);
         return {
           id: ids[i],
