@@ -154,35 +154,35 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
             -(policy === 'run-once' ? 1 : (ref.schedule.maxCatchUp ?? DEFAULT_MAX_CATCH_UP)),
           );
     const skipped = missed.slice(0, missed.length - catchUp.length);
-    if (missed.length) {
-      // The claim of the newest missed time decides which process records the outage.
-      const rows = skipped.slice(-MAX_SKIPPED_ROWS);
-      let recorder = false;
-      for (const t of rows) {
-        const won = await this.claim(ref.id, t, 'missed', 'skipped');
-        if (t === skipped[skipped.length - 1]) recorder = won !== null;
-      }
-      if (!skipped.length) recorder = true;
-      if (recorder)
-        await this.audit.record(
-          { actorId: null, actorName: scheduleUsername(ref.def.name, ref.schedule.name) },
-          {
-            action: 'schedule.missed',
-            subjectType: 'Schedule',
-            subjectId: ref.id,
-            details: {
-              policy,
-              missed: missed.length,
-              ...(due.length === FIRES_LOOKED_AT ? { atLeast: true } : {}),
-              first: missed[0].toISOString(),
-              last: missed[missed.length - 1].toISOString(),
-              catchUp: catchUp.map((t) => t.toISOString()),
-              skipped: skipped.length,
-            },
-          },
-        );
+    // The outage is recorded once, however many processes saw it: by whoever wins the claim of
+    // the newest skipped time's row, or with none skipped, of the newest catch-up.
+    let recorder = false;
+    for (const t of skipped.slice(-MAX_SKIPPED_ROWS)) {
+      const won = await this.claim(ref.id, t, 'missed', 'skipped');
+      if (t === skipped[skipped.length - 1]) recorder = won !== null;
     }
-    for (const t of catchUp) await this.fire(ref, t, 'catch-up');
+    for (const t of catchUp) {
+      const won = await this.fire(ref, t, 'catch-up');
+      if (!skipped.length && t === catchUp[catchUp.length - 1]) recorder = won;
+    }
+    if (missed.length && recorder)
+      await this.audit.record(
+        { actorId: null, actorName: scheduleUsername(ref.def.name, ref.schedule.name) },
+        {
+          action: 'schedule.missed',
+          subjectType: 'Schedule',
+          subjectId: ref.id,
+          details: {
+            policy,
+            missed: missed.length,
+            ...(due.length === FIRES_LOOKED_AT ? { atLeast: true } : {}),
+            first: missed[0].toISOString(),
+            last: missed[missed.length - 1].toISOString(),
+            catchUp: catchUp.map((t) => t.toISOString()),
+            skipped: skipped.length,
+          },
+        },
+      );
     for (const t of onTime) await this.fire(ref, t, 'scheduled');
   }
 
@@ -202,9 +202,10 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
     return rows[0]?.id ?? null;
   }
 
-  private async fire(ref: ScheduleRef, fireTime: Date, kind: FireKind): Promise<void> {
+  /** Claims the fire time and starts its run; false when another process had claimed it. */
+  private async fire(ref: ScheduleRef, fireTime: Date, kind: FireKind): Promise<boolean> {
     const fireId = await this.claim(ref.id, fireTime, kind, 'claimed');
-    if (!fireId) return; // another process has it
+    if (!fireId) return false; // another process has it
     try {
       const actor = await this.actorOf(ref);
       const e = await this.executions.start(
@@ -228,6 +229,7 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
         [fireId, message.slice(0, 2000)],
       );
     }
+    return true;
   }
 
   /**
