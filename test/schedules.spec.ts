@@ -6,6 +6,7 @@ import { firesBetween, lastFiresBetween } from '../src/common/cron.js';
 import { parseRunbook } from '../src/runbooks/runbook.parser.js';
 import { Scheduler } from '../src/schedules/scheduler.js';
 import { startTestApp, type TestApp } from './support/app.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
 
 /**
  * Runbook schedules (#17) through two real app instances on one Postgres, each with its own
@@ -52,10 +53,11 @@ schedules:
 `,
 };
 
-describe('schedules (two app instances, one Postgres)', () => {
+describe('schedules (two app instances, one Redis and one Postgres)', () => {
   let a: TestApp;
   let b: TestApp;
   let c: TestApp | undefined;
+  let redis: RedisServer;
   let dir: string;
 
   beforeAll(async () => {
@@ -64,10 +66,12 @@ describe('schedules (two app instances, one Postgres)', () => {
       writeFileSync(join(dir, `${name}.yaml`), text);
     // One SECRET_KEY, as a deployment's processes share (passport's strategies are global: two
     // apps in one test process verify tokens with the last one's key).
+    redis = await startRedis(); // one Redis and one Postgres, as a deployment's processes share
     const env = {
       RUNBOOKS_DIR: dir,
       SCHEDULER_TICK: 'off',
       SECRET_KEY: randomBytes(32).toString('hex'),
+      REDIS_URL: redis.url,
     };
     a = await startTestApp(env);
     b = await startTestApp(env, a.db);
@@ -76,6 +80,7 @@ describe('schedules (two app instances, one Postgres)', () => {
     await c?.app.close();
     await b?.app.close(); // shares a's database: a.close drops it
     await a?.close();
+    await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -252,7 +257,12 @@ schedules:
     expect(synced.status, JSON.stringify(synced.body)).toBe(200);
     // c ticks on its own timer (SCHEDULER_TICK=200ms, the bootstrap path); a is kicked as often.
     c = await startTestApp(
-      { RUNBOOKS_DIR: dir, SCHEDULER_TICK: '200ms', SECRET_KEY: a.config.secretKey },
+      {
+        RUNBOOKS_DIR: dir,
+        SCHEDULER_TICK: '200ms',
+        SECRET_KEY: a.config.secretKey,
+        REDIS_URL: redis.url,
+      },
       a.db,
     );
     const sa = a.app.get(Scheduler);
