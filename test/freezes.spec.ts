@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../src/cli/firebreak-cli.js';
 import { FINAL_STATUSES } from '../src/executions/execution-state.js';
 import { Scheduler } from '../src/schedules/scheduler.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -220,6 +221,39 @@ stage-1 ansible_connection=local environment=staging
     expect(audit.find((e) => e.action === 'execution.start')?.details).toMatchObject({
       breakGlass: { freeze: 'prod-freeze', until: '2099-01-01T00:00:00.000Z', reason },
     });
+
+    // The CLI door: refused with the freeze's name; --break-glass asks for the held run.
+    const token = (
+      await t.http().post('/auth/tokens').set('Authorization', operator.auth).send({ name: 'cli' })
+    ).body.token as string;
+    const env = {
+      FIREBREAK_URL: `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`,
+      FIREBREAK_TOKEN: token,
+    };
+    const err: string[] = [];
+    const out: string[] = [];
+    const [writeErr, writeOut] = [process.stderr.write, process.stdout.write];
+    process.stderr.write = ((c: string) => (err.push(c), true)) as typeof process.stderr.write;
+    process.stdout.write = ((c: string) => (out.push(c), true)) as typeof process.stdout.write;
+    let codes: number[];
+    try {
+      codes = [
+        await runCli(['run', 'restart', '--node', 'prod-1'], env),
+        await runCli(['run', 'restart', '--node', 'prod-1', '--break-glass', reason], env),
+      ];
+    } finally {
+      process.stderr.write = writeErr;
+      process.stdout.write = writeOut;
+    }
+    expect(codes).toEqual([1, 0]);
+    expect(err.join('')).toMatch(/423 FROZEN: restart is frozen until .* by freeze prod-freeze/);
+    expect(err.join('')).toMatch(/: awaiting_approval/);
+    const cliRun = out.join('').trim();
+    expect((await get(`/executions/${cliRun}`)).body).toMatchObject({
+      status: 'awaiting_approval',
+      trigger: 'cli',
+    });
+    await post(`/executions/${cliRun}/approvals`, { decision: 'reject' }, t.adminAuth);
 
     // For an incident: the incident door is frozen too; break-glass lands on its timeline.
     const inc = await post('/incidents', { title: 'checkout down', severity: 'SEV2' });
