@@ -15,6 +15,7 @@ import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { RunbooksModule } from './runbooks/runbooks.module.js';
 import { SlackModule } from './slack/slack.module.js';
+import { SchedulesModule } from './schedules/schedules.module.js';
 
 export interface AppModuleOptions {
   config: AppConfig;
@@ -50,6 +51,7 @@ export class AppModule {
         incidents,
         AlertsModule.register(config, incidents),
         SlackModule.register(config, incidents),
+        SchedulesModule.register(config),
       ],
     };
   }

@@ -14,7 +14,7 @@ export class UserEntity {
 
   /** Lower-case login name, unique. */
   @Index('users_username_key', { unique: true })
-  @Column({ type: 'varchar', length: 64 })
+  @Column({ type: 'varchar', length: 128 })
   username: string;
 
   @Column({ name: 'display_name', type: 'varchar', length: 128 })

@@ -4,7 +4,8 @@
  *   firebreak lint [FILES|DIRS…]                 check runbooks; file:line:col per problem
  *   firebreak plan NAME [-o key=value…] [--node name[:attr=value,…]…] [--json]
  *
- *   firebreak run NAME [-o key=value…] [--node NAME…] [--follow]   start an execution
+ *   firebreak run NAME [-o key=value…] [--node NAME…] [--follow] [--break-glass REASON]
+ *                                                                   start an execution
  *   firebreak tail EXECUTION_ID                                     follow its live output
  *
  * `plan`, `run` and `tail` talk to a running server: --url / FIREBREAK_URL (default http://127.0.0.1:3000) and
@@ -16,7 +17,7 @@ import { followExecution } from './sse.js';
 
 const USAGE = `usage:
   firebreak lint [FILES|DIRS...]
-  firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow]
+  firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow] [--break-glass REASON]
   firebreak tail EXECUTION_ID
   firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
       [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
@@ -164,12 +165,14 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       option: { type: 'string', short: 'o', multiple: true },
       node: { type: 'string', multiple: true },
       follow: { type: 'boolean', short: 'f' },
+      'break-glass': { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
     },
   });
   const name = positionals[0];
   if (!name || positionals.length > 1) throw new Error('run needs exactly one runbook NAME');
+  const breakGlass = values['break-glass'];
   const { url, token } = server(values, env);
   const res = await fetch(`${url}/executions`, {
     method: 'POST',
@@ -179,16 +182,22 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       options: parseOptionArgs(values.option ?? []),
       via: 'cli',
       ...(values.node ? { nodes: values.node } : {}),
+      ...(breakGlass !== undefined ? { breakGlass: { reason: breakGlass } } : {}),
     }),
   });
-  const payload = (await res.json()) as { id?: string; code?: string; message?: string };
+  const payload = (await res.json()) as {
+    id?: string;
+    status?: string;
+    code?: string;
+    message?: string;
+  };
   if (!res.ok) {
     process.stderr.write(
       `firebreak: ${res.status} ${payload.code ?? ''}: ${payload.message ?? ''}\n`,
     );
     return 1;
   }
-  process.stderr.write(`execution ${payload.id}: queued\n`);
+  process.stderr.write(`execution ${payload.id}: ${payload.status ?? 'queued'}\n`);
   if (!values.follow) {
     process.stdout.write(`${payload.id}\n`);
     return 0;

@@ -71,6 +71,10 @@ export interface AppConfig {
   retentionIntervalSeconds: number;
   /** Executions pruned per batch (and log rows per DELETE: 10×). */
   retentionBatch: number;
+  /** The change-freeze file (default: freezes.yaml in the runbooks directory). */
+  freezesFile: string;
+  /** How often each api process looks for due schedule fires, in ms; null: never (tests drive it). */
+  schedulerTickMs: number | null;
   /** Slack (docs/slack.md): off unless the signing secret is set. */
   slack: SlackConfig;
 }
@@ -302,6 +306,11 @@ const envSchema = z.object({
     .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
     .optional(),
   SLACK_EMAIL_LINKING: bool.prefault('false'),
+  FREEZES_FILE: z.string().min(1).optional(),
+  SCHEDULER_TICK: z
+    .string()
+    .regex(/^(off|[1-9]\d*(ms|s))$/, 'expected an interval such as 5s or 500ms, or off')
+    .prefault('5s'),
 });
 
 type Env = Record<string, string | undefined>;
@@ -425,6 +434,11 @@ export function parseEnv(
       incidentChannel: e.SLACK_INCIDENT_CHANNEL,
       emailLinking: e.SLACK_EMAIL_LINKING,
     },
+    freezesFile: e.FREEZES_FILE ? abs(e.FREEZES_FILE) : join(abs(e.RUNBOOKS_DIR), 'freezes.yaml'),
+    schedulerTickMs:
+      e.SCHEDULER_TICK === 'off'
+        ? null
+        : Number.parseInt(e.SCHEDULER_TICK, 10) * (e.SCHEDULER_TICK.endsWith('ms') ? 1 : 1000),
   };
 }
 

@@ -59,6 +59,7 @@ export class ExecutionsController {
         options: body.options,
         nodes: body.nodes,
         trigger: body.via ?? 'api',
+        ...(body.breakGlass !== undefined ? { breakGlass: body.breakGlass } : {}),
       },
       { principal, ability, audit },
     );

@@ -46,6 +46,15 @@ export class StartExecutionDto {
   @Length(1, 253, { each: true })
   nodes?: string[];
 
+  @ApiPropertyOptional({
+    description:
+      'During a change freeze in scope: run anyway, held for approval by someone else (four eyes); reason at least 10 characters',
+    example: { reason: 'checkout is down, INC-42: restart needed now' },
+  })
+  @IsOptional()
+  @IsObject()
+  breakGlass?: { reason: string };
+
   @ApiPropertyOptional({ enum: ['api', 'cli', 'console'], default: 'api' })
   @IsOptional()
   @IsIn(['api', 'cli', 'console'])

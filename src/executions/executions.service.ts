@@ -13,7 +13,7 @@ import { retryWhileUnreachable } from '../database/db-retry.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
-import { stepRetry } from '../runbooks/runbook.schema.js';
+import { stepRetry, type RunbookDefinition } from '../runbooks/runbook.schema.js';
 import type { NodeFilter } from '../nodes/node-filter.schema.js';
 import { runbookAccess } from '../runbooks/runbooks.acl.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
@@ -31,6 +31,7 @@ import { tailStream, type TailEvent } from '../database/tail-stream.js';
 import { openOptions, sealOptions } from './secret-options.js';
 import { ApprovalsService, type ApprovalView, type HoldSpec } from './approvals.service.js';
 import { planRunbook } from '../runbooks/runbook.plan.js';
+import { FreezesService } from '../runbooks/freezes.service.js';
 
 export interface StartRequest {
   runbook: string;
@@ -40,8 +41,13 @@ export interface StartRequest {
   /** Narrow the runbook's targets to these node names (must be among them). */
   nodes?: string[];
   incidentId?: string;
-  trigger: 'api' | 'cli' | 'console' | 'slack' | 'alert' | 'rerun' | 'runbook';
+  trigger: 'api' | 'cli' | 'console' | 'slack' | 'alert' | 'rerun' | 'runbook' | 'schedule';
   rerunOf?: string;
+  /**
+   * A run during a change freeze in its scope: the reason; the run is then held for approval by
+   * someone else (four eyes) instead of refused.
+   */
+  breakGlass?: { reason: string };
 }
 
 /** A child execution: started by a parent's `runbook` step, run inline by the parent's worker. */
@@ -108,6 +114,7 @@ export class ExecutionsService {
     private readonly events: ExecutionEvents,
     private readonly executions: ExecutionRepository,
     private readonly approvals: ApprovalsService,
+    private readonly freezes: FreezesService,
   ) {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
@@ -204,6 +211,10 @@ export class ExecutionsService {
         { path: 'targets', message: 'no node matches (set targets.allowEmpty to allow this)' },
       ]);
     }
+    // A change freeze in scope (the runbook's current kind and tags, the resolved targets)
+    // refuses the run, whichever door it came through, unless it is a break-glass run: then it
+    // is held for approval by someone else, like a runbook-level approval.
+    const breakGlass = await this.checkFreeze(req, policy, targets, deny);
     // A runbook-level approval that applies holds the whole run before anything executes.
     let hold: HoldSpec | undefined;
     if (policy.approval) {
@@ -239,6 +250,30 @@ export class ExecutionsService {
           rules: approval,
         };
       }
+    }
+
+    if (breakGlass) {
+      if (child && !child.canWait)
+        await deny(
+          'break-glass needs approval',
+          new DomainException(
+            'FROZEN',
+            `${def.name}: a break-glass run needs approval; a runbook step in onError or a between gate cannot wait for approval`,
+            { freeze: breakGlass.freeze, until: breakGlass.until },
+          ),
+        );
+      const reason = `break-glass during freeze ${breakGlass.freeze} (until ${breakGlass.until}): ${breakGlass.reason}`;
+      hold = hold
+        ? { ...hold, reason: `${reason}; ${hold.reason}` }
+        : {
+            key: 'run',
+            step: null,
+            reason,
+            plan: planRunbook({ ...def, access: policy.access }, v.options, targets),
+            choices: null,
+            approvers: policy.approval?.approvers ?? policy.access?.approve ?? ['admin'],
+            rules: {},
+          };
     }
 
     // Redis down: 503 at once, before anything is written (Bull would hold the job for as long
@@ -303,6 +338,7 @@ export class ExecutionsService {
             trigger: req.trigger,
             incidentId: req.incidentId ?? child?.parent.incidentId ?? null,
             ...(child ? { parent: child.parent.id, parentStep: child.step } : {}),
+            ...(breakGlass ? { breakGlass } : {}),
           },
           secretValues: v.options.secretValues,
         },
@@ -321,6 +357,41 @@ export class ExecutionsService {
       throw err instanceof QueueUnavailable ? err : new QueueUnavailable((err as Error).message);
     }
     return execution;
+  }
+
+  /**
+   * The freeze in scope of this run now: refused (423, audited) without break-glass; with it, the
+   * freeze and the reason for the hold. Null when no freeze applies.
+   */
+  private async checkFreeze(
+    req: StartRequest,
+    policy: RunbookDefinition,
+    targets: ReadonlyArray<{ name: string; attributes: Record<string, string> }>,
+    deny: (reason: string, err: DomainException) => Promise<never>,
+  ): Promise<{ freeze: string; until: string; reason: string } | null> {
+    const reason = req.breakGlass?.reason;
+    if (req.breakGlass !== undefined && (typeof reason !== 'string' || reason.trim().length < 10))
+      throw validationFailed([
+        {
+          path: 'breakGlass.reason',
+          message: 'a break-glass run needs a reason of at least 10 characters',
+        },
+      ]);
+    if (reason !== undefined && reason.length > 500)
+      throw validationFailed([{ path: 'breakGlass.reason', message: 'at most 500 characters' }]);
+    const f = await this.freezes.activeFor(policy, targets);
+    if (!f) return null;
+    const until = f.until.toISOString();
+    if (reason === undefined || req.trigger === 'schedule')
+      return deny(
+        `frozen by ${f.name} until ${until}`,
+        new DomainException(
+          'FROZEN',
+          `${policy.name} is frozen until ${until} by freeze ${f.name}${f.reason ? ` (${f.reason})` : ''}; a break-glass run (breakGlass.reason) needs approval by someone else`,
+          { freeze: f.name, reason: f.reason, until },
+        ),
+      );
+    return { freeze: f.name, until, reason: reason.trim() };
   }
 
   private async resolveTargets(

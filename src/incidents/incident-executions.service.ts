@@ -59,7 +59,13 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
   /** Runs a runbook for the incident, through ExecutionsService.start (which authorizes it). */
   async start(
     ref: string,
-    req: { runbook: string; version?: number; options?: Record<string, unknown>; nodes?: string[] },
+    req: {
+      runbook: string;
+      version?: number;
+      options?: Record<string, unknown>;
+      nodes?: string[];
+      breakGlass?: { reason: string };
+    },
     actor: Actor,
     trigger: 'api' | 'slack' = 'api',
   ) {

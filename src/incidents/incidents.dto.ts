@@ -184,6 +184,14 @@ export class IncidentExecutionDto {
   @IsString({ each: true })
   @Length(1, 253, { each: true })
   nodes?: string[];
+
+  @ApiPropertyOptional({
+    description:
+      'During a change freeze in scope: run anyway, held for approval by someone else (four eyes)',
+  })
+  @IsOptional()
+  @IsObject()
+  breakGlass?: { reason: string };
 }
 
 export class IncidentQueryDto extends PagedTimeRangeQueryDto(50, 500) {

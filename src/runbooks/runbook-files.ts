@@ -14,7 +14,14 @@ export interface RunbookFile {
 
 const RUNBOOK_FILE = /\.ya?ml$/;
 /** Files that live beside runbooks but are not runbooks. */
-const NOT_RUNBOOKS = new Set(['inventory.yaml', 'inventory.yml', 'policy.yaml', 'policy.yml']);
+const NOT_RUNBOOKS = new Set([
+  'inventory.yaml',
+  'inventory.yml',
+  'policy.yaml',
+  'policy.yml',
+  'freezes.yaml',
+  'freezes.yml',
+]);
 
 /** Every `*.yaml` / `*.yml` under the directory (recursively; dot-directories skipped), sorted. */
 export async function readRunbookFiles(dir: string): Promise<RunbookFile[]> {

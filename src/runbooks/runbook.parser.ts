@@ -19,6 +19,7 @@ import {
   type RunbookDefinition,
   type StepDefinition,
 } from './runbook.schema.js';
+import { cronProblem, zoneProblem } from '../common/cron.js';
 import { didYouMean } from '../common/suggest.js';
 import { isShellInterpreter, scriptEnvName } from './script-env.js';
 import { evaluatedTemplateRefs, templateRulesOutShell } from './shell-eval.js';
@@ -321,6 +322,44 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
       if (/^\/.*\/$/.test(v))
         checkRegex(v.slice(1, -1), (m) => add(['triggers', i, 'alert', 'match', label], m));
     }
+  });
+  checkSchedules(def, add);
+}
+
+/**
+ * Schedules: unique names, a cron expression the cron library reads, a known IANA zone, and
+ * options that pass the runbook's own validation (as a run with them would), none secure (a
+ * secret never sits in the file).
+ */
+function checkSchedules(def: RunbookDefinition, add: (path: PathKey[], message: string) => void) {
+  const names = new Set<string>();
+  def.schedules?.forEach((s, i) => {
+    if (names.has(s.name)) add(['schedules', i, 'name'], `duplicate schedule name "${s.name}"`);
+    names.add(s.name);
+    const zone = s.timezone ? zoneProblem(s.timezone) : null;
+    if (zone) add(['schedules', i, 'timezone'], zone);
+    const cron = cronProblem(s.cron, zone ? undefined : s.timezone);
+    if (cron) add(['schedules', i, 'cron'], cron);
+    if (s.maxCatchUp !== undefined && s.missed !== 'run-all')
+      add(['schedules', i, 'maxCatchUp'], 'only with missed: run-all');
+    const secure = new Set(
+      (def.options ?? []).filter((o) => o.type === 'secure').map((o) => o.name),
+    );
+    for (const k of Object.keys(s.options ?? {}))
+      if (secure.has(k))
+        add(
+          ['schedules', i, 'options', k],
+          'a secure option takes no value in the file (a secret is never written there)',
+        );
+    const v = validateOptions(def.options ?? [], s.options ?? {});
+    if (!v.ok)
+      for (const p of v.problems) {
+        const given = Object.prototype.hasOwnProperty.call(s.options ?? {}, p.option);
+        add(
+          given ? ['schedules', i, 'options', p.option] : ['schedules', i, 'options'],
+          given ? p.message : `${p.option} ${p.message}`,
+        );
+      }
   });
 }
 

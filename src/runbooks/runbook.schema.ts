@@ -300,6 +300,53 @@ export const triggerSchema = z.strictObject({
   targets: z.strictObject({ nodes: nodeFilterSchema }).optional(),
 });
 
+export const SCHEDULE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
+export const MISSED_POLICIES = ['skip', 'run-once', 'run-all'] as const;
+
+/**
+ * A cron schedule of the runbook. Cron, time zone and options are checked by the parser (cron
+ * library, Intl, the runbook's options); the run request fields have a run request's shape.
+ */
+export const scheduleSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(SCHEDULE_NAME_RE, 'expected 1-48 lower-case letters, digits or dashes')
+    .describe("Unique in the runbook; the schedule's id is RUNBOOK:NAME"),
+  cron: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe(
+      'Cron expression: 5 fields (minute hour day month weekday), 6 with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly',
+    ),
+  timezone: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('IANA time zone the cron expression is read in (default UTC)'),
+  options: z.record(z.string(), z.unknown()).optional().describe('Option values for each run'),
+  targets: z
+    .array(z.string().min(1).max(253))
+    .max(1000)
+    .optional()
+    .describe("Narrow to these of the runbook's target nodes (node names), as a run request"),
+  enabled: z.boolean().optional().describe('false: never fires (default true)'),
+  missed: z
+    .enum(MISSED_POLICIES)
+    .optional()
+    .describe(
+      'Fire times missed while no process ran: skip (default, recorded), run-once (one catch-up run), run-all (one per missed time, up to maxCatchUp)',
+    ),
+  maxCatchUp: z
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('run-all: catch-up runs at most (default 10); the older missed times are skipped'),
+});
+
 export const runbookSchema = z.strictObject({
   name: z.string().regex(NAME_RE, 'expected 2-63 lower-case letters, digits or dashes'),
   description: z.string().min(1).max(2000),
@@ -361,11 +408,13 @@ export const runbookSchema = z.strictObject({
   steps: z.array(stepSchema).min(1),
   onError: z.array(stepSchema).optional(),
   triggers: z.array(triggerSchema).optional(),
+  schedules: z.array(scheduleSchema).max(20).optional(),
 });
 
 export type RunbookDefinition = z.infer<typeof runbookSchema>;
 export type OptionDefinition = z.infer<typeof optionSchema>;
 export type StepDefinition = z.infer<typeof stepSchema>;
+export type ScheduleDefinition = z.infer<typeof scheduleSchema>;
 
 export function stepKind(step: StepDefinition): StepKind {
   return STEP_KINDS.find((k) => step[k] !== undefined)!;

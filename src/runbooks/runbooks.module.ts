@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { NodesModule } from '../nodes/nodes.module.js';
+import { FreezesController } from './freezes.controller.js';
+import { FreezesService } from './freezes.service.js';
 import { RunbookVersionEntity } from './runbook-version.entity.js';
 import { RunbookEntity } from './runbook.entity.js';
 import { RunbooksAcl } from './runbooks.acl.js';
@@ -9,8 +11,8 @@ import { RunbooksService } from './runbooks.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([RunbookEntity, RunbookVersionEntity]), NodesModule],
-  controllers: [RunbooksController],
-  providers: [RunbooksService, RunbooksAcl],
-  exports: [RunbooksService],
+  controllers: [RunbooksController, FreezesController],
+  providers: [RunbooksService, RunbooksAcl, FreezesService],
+  exports: [RunbooksService, FreezesService],
 })
 export class RunbooksModule {}

@@ -21,6 +21,8 @@ import { planRunbook, type Plan } from './runbook.plan.js';
 import type { RunbookDefinition } from './runbook.schema.js';
 import { runbookAccess } from './runbooks.acl.js';
 import { renderText } from './template.js';
+import { FreezesService } from './freezes.service.js';
+import type { ActiveFreeze } from './freezes.js';
 
 export interface VersionOrigin {
   kind: 'file' | 'api';
@@ -64,6 +66,7 @@ export class RunbooksService implements OnApplicationBootstrap {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly nodes: NodeTargetsService,
+    private readonly freezes: FreezesService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -180,7 +183,7 @@ export class RunbooksService implements OnApplicationBootstrap {
   private async currentDefinitions(m: EntityManager): Promise<Map<string, RunbookDefinition>> {
     const rows = await m
       .createQueryBuilder(RunbookVersionEntity, 'v')
-      .innerJoin(RunbookEntity, 'r', 'r.id = v.runbook_id AND r.current_version = v.version')
+      .innerJoin(RunbookEntity, 'r', 'r.id = v.runbookId AND r.currentVersion = v.version')
       .select(['r.name AS name', 'v.definition AS definition'])
       .getRawMany<{ name: string; definition: RunbookDefinition }>();
     return new Map(rows.map((r) => [r.name, r.definition]));
@@ -393,6 +396,8 @@ export class RunbooksService implements OnApplicationBootstrap {
     canRun: boolean;
     disabled: boolean;
     plan: Plan;
+    /** The change freeze a run would be refused by now ("frozen until …"), or null. */
+    frozen: (Omit<ActiveFreeze, 'start' | 'until'> & { until: string; message: string }) | null;
   }> {
     const { runbook, version, current } = await this.get(name, ability, input.version);
     const def = version.definition;
@@ -434,7 +439,30 @@ export class RunbooksService implements OnApplicationBootstrap {
       canRun: ability.can('run', subject('Runbook', runbookAccess(current.definition))),
       disabled: runbook.disabled,
       plan,
+      frozen: await this.freezes.activeFor(policy, nodes).then(
+        (f) =>
+          f && {
+            name: f.name,
+            reason: f.reason,
+            until: f.until.toISOString(),
+            message: `frozen until ${f.until.toISOString()} (freeze ${f.name}${f.reason ? `: ${f.reason}` : ''}); a run needs break-glass`,
+          },
+      ),
     };
+  }
+
+  /**
+   * The current definitions of the enabled runbooks that have schedules, with no access check:
+   * for the scheduler, which starts their runs as each schedule's own identity.
+   */
+  async scheduledForSystem(): Promise<RunbookDefinition[]> {
+    const rows = await this.versions
+      .createQueryBuilder('v')
+      .innerJoin(RunbookEntity, 'r', 'r.id = v.runbookId AND r.currentVersion = v.version')
+      .where('NOT r.disabled')
+      .andWhere(`jsonb_array_length(COALESCE(v.definition -> 'schedules', '[]'::jsonb)) > 0`)
+      .getMany();
+    return rows.map((v) => v.definition);
   }
 }
 
