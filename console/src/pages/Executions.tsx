@@ -1,5 +1,6 @@
 import { Anchor, Badge, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, statusColor, type Execution } from '../api';
 
@@ -59,17 +60,19 @@ export function ExecutionRows({ rows }: { rows: Execution[] }) {
 /** Executions history with filters (in the URL, so a filtered view is a link). */
 export function Executions() {
   const [params, setParams] = useSearchParams();
-  const set = (key: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
+  // The inputs own the filters (instant, no lost keystrokes); the URL follows, so a filtered
+  // view is a link.
+  const [filters, setFilters] = useState<Record<string, string>>(() =>
+    Object.fromEntries(['runbook', 'status', 'actor'].map((k) => [k, params.get(k) ?? ''])),
+  );
+  useEffect(() => {
+    const next = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) next.set(k, v);
     setParams(next, { replace: true });
-  };
+  }, [filters, setParams]);
+  const set = (key: string, value: string) => setFilters((f) => ({ ...f, [key]: value }));
   const query = new URLSearchParams();
-  for (const key of ['runbook', 'status', 'actor']) {
-    const v = params.get(key);
-    if (v) query.set(key, v);
-  }
+  for (const [key, v] of Object.entries(filters)) if (v) query.set(key, v);
   query.set('limit', '100');
   const executions = useQuery({
     queryKey: ['executions', query.toString()],
@@ -83,21 +86,21 @@ export function Executions() {
       <Group align="end">
         <TextInput
           label="Runbook"
-          value={params.get('runbook') ?? ''}
+          value={filters.runbook}
           onChange={(e) => set('runbook', e.currentTarget.value.trim())}
           w={200}
         />
         <Select
           label="Status"
           data={[{ value: '', label: 'Any' }, ...STATUSES.map((s) => ({ value: s, label: s }))]}
-          value={params.get('status') ?? ''}
+          value={filters.status}
           onChange={(v) => set('status', v ?? '')}
           allowDeselect={false}
           w={200}
         />
         <TextInput
           label="Started by"
-          value={params.get('actor') ?? ''}
+          value={filters.actor}
           onChange={(e) => set('actor', e.currentTarget.value.trim())}
           w={160}
         />

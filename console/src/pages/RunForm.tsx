@@ -98,6 +98,8 @@ function OptionField({
         min={option.min}
         max={option.max}
         allowDecimal={option.type === 'number'}
+        // The server's rules (and messages) decide; no silent clamping.
+        clampBehavior="none"
         onChange={(v) => onChange(typeof v === 'number' ? v : v === '' ? '' : Number(v))}
       />
     );

@@ -46,11 +46,18 @@ function DiffView({ name, from, to }: { name: string; from: number; to: number }
         aria-label={`Diff v${from} → v${to}`}
         style={{
           borderCollapse: 'collapse',
+          tableLayout: 'fixed',
           width: '100%',
           fontFamily: 'var(--mantine-font-family-monospace)',
           fontSize: 12,
         }}
       >
+        <colgroup>
+          <col style={{ width: 40 }} />
+          <col />
+          <col style={{ width: 40 }} />
+          <col />
+        </colgroup>
         <thead>
           <tr>
             <th colSpan={2} style={{ textAlign: 'left' }}>
@@ -81,7 +88,14 @@ function DiffView({ name, from, to }: { name: string; from: number; to: number }
                 >
                   {row.left?.n}
                 </td>
-                <td style={{ whiteSpace: 'pre', background: bg(row.kind, 'l'), width: '50%' }}>
+                <td
+                  style={{
+                    whiteSpace: 'pre-wrap',
+                    wordBreak: 'break-all',
+                    background: bg(row.kind, 'l'),
+                    width: '50%',
+                  }}
+                >
                   {row.left?.text}
                 </td>
                 <td
@@ -94,7 +108,14 @@ function DiffView({ name, from, to }: { name: string; from: number; to: number }
                 >
                   {row.right?.n}
                 </td>
-                <td style={{ whiteSpace: 'pre', background: bg(row.kind, 'r'), width: '50%' }}>
+                <td
+                  style={{
+                    whiteSpace: 'pre-wrap',
+                    wordBreak: 'break-all',
+                    background: bg(row.kind, 'r'),
+                    width: '50%',
+                  }}
+                >
                   {row.right?.text}
                 </td>
               </tr>

@@ -1,22 +1,26 @@
 import { Anchor, Badge, Group, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type RunbookSummary } from '../api';
 
 /** The catalog: search by name/description, tag and kind; the filters live in the URL. */
 export function Runbooks() {
   const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
-  const tag = params.get('tag') ?? '';
-  const kind = params.get('kind') ?? '';
-  const [debouncedQ] = useDebouncedValue(q, 200);
-  const set = (key: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(key, value);
-    else next.delete(key);
+  // The inputs own the filters (instant, no lost keystrokes); the URL follows, so a filtered
+  // view is a link.
+  const [filters, setFilters] = useState<Record<string, string>>(() =>
+    Object.fromEntries(['q', 'tag', 'kind'].map((k) => [k, params.get(k) ?? ''])),
+  );
+  useEffect(() => {
+    const next = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) next.set(k, v);
     setParams(next, { replace: true });
-  };
+  }, [filters, setParams]);
+  const set = (key: string, value: string) => setFilters((f) => ({ ...f, [key]: value }));
+  const { q = '', tag = '', kind = '' } = filters;
+  const [debouncedQ] = useDebouncedValue(q, 200);
   const query = new URLSearchParams();
   if (debouncedQ) query.set('q', debouncedQ);
   if (tag) query.set('tag', tag);
