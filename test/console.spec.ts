@@ -302,6 +302,51 @@ describe('the web console in Chromium', { timeout: 120_000 }, () => {
     await approver.context.close();
   });
 
+  it('declares an incident, runs a runbook for it and shows both on its live timeline', async () => {
+    const { context, page } = await newPage();
+    await signIn(page, 'admin', ADMIN_PASSWORD, '/incidents');
+    await page.getByLabel('Title').fill(`Checkout down ${XSS}`);
+    await page.getByRole('combobox', { name: 'Severity' }).click();
+    await page.getByRole('option', { name: 'SEV2' }).click();
+    await page.getByRole('button', { name: 'Declare' }).click();
+    await page.waitForURL(/\/incidents\/INC-\d+$/, WAIT);
+    const ref = page.url().split('/').pop()!;
+    await page.getByRole('heading', { name: `${ref}: Checkout down ${XSS}` }).waitFor(WAIT);
+    const timeline = page.getByTestId('timeline');
+    await timeline
+      .getByText(/declared/i)
+      .first()
+      .waitFor(WAIT);
+    await page.getByLabel('Add a note').fill('looking at the load balancer');
+    await page.getByRole('button', { name: 'Add note' }).click();
+    await timeline.getByText('looking at the load balancer').waitFor(WAIT);
+
+    await page.getByRole('link', { name: `Run a runbook for ${ref}` }).click();
+    await page.getByTestId('for-incident').getByText(ref).waitFor(WAIT);
+    await page.getByRole('link', { name: 'diagnose-host' }).click();
+    await page.waitForURL(new RegExp(`/runbooks/diagnose-host/run\\?incident=${ref}$`), WAIT);
+    await page.getByLabel('Nodes').fill('localhost');
+    await page.getByTestId('matched').getByText('1 node matched: localhost').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Preview plan' }).click();
+    await page.getByRole('button', { name: `Run for ${ref}` }).click();
+    await page.waitForURL(/\/executions\/[0-9a-f-]{36}$/, WAIT);
+    await page.getByTestId('execution-status').getByText('succeeded').waitFor(WAIT);
+
+    await page.goto(`/incidents/${ref}`);
+    await timeline.getByText('looking at the load balancer').waitFor(WAIT);
+    await timeline
+      .getByText(/diagnose-host/)
+      .first()
+      .waitFor(WAIT);
+    await timeline.getByRole('link', { name: '(execution)' }).first().waitFor(WAIT);
+    await shot(page, '10-incident');
+    await page.goto('/incidents');
+    await page.getByTestId(`incident-${ref}`).getByText(`Checkout down ${XSS}`).waitFor(WAIT);
+    await shot(page, '11-incidents-board');
+    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+    await context.close();
+  });
+
   it('renders stored markup as text (no stored XSS)', async () => {
     const { context, page } = await newPage();
     await signIn(page, 'admin', ADMIN_PASSWORD, '/runbooks?tag=xss');

@@ -18,6 +18,7 @@ import { Approvals } from './pages/Approvals';
 import { Execution } from './pages/Execution';
 import { Executions } from './pages/Executions';
 import { Home } from './pages/Home';
+import { IncidentPage, Incidents } from './pages/Incidents';
 import { Login } from './pages/Login';
 import { NotFound, Placeholder } from './pages/Placeholder';
 import { RunForm } from './pages/RunForm';
@@ -104,26 +105,8 @@ function Shell() {
           <Route path="/executions" element={<Executions />} />
           <Route path="/executions/:id" element={<Execution />} />
           <Route path="/approvals" element={<Approvals />} />
-          <Route
-            path="/incidents"
-            element={
-              <Placeholder
-                title="Incidents"
-                what="the board of open incidents by severity and status, and the declare form"
-                api="GET /incidents, POST /incidents"
-              />
-            }
-          />
-          <Route
-            path="/incidents/:ref"
-            element={
-              <Placeholder
-                title="Incident"
-                what="roles, status and severity controls, notes, the live timeline, runbooks run for it and the postmortem"
-                api="GET /incidents/:ref, GET /incidents/:ref/timeline"
-              />
-            }
-          />
+          <Route path="/incidents" element={<Incidents />} />
+          <Route path="/incidents/:ref" element={<IncidentPage />} />
           <Route
             path="/audit"
             element={

@@ -11,7 +11,7 @@ export function Runbooks() {
   // The inputs own the filters (instant, no lost keystrokes); the URL follows, so a filtered
   // view is a link.
   const [filters, setFilters] = useState<Record<string, string>>(() =>
-    Object.fromEntries(['q', 'tag', 'kind'].map((k) => [k, params.get(k) ?? ''])),
+    Object.fromEntries(['q', 'tag', 'kind', 'incident'].map((k) => [k, params.get(k) ?? ''])),
   );
   useEffect(() => {
     const next = new URLSearchParams();
@@ -19,7 +19,7 @@ export function Runbooks() {
     setParams(next, { replace: true });
   }, [filters, setParams]);
   const set = (key: string, value: string) => setFilters((f) => ({ ...f, [key]: value }));
-  const { q = '', tag = '', kind = '' } = filters;
+  const { q = '', tag = '', kind = '', incident = '' } = filters;
   const [debouncedQ] = useDebouncedValue(q, 200);
   const query = new URLSearchParams();
   if (debouncedQ) query.set('q', debouncedQ);
@@ -33,6 +33,11 @@ export function Runbooks() {
   return (
     <Stack>
       <Title order={2}>Runbooks</Title>
+      {incident && (
+        <Text data-testid="for-incident">
+          Pick a runbook to run for <b>{incident}</b>.
+        </Text>
+      )}
       <Group align="end" wrap="wrap">
         <TextInput
           label="Search"
@@ -89,7 +94,14 @@ export function Runbooks() {
               {runbooks.data.map((r) => (
                 <Table.Tr key={r.name} data-testid={`runbook-${r.name}`}>
                   <Table.Td>
-                    <Anchor component={Link} to={`/runbooks/${encodeURIComponent(r.name)}`}>
+                    <Anchor
+                      component={Link}
+                      to={
+                        incident
+                          ? `/runbooks/${encodeURIComponent(r.name)}/run?incident=${encodeURIComponent(incident)}`
+                          : `/runbooks/${encodeURIComponent(r.name)}`
+                      }
+                    >
                       {r.name}
                     </Anchor>
                     {r.disabled && (
