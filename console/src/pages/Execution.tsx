@@ -90,37 +90,40 @@ function NodeGrid({
           gap: 4,
         }}
       >
-        {cells.map((c) => (
-          <Tooltip key={c.node} label={`${c.node}: ${c.status}`} openDelay={300}>
-            <button
-              type="button"
-              role="gridcell"
-              aria-label={`${c.node}: ${c.status}`}
-              aria-selected={selected === c.node}
-              data-status={c.status}
-              onClick={() => onSelect(selected === c.node ? null : c.node)}
-              style={{
-                height: 18,
-                minWidth: 18,
-                border:
-                  selected === c.node
-                    ? '2px solid var(--mantine-color-text)'
-                    : '1px solid var(--mantine-color-default-border)',
-                borderRadius: 3,
-                background: `var(--mantine-color-${statusColor(c.status)}-light)`,
-                color: 'var(--mantine-color-text)',
-                fontSize: 11,
-                overflow: 'hidden',
-                whiteSpace: 'nowrap',
-                textOverflow: 'ellipsis',
-                cursor: 'pointer',
-                padding: cells.length > 40 ? 0 : '0 4px',
-              }}
-            >
-              {cells.length > 40 ? '' : `${c.node} · ${c.status}`}
-            </button>
-          </Tooltip>
-        ))}
+        {/* One row of cells that wraps visually (display: contents keeps the CSS grid). */}
+        <div role="row" style={{ display: 'contents' }}>
+          {cells.map((c) => (
+            <Tooltip key={c.node} label={`${c.node}: ${c.status}`} openDelay={300}>
+              <button
+                type="button"
+                role="gridcell"
+                aria-label={`${c.node}: ${c.status}`}
+                aria-selected={selected === c.node}
+                data-status={c.status}
+                onClick={() => onSelect(selected === c.node ? null : c.node)}
+                style={{
+                  height: 18,
+                  minWidth: 18,
+                  border:
+                    selected === c.node
+                      ? '2px solid var(--mantine-color-text)'
+                      : '1px solid var(--mantine-color-default-border)',
+                  borderRadius: 3,
+                  background: `var(--mantine-color-${statusColor(c.status)}-light)`,
+                  color: 'var(--mantine-color-text)',
+                  fontSize: 11,
+                  overflow: 'hidden',
+                  whiteSpace: 'nowrap',
+                  textOverflow: 'ellipsis',
+                  cursor: 'pointer',
+                  padding: cells.length > 40 ? 0 : '0 4px',
+                }}
+              >
+                {cells.length > 40 ? '' : `${c.node} · ${c.status}`}
+              </button>
+            </Tooltip>
+          ))}
+        </div>
       </Box>
     </Stack>
   );
