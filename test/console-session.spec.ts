@@ -298,6 +298,10 @@ describe('serving the console', () => {
     expect(docs.text).not.toContain('<div id="root">');
     const health = await t.http().get('/health').set('Sec-Fetch-Mode', 'navigate');
     expect(health.headers['content-type']).toMatch(/^application\/json/);
+    for (const path of ['/hooks/x', '/slack/oauth/callback']) {
+      const own = await t.http().get(path).set('Sec-Fetch-Mode', 'navigate');
+      expect(own.text, path).not.toContain('<div id="root">');
+    }
   });
 
   it('serves hashed assets with a long cache and a CSP without inline scripts', async () => {

@@ -17,8 +17,8 @@ import express, {
  * index.html never. docs/console.md.
  */
 
-/** Paths that stay the server's own even for a browser navigation. */
-const NOT_THE_CONSOLE = /^\/(api\/docs|api\/docs-json|health|metrics|hooks)(\/|$)/;
+/** Paths that stay the server's own even for a browser navigation (webhooks, Slack's redirects). */
+const NOT_THE_CONSOLE = /^\/(api\/docs|api\/docs-json|health|metrics|hooks|slack)(\/|$)/;
 
 /** The repository root: the nearest directory above this file with a package.json. */
 function projectRoot(): string {
