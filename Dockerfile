@@ -12,6 +12,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 COPY migrations ./migrations
+# The web console (React + Vite): built into console/dist, served by the service at /.
+COPY console ./console
 RUN npm run build
 
 # --- runtime: production dependencies and compiled output only ---------------------------------
@@ -30,6 +32,7 @@ COPY package.json package-lock.json ./
 COPY scripts/native-addons.mjs ./scripts/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/console/dist ./console/dist
 COPY runbooks ./runbooks
 # The unprivileged `node` user (uid 1000) from the base image; it owns only the data dir.
 RUN mkdir -p /app/.data && chown node:node /app/.data

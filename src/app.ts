@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { AllExceptionsFilter } from './common/exception.filter.js';
+import { consoleMiddleware } from './console/console-assets.js';
 import { requestId } from './common/request-id.js';
 import { createValidationPipe } from './common/validation.js';
 import { MetricsService } from './observability/metrics.service.js';
@@ -29,12 +30,27 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
 
   const filter = new AllExceptionsFilter();
   app.use(requestId);
-  // Security headers on every response: a CSP that allows only this origin's scripts and no
-  // framing (clickjacking), nosniff, no referrer, HSTS. Swagger UI at /api/docs fits in it.
+  // Security headers on every response: a CSP that allows only this origin's scripts (no inline
+  // script) and connections, no framing (clickjacking), nosniff, no referrer, HSTS. The console
+  // and Swagger UI at /api/docs fit in it (styles may be inline: the component library sets
+  // CSS variables and style attributes; scripts may not).
   app.use(
     helmet({
       contentSecurityPolicy: {
-        directives: { 'frame-ancestors': ["'none'"], 'form-action': ["'self'"] },
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'connect-src': ["'self'"],
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'img-src': ["'self'", 'data:'],
+          'font-src': ["'self'", 'data:'],
+          'object-src': ["'none'"],
+          'base-uri': ["'self'"],
+          'frame-ancestors': ["'none'"],
+          'form-action': ["'self'"],
+          // Over plain http (a first local start) upgrading the console's own requests breaks it.
+          'upgrade-insecure-requests': config.publicUrl.startsWith('https:') ? [] : null,
+        },
       },
       referrerPolicy: { policy: 'no-referrer' },
     }),
@@ -64,6 +80,8 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   app.use('/hooks', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
   // Slack signs the exact bytes it sends: /slack/* keeps the raw body (a Buffer) for the check.
   app.use('/slack', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
+  // The web console's assets, and its index.html for browser navigations (console-assets.ts).
+  if (config.role !== 'worker') app.use(...consoleMiddleware());
   app.use(express.json({ limit: config.bodyLimitBytes, strict: true }));
   // Runbooks are sent as YAML.
   app.use(

@@ -106,10 +106,11 @@ async function main(): Promise<void> {
     log.info(
       `Firebreak listening on ${config.publicUrl} (role ${config.role}, ${embedded ? 'embedded Postgres' : 'DATABASE_URL'}, ${config.redisUrl ? 'Redis queue' : 'in-process queue'}, Node ${runtime.node}${runtime.sshNativeCrypto ? '' : ', ssh2 without its native crypto binding'}) in ${Date.now() - started} ms`,
     );
+    if (config.role !== 'worker') process.stdout.write(`\n  Web console: ${config.publicUrl}/\n`);
     if (admin.created && admin.password) {
       // Printed once, to the terminal only, never to the structured log.
       process.stdout.write(
-        `\n  First start: created user "admin" with password\n\n      ${admin.password}\n\n  Log in at ${config.publicUrl}/auth/login and change it (PATCH /users/:id).\n\n`,
+        `\n  First start: created user "admin" with password\n\n      ${admin.password}\n\n  Sign in at ${config.publicUrl}/ (the web console) and change it (PATCH /users/:id).\n\n`,
       );
     }
   } catch (err) {

@@ -103,6 +103,8 @@ describe('the service as a user runs it (npm start, embedded Postgres)', () => {
     const firstStartMs = Date.now() - t0;
     const password = /created user "admin" with password\s+(\S+)/.exec(r.output())?.[1];
     expect(password).toBeDefined();
+    // Where to sign in: the web console's URL.
+    expect(r.output()).toMatch(new RegExp(`Web console: http://[^\\s/]+:${port}/`));
 
     const login = await fetch(`http://127.0.0.1:${port}/auth/login`, {
       method: 'POST',

@@ -4,12 +4,17 @@ import {
   Delete,
   Get,
   HttpCode,
+  Inject,
   Param,
   ParseUUIDPipe,
   Post,
   Query,
   Req,
+  Res,
 } from '@nestjs/common';
+import type { Response } from 'express';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { clearSessionCookies, csrfTokenFor, setSessionCookies } from './session-cookie.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { subject } from '@casl/ability';
 import type { AuditContext } from '../audit/audit.service.js';
@@ -45,6 +50,7 @@ export class AuthController {
     private readonly tokens: ApiTokensService,
     private readonly sessions: SessionsService,
     private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Public()
@@ -52,8 +58,21 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Password login; returns a short-lived session token (JWT)' })
   @ApiOkResponse({ type: LoginResultDto })
-  login(@Body() body: LoginDto, @Req() req: FirebreakRequest): Promise<LoginResultDto> {
-    return this.auth.login(body.username, body.password, auditContextOf(req));
+  async login(
+    @Body() body: LoginDto,
+    @Req() req: FirebreakRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<LoginResultDto> {
+    const { accessToken, expiresIn, sessionId } = await this.auth.login(
+      body.username,
+      body.password,
+      auditContextOf(req),
+    );
+    if (!body.cookie) return { accessToken, tokenType: 'Bearer', expiresIn };
+    // The console: the JWT goes only into the HttpOnly cookie, never to page scripts.
+    const csrfToken = csrfTokenFor(this.config, sessionId);
+    setSessionCookies(res, this.config, accessToken, csrfToken);
+    return { tokenType: 'Cookie', expiresIn, csrfToken };
   }
 
   @Post('logout')
@@ -61,7 +80,11 @@ export class AuthController {
   @ApiOperation({
     summary: 'End the current session: its token is refused from now on (API tokens: revoke them)',
   })
-  async logout(@CurrentPrincipal() p: Principal, @Audit() ctx: AuditContext): Promise<void> {
+  async logout(
+    @CurrentPrincipal() p: Principal,
+    @Audit() ctx: AuditContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
     if (p.via !== 'session' || !p.sessionId) {
       throw new DomainException(
         'VALIDATION_FAILED',
@@ -70,6 +93,7 @@ export class AuthController {
       );
     }
     await this.sessions.end(p.sessionId, ctx);
+    clearSessionCookies(res, this.config);
   }
 
   @Get('me')

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsBoolean, IsISO8601, IsOptional, IsString, Length, MaxLength } from 'class-validator';
 import type { ApiTokenEntity } from './api-token.entity.js';
 
 export class LoginDto {
@@ -12,12 +12,28 @@ export class LoginDto {
   @IsString()
   @Length(1, 256)
   password: string;
+
+  @ApiPropertyOptional({
+    description:
+      'The web console: keep the session in an HttpOnly, SameSite=Strict cookie instead of returning it (unsafe requests then carry X-CSRF-Token: csrfToken)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  cookie?: boolean;
 }
 
 export class LoginResultDto {
-  @ApiProperty({ description: 'Bearer token for the Authorization header' }) accessToken: string;
-  @ApiProperty({ example: 'Bearer' }) tokenType: 'Bearer';
-  @ApiProperty({ description: 'Seconds until the token expires' }) expiresIn: number;
+  @ApiPropertyOptional({
+    description: 'Bearer token for the Authorization header (absent with cookie: true)',
+  })
+  accessToken?: string;
+  @ApiProperty({ enum: ['Bearer', 'Cookie'] }) tokenType: 'Bearer' | 'Cookie';
+  @ApiProperty({ description: 'Seconds until the session expires' }) expiresIn: number;
+  @ApiPropertyOptional({
+    description:
+      'With cookie: true, the value to send in X-CSRF-Token (also in the fb_csrf cookie)',
+  })
+  csrfToken?: string;
 }
 
 export class CreateApiTokenDto {

@@ -91,6 +91,7 @@ export class AuthService {
       accessToken: await this.jwt.signAsync(claims),
       tokenType: 'Bearer' as const,
       expiresIn: this.config.jwtTtlSeconds,
+      sessionId: session.id,
     };
   }
 

@@ -1,4 +1,4 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { DomainException } from '../common/errors.js';
@@ -7,6 +7,8 @@ import type { FirebreakRequest } from '../common/request-context.js';
 import { API_TOKEN_PREFIX } from './secrets.js';
 import type { Principal } from '../common/access/ability.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { checkCookieRequest, sessionCookieOf } from './session-cookie.js';
 
 function mapFailure(err: unknown, user: unknown, info: unknown): Principal {
   if (err)
@@ -36,7 +38,9 @@ class ApiTokenGuard extends AuthGuard('api-token') {
 
 /**
  * Global and default-deny: every route needs a session (JWT) or an API token unless it is marked
- * `@Public()`. The token's shape picks the passport strategy. On success the request carries
+ * `@Public()`. The token's shape picks the passport strategy. Without an Authorization header,
+ * the console's session cookie is the session JWT (session-cookie.ts: same-origin only, and an
+ * unsafe method must carry the CSRF token). On success the request carries
  * the principal and its CASL ability, built once for the request.
  */
 @Injectable()
@@ -47,6 +51,7 @@ export class AuthenticationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly abilities: AbilityFactory,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -57,6 +62,17 @@ export class AuthenticationGuard implements CanActivate {
     if (isPublic) return true;
     const req = context.switchToHttp().getRequest<FirebreakRequest>();
     const header = req.headers.authorization;
+    const cookie = header ? undefined : sessionCookieOf(req);
+    if (cookie) {
+      // The JWT strategy reads the header, else this cookie (jwt.strategy.ts).
+      await this.jwt.canActivate(context);
+      req.principal = req.user as Principal;
+      if (!req.principal.sessionId)
+        throw new DomainException('AUTH_TOKEN_INVALID', 'the session cookie is not a session');
+      checkCookieRequest(req, this.config, req.principal.sessionId);
+      req.ability = this.abilities.create(req.principal);
+      return true;
+    }
     if (!header)
       throw new DomainException(
         'AUTH_REQUIRED',

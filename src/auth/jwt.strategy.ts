@@ -5,8 +5,9 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
 import type { Principal } from '../common/access/ability.js';
 import { AuthService, type JwtClaims } from './auth.service.js';
+import { sessionCookieOf } from './session-cookie.js';
 
-/** Console sessions: short-lived HS256 JWTs signed with a key derived from SECRET_KEY. */
+/** Sessions (bearer header or the console's cookie): short-lived HS256 JWTs signed with a key derived from SECRET_KEY. */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
@@ -14,7 +15,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly auth: AuthService,
   ) {
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      // The bearer header (API clients, the CLI), else the console's session cookie; the
+      // guard applies the cookie's origin and CSRF checks.
+      jwtFromRequest: ExtractJwt.fromExtractors([
+        ExtractJwt.fromAuthHeaderAsBearerToken(),
+        (req) => sessionCookieOf(req) ?? null,
+      ]),
       secretOrKey: deriveKey(config.secretKey, 'jwt'),
       algorithms: ['HS256'],
       issuer: 'firebreak',

@@ -16,6 +16,7 @@ export const ErrorStatus = {
   AUTH_USER_DISABLED: HttpStatus.UNAUTHORIZED,
   AUTH_SESSION_ENDED: HttpStatus.UNAUTHORIZED,
   FORBIDDEN: HttpStatus.FORBIDDEN,
+  CSRF_FAILED: HttpStatus.FORBIDDEN,
   NOT_FOUND: HttpStatus.NOT_FOUND,
   CONFLICT: HttpStatus.CONFLICT,
   /** A change freeze refuses the run (423 Locked): its name and end time in the details. */

@@ -6,7 +6,7 @@ import { hkdfSync } from 'node:crypto';
  */
 export function deriveKey(
   secretKey: string,
-  purpose: 'jwt' | 'credentials' | 'execution-options' | 'integrations',
+  purpose: 'jwt' | 'credentials' | 'execution-options' | 'integrations' | 'csrf',
 ): Buffer {
   return Buffer.from(hkdfSync('sha256', secretKey, 'firebreak', `firebreak/${purpose}/v1`, 32));
 }
