@@ -20,10 +20,12 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * a child process, so the RSS is the app's (api + worker) alone.
  *
  *   npm run bench -- bench/logflood.bench.ts
- *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 npm run bench -- bench/logflood.bench.ts
+ *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 LOGFLOOD_FORMAT=batch npm run bench -- bench/logflood.bench.ts
  */
 const LINES = Number(process.env.LOGFLOOD_LINES ?? 500_000);
 const VIEWERS = Number(process.env.LOGFLOOD_VIEWERS ?? 20);
+/** The viewers' stream format: `batch` (what the CLI reads) or `line` (one event per line). */
+const FORMAT = process.env.LOGFLOOD_FORMAT ?? 'batch';
 
 const runbook = (name: string, on: 'local' | 'targets') => `name: ${name}
 description: seq 1 ${LINES}
@@ -84,7 +86,7 @@ function viewers(port: number, id: string, auth: string, n: number): Promise<Vie
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n)],
+      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n), FORMAT],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -160,6 +162,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         where,
         lines: LINES,
         viewers: VIEWERS,
+        format: FORMAT,
         storedMs: Math.round(storedMs),
         linesPerS: Math.round(linesPerS),
         floorMs: Math.round(floorMs),
@@ -173,13 +176,13 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       });
     }
     const table = [
-      '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers | worst viewer lag | RSS before → peak |',
+      '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers (format) | worst viewer lag | RSS before → peak |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
       .concat(
         rows.map(
           (r) =>
-            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
+            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} (${r.format}) | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
         ),
       )
       .join('\n');

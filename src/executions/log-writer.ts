@@ -1,7 +1,7 @@
 import type { SecretMask } from './secret-mask.js';
 import type { DataSource } from 'typeorm';
 import { retryWhileUnreachable } from '../database/db-retry.js';
-import type { ExecutionEvents } from './execution-events.js';
+import type { ExecutionEvents, ExecutionNotice } from './execution-events.js';
 import type { LogStream } from './execution-log.entity.js';
 import type { Backpressure } from './transports/exec.js';
 
@@ -66,6 +66,10 @@ interface Row {
   stream: LogStream;
   line: string;
 }
+
+/** A batch this small (lines, and bytes of its notice) is sent in its NOTIFY. */
+const NOTICE_MAX_LINES = 50;
+const NOTICE_MAX_BYTES = 7000;
 
 // One parameterised statement per batch, whatever its size: arrays of columns, unnested (sent
 // with its NOTIFY as one statement).
@@ -303,10 +307,15 @@ export class ExecutionLogWriter implements Backpressure {
     }
     // One statement, so one round trip: the rows and their notice commit together.
     const params: unknown[] = [this.executionId, seq, at, node, step, stream, line];
-    const notice = this.events.noticeSql(
-      { id: this.executionId, kind: 'logs' },
-      (v) => `$${params.push(v)}`,
-    );
-    await this.dataSource.query(`WITH stored AS (${INSERT_SQL}) SELECT ${notice}`, params);
+    // A small batch rides in its notice (Postgres takes payloads up to 8,000 bytes), so live
+    // viewers show it without reading it back.
+    let notice: ExecutionNotice = { id: this.executionId, kind: 'logs' };
+    if (n <= NOTICE_MAX_LINES) {
+      const withLines: ExecutionNotice = { ...notice, from: batch[0].seq - 1, lines: batch };
+      if (Buffer.byteLength(JSON.stringify(withLines), 'utf8') <= NOTICE_MAX_BYTES)
+        notice = withLines;
+    }
+    const sql = this.events.noticeSql(notice, (v) => `$${params.push(v)}`);
+    await this.dataSource.query(`WITH stored AS (${INSERT_SQL}) SELECT ${sql}`, params);
   }
 }
