@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,9 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  *
  *   npm run bench -- bench/logflood.bench.ts
  *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 LOGFLOOD_FORMAT=batch npm run bench -- bench/logflood.bench.ts
+ *
+ * LOGFLOOD_PROFILE=dir writes a CPU profile of the app (api + worker) per run into dir
+ * (`<where>.cpuprofile`, open it in Chrome DevTools).
  */
 const LINES = Number(process.env.LOGFLOOD_LINES ?? 500_000);
 const VIEWERS = Number(process.env.LOGFLOOD_VIEWERS ?? 20);
@@ -134,6 +138,12 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         peak = Math.max(peak, process.memoryUsage.rss());
       }, 25);
       const pausesBefore = t.app.get(ExecutionRunner).logStats.pauses;
+      const profiler = process.env.LOGFLOOD_PROFILE ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
       const t0 = performance.now();
       const res = await t
         .http()
@@ -147,6 +157,14 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       const seen = await watching;
       const viewedMs = performance.now() - t0;
       clearInterval(sampler);
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(
+          join(process.env.LOGFLOOD_PROFILE!, `${where}.cpuprofile`),
+          JSON.stringify(profile),
+        );
+        profiler.disconnect();
+      }
       expect(done.status).toBe('succeeded');
       const [count] = await t.app
         .get(DataSource)

@@ -182,8 +182,10 @@ class LogHub {
       let upTo = Infinity;
       for (const from of this.chunks.keys()) if (from > cursor && from < upTo) upTo = from;
       read = this.durable(() =>
-        this.deps.dataSource.query<LogRow[]>(
-          `SELECT seq, at, node, step, stream, line FROM execution_logs
+        // `at` formatted by Postgres as toISOString() would (no Date parsed, none formatted).
+        this.deps.dataSource.query<LogEvent[]>(
+          `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
+                  node, step, stream, line FROM execution_logs
             WHERE execution_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
           [this.id, cursor, Number.isFinite(upTo) ? upTo : 2 ** 31 - 1, PAGE],
         ),

@@ -105,6 +105,8 @@ export class ExecutionLogWriter implements Backpressure {
     peakQueued: 0,
   };
   private queue: Row[] = [];
+  private atMs = 0;
+  private atIso = '';
   private seq: number;
   /** Cancels the pending start of the write loop, if one is scheduled. */
   private scheduled: (() => void) | undefined;
@@ -135,7 +137,7 @@ export class ExecutionLogWriter implements Backpressure {
     this.flushMs = opts.flushMs ?? 50;
     this.eagerBatches = opts.eagerBatches ?? 3;
     this.maxBatch = opts.maxBatch ?? 5000;
-    this.highWater = opts.highWater ?? 20_000;
+    this.highWater = opts.highWater ?? 10_000;
     this.maxBuffered = Math.max(opts.maxBuffered ?? 100_000, this.highWater * 2);
     this.outageLimitMs = opts.outageLimitMs ?? 300_000;
   }
@@ -183,7 +185,13 @@ export class ExecutionLogWriter implements Backpressure {
   }
 
   private push(node: string | null, step: string | null, stream: LogStream, line: string): void {
-    this.queue.push({ seq: ++this.seq, at: new Date().toISOString(), node, step, stream, line });
+    // A flood reads thousands of lines per millisecond: one ISO string per millisecond.
+    const now = Date.now();
+    if (now !== this.atMs) {
+      this.atMs = now;
+      this.atIso = new Date(now).toISOString();
+    }
+    this.queue.push({ seq: ++this.seq, at: this.atIso, node, step, stream, line });
     if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
     if (this.loop) return; // the running loop takes it with the next batch
     if (this.queue.length >= this.maxBatch) this.startLoop();
