@@ -39,8 +39,8 @@ export type LogFormat = 'line' | 'batch';
 
 /** Rows per read (and at most per chunk). */
 const PAGE = 2000;
-/** Chunks kept per execution for viewers a little behind (each ≤ PAGE rows). */
-const KEPT_CHUNKS = 16;
+/** Chunks kept per execution for viewers a little behind (each ≤ PAGE rows, ≈0.7 MB in a flood). */
+const KEPT_CHUNKS = 4;
 /** A viewer with nothing new re-reads at least this often (a missed NOTIFY costs this much). */
 const SAFETY_POLL_MS = 5000;
 
