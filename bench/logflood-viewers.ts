@@ -1,9 +1,10 @@
 // Child process of bench/logflood (run by Node 24 itself, which strips the types): VIEWERS lean SSE viewers of one execution, apart from the
 // worker so its RSS and CPU are its own. Counts stdout log events and, per chunk, the lag of the
 // oldest event in it (the chunk's worst): now − the line's `at`. Prints one JSON line at the end.
+// FORMAT: `batch` (one `logs` event per page, what the CLI reads) or `line` (one `log` event per line).
 import { request } from 'node:http';
 
-const [port, id, auth, count] = process.argv.slice(2);
+const [port, id, auth, count, format = 'batch'] = process.argv.slice(2);
 
 interface Seen {
   lines: number;
@@ -18,7 +19,7 @@ function view(): Promise<Seen> {
       {
         host: '127.0.0.1',
         port: Number(port),
-        path: `/executions/${id}/stream`,
+        path: `/executions/${id}/stream?format=${format}`,
         headers: { authorization: auth, accept: 'text/event-stream' },
       },
       (res) => {

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +21,15 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * a child process, so the RSS is the app's (api + worker) alone.
  *
  *   npm run bench -- bench/logflood.bench.ts
- *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 npm run bench -- bench/logflood.bench.ts
+ *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 LOGFLOOD_FORMAT=batch npm run bench -- bench/logflood.bench.ts
+ *
+ * LOGFLOOD_PROFILE=dir writes a CPU profile of the app (api + worker) per run into dir
+ * (`<where>.cpuprofile`, open it in Chrome DevTools).
  */
 const LINES = Number(process.env.LOGFLOOD_LINES ?? 500_000);
 const VIEWERS = Number(process.env.LOGFLOOD_VIEWERS ?? 20);
+/** The viewers' stream format: `batch` (what the CLI reads) or `line` (one event per line). */
+const FORMAT = process.env.LOGFLOOD_FORMAT ?? 'batch';
 
 const runbook = (name: string, on: 'local' | 'targets') => `name: ${name}
 description: seq 1 ${LINES}
@@ -84,7 +90,7 @@ function viewers(port: number, id: string, auth: string, n: number): Promise<Vie
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n)],
+      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n), FORMAT],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -132,6 +138,12 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         peak = Math.max(peak, process.memoryUsage.rss());
       }, 25);
       const pausesBefore = t.app.get(ExecutionRunner).logStats.pauses;
+      const profiler = process.env.LOGFLOOD_PROFILE ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
       const t0 = performance.now();
       const res = await t
         .http()
@@ -145,6 +157,14 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       const seen = await watching;
       const viewedMs = performance.now() - t0;
       clearInterval(sampler);
+      if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(
+          join(process.env.LOGFLOOD_PROFILE!, `${where}.cpuprofile`),
+          JSON.stringify(profile),
+        );
+        profiler.disconnect();
+      }
       expect(done.status).toBe('succeeded');
       const [count] = await t.app
         .get(DataSource)
@@ -160,6 +180,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         where,
         lines: LINES,
         viewers: VIEWERS,
+        format: FORMAT,
         storedMs: Math.round(storedMs),
         linesPerS: Math.round(linesPerS),
         floorMs: Math.round(floorMs),
@@ -173,13 +194,13 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       });
     }
     const table = [
-      '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers | worst viewer lag | RSS before → peak |',
+      '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers (format) | worst viewer lag | RSS before → peak |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
       .concat(
         rows.map(
           (r) =>
-            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
+            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} (${r.format}) | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
         ),
       )
       .join('\n');

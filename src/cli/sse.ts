@@ -60,7 +60,7 @@ export async function followExecution(
   let lastId: string | undefined;
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
-      const res = await fetch(`${baseUrl}/executions/${id}/stream`, {
+      const res = await fetch(`${baseUrl}/executions/${id}/stream?format=batch`, {
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'text/event-stream',
@@ -73,6 +73,11 @@ export async function followExecution(
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         for (const ev of parser.push(decoder.decode(chunk, { stream: true }))) {
           if (ev.id) lastId = ev.id;
+          // `logs` (format=batch, v1): a page of lines in one event; `log`: one line.
+          if (ev.event === 'logs')
+            for (const l of (JSON.parse(ev.data) as { lines: Array<Parameters<typeof onLine>[0]> })
+              .lines)
+              onLine(l);
           if (ev.event === 'log') onLine(JSON.parse(ev.data) as Parameters<typeof onLine>[0]);
           if (ev.event === 'end') return (JSON.parse(ev.data) as { status: string }).status;
         }

@@ -14,6 +14,19 @@ export interface ExecutionNotice {
    */
   kind: 'logs' | 'status' | 'cancel' | 'approval';
   approval?: 'requested' | 'approved' | 'rejected' | 'expired' | 'reminder';
+  /**
+   * `logs` of a small batch: the lines themselves (seq from + 1 … in order, masked, as stored),
+   * so live viewers need no read. Only a shortcut: a viewer that missed it reads them by seq.
+   */
+  from?: number;
+  lines?: Array<{
+    seq: number;
+    at: string;
+    node: string | null;
+    step: string | null;
+    stream: string;
+    line: string;
+  }>;
 }
 
 /**

@@ -15,7 +15,7 @@ import type { Request, Response } from 'express';
 import type { AuditContext } from '../audit/audit.service.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 import { CheckAbility } from '../common/access/acl.decorator.js';
-import { sendSse } from '../common/sse.js';
+import { validationFailed } from '../common/errors.js';
 import { Audit, CurrentAbility, CurrentPrincipal } from '../auth/current.decorator.js';
 import {
   ChildExecutionDto,
@@ -156,23 +156,30 @@ export class ExecutionsController {
   @ApiProduces('text/event-stream')
   @ApiOperation({
     summary:
-      'Live output (server-sent events); resumes after Last-Event-ID; ends with the final status',
+      'Live output (server-sent events); resumes after Last-Event-ID; ends with the final status. ' +
+      '`format=batch`: one `logs` event per page of lines ({"v":1,"lines":[…]}) instead of one `log` event per line',
   })
   async stream(
     @Param('id', ParseUUIDPipe) id: string,
     @Headers('last-event-id') lastEventId: string | undefined,
     @Query('after') after: string | undefined,
+    @Query('format') format: string | undefined,
     @CurrentPrincipal() principal: Principal,
     @CurrentAbility() ability: AppAbility,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
+    if (format !== undefined && format !== 'line' && format !== 'batch')
+      throw validationFailed([
+        { path: 'format', message: "must be 'line' (one event per line) or 'batch'" },
+      ]);
     await this.executions.get(id, { principal, ability });
     const from = Number(lastEventId ?? after ?? 0);
     // Not Nest's @Sse: that writes (and awaits) each event on its own, which a flood of lines
-    // to many viewers cannot afford; sendSse writes a page at a time, serialised once.
+    // to many viewers cannot afford; the log streams write a page at a time, serialised once
+    // for all viewers, with per-viewer backpressure.
     const start = Number.isInteger(from) && from >= 0 ? from : 0;
-    sendSse(req, res, (ready) => this.executions.stream(id, start, ready));
+    this.executions.serveStream(req, res, id, start, format ?? 'line');
   }
 
   @Post(':id/cancel')

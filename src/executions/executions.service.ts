@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { subject } from '@casl/ability';
-import type { Observable } from 'rxjs';
+import type { Request, Response } from 'express';
 import { DataSource, type FindOptionsWhere } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import type { AppAbility, Principal } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
-import { retryWhileUnreachable } from '../database/db-retry.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
 import { test as testCondition } from '../runbooks/condition.js';
 import { validateOptions } from '../runbooks/options.js';
@@ -27,7 +26,7 @@ import { ExecutionResultEntity } from './execution-result.entity.js';
 import { ExecutionEntity } from './execution.entity.js';
 import { ExecutionRepository } from './execution.repository.js';
 import { isFinal, type ExecutionStatus } from './execution-state.js';
-import { tailStream, type TailEvent } from '../database/tail-stream.js';
+import { LogStreams, type LogFormat } from './log-stream.js';
 import { openOptions, sealOptions } from './secret-options.js';
 import { ApprovalsService, type ApprovalView, type HoldSpec } from './approvals.service.js';
 import { planRunbook } from '../runbooks/runbook.plan.js';
@@ -81,14 +80,8 @@ export interface ExecutionQuery {
   limit: number;
 }
 
-export interface LogEvent {
-  seq: number;
-  at: string;
-  node: string | null;
-  step: string | null;
-  stream: string;
-  line: string;
-}
+export type { LogEvent } from './log-stream.js';
+export { toLogEvent } from './log-stream.js';
 
 /**
  * The one way an execution starts, whoever asks (REST, CLI, console, Slack, alerts):
@@ -101,8 +94,7 @@ export interface LogEvent {
 export class ExecutionsService {
   private readonly optionsKey: Buffer;
   private readonly outageLimitMs: number;
-  private readonly pages = new Map<string, Promise<LogRow[]>>();
-  private readonly fullPages: string[] = [];
+  private readonly logStreams: LogStreams;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -118,6 +110,15 @@ export class ExecutionsService {
   ) {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
+    this.logStreams = new LogStreams({
+      dataSource,
+      events,
+      outageLimitMs: this.outageLimitMs,
+      finalStatus: async (id) => {
+        const e = await this.repo.findOneBy({ id });
+        return e && isFinal(e.status) ? { status: e.status, error: e.error } : null;
+      },
+    });
   }
 
   private get repo() {
@@ -566,108 +567,17 @@ export class ExecutionsService {
     );
   }
 
-  /**
-   * Live output as server-sent events: every line after `afterSeq` (the Last-Event-ID), then new
-   * ones as workers in any process write them (LISTEN/NOTIFY), ending with the final status.
-   *
-   * Many viewers of one execution share the work: pages end on multiples of the page size, the
-   * same page asked for at once is read once (`sharedPage`), and each row's event is built once
-   * (`eventOf`), so 20 viewers of a flood cost little more than one. `ready` is the viewer's
-   * flow control: each read waits for it.
-   */
-  stream(
-    id: string,
-    afterSeq: number,
-    ready: () => Promise<void> = () => Promise.resolve(),
-  ): Observable<TailEvent> {
-    // A database restart does not end a viewer's stream: reads wait it out (the LISTEN
-    // connection comes back by itself and wakes the stream).
-    const durable = <T>(fn: () => Promise<T>) =>
-      retryWhileUnreachable(fn, { limitMs: this.outageLimitMs, maxDelayMs: 2000 });
-    const page = STREAM_PAGE;
-    return tailStream<LogRow, number, unknown>({
-      after: afterSeq,
-      // The rows after `after` up to the next page boundary and, when those reach it, the next
-      // page: at most `limit`, and exactly `limit` whenever more may follow.
-      fetch: async (after, limit) => {
-        await ready(); // the viewer has taken (most of) the last page
-        const boundary = (Math.floor(after / page) + 1) * page;
-        const rows = await durable(() => this.sharedPage(id, after, boundary));
-        if (rows.length === 0 || rows[rows.length - 1].seq < boundary || rows.length >= limit)
-          return rows.slice(0, limit);
-        const next = await durable(() => this.sharedPage(id, boundary, boundary + page));
-        return rows.concat(next.slice(0, limit - rows.length));
-      },
-      pageSize: page,
-      cursorOf: (r) => r.seq,
-      toEvent: eventOf,
-      subscribe: (wake) => this.events.subscribe(id, wake),
-      // Finished, and no line was written between the last read and the status check.
-      ended: async (after) => {
-        const e = await durable(() => this.repo.findOneBy({ id }));
-        if (!e || !isFinal(e.status)) return null;
-        if ((await durable(() => this.logs(id, { afterSeq: after, limit: 1 }))).length) return null;
-        return { type: 'end', data: { status: e.status, error: e.error } };
-      },
-    });
+  /** The live streams' figures (tests, metrics). */
+  get streamStats(): { peakUnreadBytes: number } {
+    return this.logStreams.stats;
   }
 
   /**
-   * Log rows with after < seq <= upTo; one query for everyone asking for the same at once. A
-   * full page (it reaches `upTo`) can no longer change, so the last few are kept for viewers a
-   * little behind.
+   * Live output as server-sent events on `res`: every line after `afterSeq` (the
+   * Last-Event-ID), then new ones as workers in any process write them (LISTEN/NOTIFY), ending
+   * with the final status. All viewers of an execution share one tail (see LogStreams).
    */
-  private sharedPage(id: string, after: number, upTo: number): Promise<LogRow[]> {
-    const key = `${id}:${after}:${upTo}`;
-    let p = this.pages.get(key);
-    if (!p) {
-      p = this.dataSource.query<LogRow[]>(
-        `SELECT seq, at, node, step, stream, line FROM execution_logs
-          WHERE execution_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq`,
-        [id, after, upTo],
-      );
-      this.pages.set(key, p);
-      p.then(
-        (rows) => {
-          if (rows.length === 0 || rows[rows.length - 1].seq !== upTo) this.pages.delete(key);
-          else {
-            this.fullPages.push(key);
-            while (this.fullPages.length > KEPT_PAGES) this.pages.delete(this.fullPages.shift()!);
-          }
-        },
-        () => this.pages.delete(key),
-      );
-    }
-    return p;
+  serveStream(req: Request, res: Response, id: string, afterSeq: number, format: LogFormat): void {
+    this.logStreams.serve(req, res, id, afterSeq, format);
   }
-}
-
-/** Full stream pages kept for viewers a little behind (all executions together). */
-const KEPT_PAGES = 16;
-
-/** Rows per page of a live stream (and page boundaries: multiples of it). */
-const STREAM_PAGE = 2000;
-
-type LogRow = Pick<ExecutionLogEntity, 'seq' | 'at' | 'node' | 'step' | 'stream' | 'line'>;
-
-const events = new WeakMap<LogRow, TailEvent<LogEvent>>();
-/** A row's SSE event, built once however many viewers send it. */
-function eventOf(r: LogRow): TailEvent<LogEvent> {
-  let e = events.get(r);
-  if (!e) {
-    e = { id: String(r.seq), type: 'log', data: toLogEvent(r) };
-    events.set(r, e);
-  }
-  return e;
-}
-
-export function toLogEvent(r: LogRow): LogEvent {
-  return {
-    seq: r.seq,
-    at: r.at.toISOString(),
-    node: r.node,
-    step: r.step,
-    stream: r.stream,
-    line: r.line,
-  };
 }

@@ -1,7 +1,7 @@
 import type { SecretMask } from './secret-mask.js';
 import type { DataSource } from 'typeorm';
 import { retryWhileUnreachable } from '../database/db-retry.js';
-import type { ExecutionEvents } from './execution-events.js';
+import type { ExecutionEvents, ExecutionNotice } from './execution-events.js';
 import type { LogStream } from './execution-log.entity.js';
 import type { Backpressure } from './transports/exec.js';
 
@@ -67,6 +67,10 @@ interface Row {
   line: string;
 }
 
+/** A batch this small (lines, and bytes of its notice) is sent in its NOTIFY. */
+const NOTICE_MAX_LINES = 50;
+const NOTICE_MAX_BYTES = 7000;
+
 // One parameterised statement per batch, whatever its size: arrays of columns, unnested (sent
 // with its NOTIFY as one statement).
 const INSERT_SQL = `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
@@ -101,6 +105,8 @@ export class ExecutionLogWriter implements Backpressure {
     peakQueued: 0,
   };
   private queue: Row[] = [];
+  private atMs = 0;
+  private atIso = '';
   private seq: number;
   /** Cancels the pending start of the write loop, if one is scheduled. */
   private scheduled: (() => void) | undefined;
@@ -131,7 +137,7 @@ export class ExecutionLogWriter implements Backpressure {
     this.flushMs = opts.flushMs ?? 50;
     this.eagerBatches = opts.eagerBatches ?? 3;
     this.maxBatch = opts.maxBatch ?? 5000;
-    this.highWater = opts.highWater ?? 20_000;
+    this.highWater = opts.highWater ?? 10_000;
     this.maxBuffered = Math.max(opts.maxBuffered ?? 100_000, this.highWater * 2);
     this.outageLimitMs = opts.outageLimitMs ?? 300_000;
   }
@@ -179,7 +185,13 @@ export class ExecutionLogWriter implements Backpressure {
   }
 
   private push(node: string | null, step: string | null, stream: LogStream, line: string): void {
-    this.queue.push({ seq: ++this.seq, at: new Date().toISOString(), node, step, stream, line });
+    // A flood reads thousands of lines per millisecond: one ISO string per millisecond.
+    const now = Date.now();
+    if (now !== this.atMs) {
+      this.atMs = now;
+      this.atIso = new Date(now).toISOString();
+    }
+    this.queue.push({ seq: ++this.seq, at: this.atIso, node, step, stream, line });
     if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
     if (this.loop) return; // the running loop takes it with the next batch
     if (this.queue.length >= this.maxBatch) this.startLoop();
@@ -303,10 +315,15 @@ export class ExecutionLogWriter implements Backpressure {
     }
     // One statement, so one round trip: the rows and their notice commit together.
     const params: unknown[] = [this.executionId, seq, at, node, step, stream, line];
-    const notice = this.events.noticeSql(
-      { id: this.executionId, kind: 'logs' },
-      (v) => `$${params.push(v)}`,
-    );
-    await this.dataSource.query(`WITH stored AS (${INSERT_SQL}) SELECT ${notice}`, params);
+    // A small batch rides in its notice (Postgres takes payloads up to 8,000 bytes), so live
+    // viewers show it without reading it back.
+    let notice: ExecutionNotice = { id: this.executionId, kind: 'logs' };
+    if (n <= NOTICE_MAX_LINES) {
+      const withLines: ExecutionNotice = { ...notice, from: batch[0].seq - 1, lines: batch };
+      if (Buffer.byteLength(JSON.stringify(withLines), 'utf8') <= NOTICE_MAX_BYTES)
+        notice = withLines;
+    }
+    const sql = this.events.noticeSql(notice, (v) => `$${params.push(v)}`);
+    await this.dataSource.query(`WITH stored AS (${INSERT_SQL}) SELECT ${sql}`, params);
   }
 }
