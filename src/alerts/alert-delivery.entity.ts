@@ -1,5 +1,14 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import type { InternalAlert } from './alert.js';
+import { IntegrationEntity } from './integration.entity.js';
 
 /**
  * `received` (stored, answered 202) → `starting` (alerts, incident and timeline written; the
@@ -18,6 +27,8 @@ export interface PlannedRun {
   /** Set once started or refused. */
   execution?: string;
   error?: string;
+  /** Held back by the storm guard (the reason): never started, never retried. */
+  suppressed?: string;
 }
 
 /** One webhook delivery as received: the adapter's alerts and the group they came in. */
@@ -32,6 +43,14 @@ export class AlertDeliveryEntity {
 
   @Column({ name: 'integration_id', type: 'uuid' })
   integrationId: string;
+
+  /** An integration with deliveries is disabled, never deleted. */
+  @ManyToOne(() => IntegrationEntity, { onDelete: 'RESTRICT', nullable: false })
+  @JoinColumn({
+    name: 'integration_id',
+    foreignKeyConstraintName: 'alert_deliveries_integration_id_fkey',
+  })
+  integration?: IntegrationEntity;
 
   @Column({ type: 'varchar', length: 16 })
   state: DeliveryState;
@@ -48,6 +67,10 @@ export class AlertDeliveryEntity {
   /** The last processing error (a delivery that fails is retried with backoff, never dropped). */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** Over the integration's ingest limit: stored, resolves applied, no firing processed. */
+  @Column({ type: 'boolean', default: false })
+  limited: boolean;
 
   /** Failed processing attempts so far. */
   @Column({ type: 'integer', default: 0 })

@@ -12,6 +12,12 @@ import type { Severity } from '../incidents/incident-rules.js';
 export const INTEGRATION_TYPES = ['alertmanager'] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
+/** At most `max` per fixed window of `windowSeconds`. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
 /** What an integration does with the alerts it receives. */
 export interface IntegrationSettings {
   /** The label whose value picks the severity (`severity`). */
@@ -25,6 +31,10 @@ export interface IntegrationSettings {
   monitorOnResolve: boolean;
   /** Who commands the incidents it opens; null: its service identity. */
   commander: string | null;
+  /** Storm guard: automatic runs per runbook and node per window (absent: 3 per 10 min). */
+  runLimit?: RateLimit;
+  /** Storm guard: alerts received per window before deliveries are held back (absent: 300 per 5 min). */
+  ingestLimit?: RateLimit;
 }
 
 /**

@@ -50,6 +50,8 @@ export class IntegrationsController {
         autoRun: { type: 'array', items: { type: 'string' }, example: ['diagnose-host'] },
         monitorOnResolve: { type: 'boolean' },
         commander: { type: 'string' },
+        runLimit: { type: 'object', example: { max: 3, windowSeconds: 600 } },
+        ingestLimit: { type: 'object', example: { max: 300, windowSeconds: 300 } },
       },
     },
   })

@@ -12,6 +12,7 @@ import { DomainException, notFound, validationFailed } from '../common/errors.js
 import type { Actor } from '../executions/executions.service.js';
 import { SEVERITIES } from '../incidents/incident-rules.js';
 import { fieldPath } from './adapters/alertmanager.js';
+import { limitsOf } from './storm-guard.js';
 import {
   INTEGRATION_TYPES,
   IntegrationEntity,
@@ -19,6 +20,11 @@ import {
 } from './integration.entity.js';
 
 const severity = z.enum(SEVERITIES);
+const rateLimit = (max: number) =>
+  z.strictObject({
+    max: z.number().int().min(1).max(max),
+    windowSeconds: z.number().int().min(10).max(86_400),
+  });
 
 export const createIntegrationSchema = z.strictObject({
   name: z
@@ -40,6 +46,10 @@ export const createIntegrationSchema = z.strictObject({
     .optional(),
   monitorOnResolve: z.boolean().optional(),
   commander: z.string().min(1).max(64).optional(),
+  /** Storm guard: automatic runs per runbook and node per window. */
+  runLimit: rateLimit(10_000).optional(),
+  /** Storm guard: alerts per window before deliveries are held back. */
+  ingestLimit: rateLimit(10_000_000).optional(),
 });
 
 export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
@@ -106,6 +116,7 @@ export class IntegrationsService {
       autoRun: req.autoRun ?? [],
       monitorOnResolve: req.monitorOnResolve ?? true,
       commander: req.commander?.toLowerCase() ?? null,
+      ...limitsOf({ runLimit: req.runLimit, ingestLimit: req.ingestLimit } as IntegrationSettings),
     };
     // `integration:` cannot be a username anyone creates through /users (no colon allowed there).
     const user = await this.users.create(
