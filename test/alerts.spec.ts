@@ -228,6 +228,14 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     );
     expect(alerts).toHaveLength(2);
     expect(new Set(alerts.map((a) => a.incident_id)).size).toBe(1);
+    // Each receipt audited (by the processor, off the request path), with the request's id.
+    const received = await get(`/audit?action=alert.received&subjectId=${integration.id}`);
+    expect(received.body.items).toHaveLength(2);
+    expect(received.body.items[0]).toMatchObject({
+      actor: 'integration:prom-main',
+      details: { alerts: 2, firing: 2, truncated: 0 },
+    });
+    expect(received.body.items[0].requestId).toBeTruthy();
     const incidents = (await get('/incidents?limit=50')).body as Array<{
       ref: string;
       source: string;

@@ -34,6 +34,7 @@ export interface PlannedRun {
 /** One webhook delivery as received: the adapter's alerts and the group they came in. */
 @Entity('alert_deliveries')
 @Index('alert_deliveries_pending_idx', ['id'], { where: `"processed_at" IS NULL` })
+@Index('alert_deliveries_unaudited_idx', ['id'], { where: `NOT "audited"` })
 export class AlertDeliveryEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',
@@ -71,6 +72,24 @@ export class AlertDeliveryEntity {
   /** Over the integration's ingest limit: stored, resolves applied, no firing processed. */
   @Column({ type: 'boolean', default: false })
   limited: boolean;
+
+  /**
+   * Whether its `alert.received` audit entry is written: by the processor, in batches, so the
+   * request path never waits for the audit chain's lock.
+   */
+  @Column({ type: 'boolean', default: false })
+  audited: boolean;
+
+  /** The request that brought it, for its audit entry. */
+  @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true })
+  requestId: string | null;
+
+  @Column({ name: 'source_ip', type: 'varchar', length: 64, nullable: true })
+  sourceIp: string | null;
+
+  /** Alerts the source left out of the payload (Alertmanager's `truncatedAlerts`). */
+  @Column({ type: 'integer', default: 0 })
+  truncated: number;
 
   /** Failed processing attempts so far. */
   @Column({ type: 'integer', default: 0 })

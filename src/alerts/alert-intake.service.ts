@@ -3,51 +3,39 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request } from 'express';
 import type { FirebreakRequest } from '../common/request-context.js';
 import { DataSource } from 'typeorm';
-import { AuditService } from '../audit/audit.service.js';
 import type { AlertBatch } from './alert.js';
 import type { IntegrationEntity } from './integration.entity.js';
 
 /** Wakes AlertProcessor in every process (Postgres NOTIFY, sent when the delivery commits). */
 export const ALERT_CHANNEL = 'firebreak_alert';
 
-/** Stores a delivery (`received`) with its audit entry, and wakes the processors. */
+/**
+ * Stores a delivery (`received`) and wakes the processors: one statement (the INSERT and its
+ * NOTIFY, committed together). Its `alert.received` audit entry, with this request's id and
+ * source address, is written by AlertProcessor before the delivery is processed (batched, so
+ * webhook requests never queue on the audit chain's lock).
+ */
 @Injectable()
 export class AlertIntakeService {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly audit: AuditService,
-  ) {}
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async store(integration: IntegrationEntity, batch: AlertBatch, req: Request): Promise<string> {
-    return this.dataSource.transaction(async (m) => {
-      const [{ id }] = await m.query<Array<{ id: string }>>(
-        `INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts")
-         VALUES ($1, 'received', $2, $3::jsonb) RETURNING "id"::text AS id`,
-        [integration.id, batch.groupKey, JSON.stringify(batch.alerts)],
-      );
-      await this.audit.record(
-        {
-          actorId: integration.userId,
-          actorName: integration.username,
-          requestId: (req as FirebreakRequest).id ?? null,
-          sourceIp: req.ip ?? null,
-        },
-        {
-          action: 'alert.received',
-          subjectType: 'Integration',
-          subjectId: integration.id,
-          details: {
-            delivery: id,
-            groupKey: batch.groupKey,
-            alerts: batch.alerts.length,
-            firing: batch.alerts.filter((a) => a.status === 'firing').length,
-            truncated: batch.truncated,
-          },
-        },
-        m,
-      );
-      await m.query('SELECT pg_notify($1, $2)', [ALERT_CHANNEL, JSON.stringify({ id })]);
-      return id;
-    });
+    const [{ id }] = await this.dataSource.query<Array<{ id: string }>>(
+      `WITH d AS (
+         INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts",
+           "request_id", "source_ip", "truncated")
+         VALUES ($1, 'received', $2, $3::jsonb, $4, $5, $6) RETURNING "id"::text AS id)
+       SELECT d.id, pg_notify($7, json_build_object('id', d.id)::text) FROM d`,
+      [
+        integration.id,
+        batch.groupKey,
+        JSON.stringify(batch.alerts),
+        ((req as FirebreakRequest).id ?? null)?.slice(0, 64) ?? null,
+        req.ip?.slice(0, 64) ?? null,
+        batch.truncated,
+        ALERT_CHANNEL,
+      ],
+    );
+    return id;
   }
 }

@@ -8,6 +8,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
+import { AuditService } from '../audit/audit.service.js';
 import { PgNotifications } from '../database/pg-notifications.js';
 import type { Actor } from '../executions/executions.service.js';
 import { QueueUnavailable } from '../executions/execution-queue.js';
@@ -101,6 +102,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly executions: ExecutionsService,
     private readonly runbooks: RunbooksService,
     private readonly nodes: NodeTargetsService,
+    private readonly audit: AuditService,
     metrics: MetricsService,
   ) {
     this.runsSuppressed = new Counter({
@@ -152,12 +154,74 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       do {
         this.again = false;
         try {
-          while (!this.stopped && (await this.processOne()));
+          while (!this.stopped && ((await this.auditReceived()) || (await this.processOne())));
         } catch (err) {
           this.logger.warn(`alert processing: ${(err as Error).message}; retrying`);
         }
       } while (this.again && !this.stopped);
     })().finally(() => (this.running = undefined));
+  }
+
+  /**
+   * Writes the `alert.received` audit entries of up to 100 stored deliveries nobody else holds,
+   * oldest first, in one transaction (one wait for the audit chain's lock, however many
+   * deliveries came in meanwhile); false when there were none. Before any is processed, so the
+   * receipt comes first on the audit trail. The entry names the integration's identity, the
+   * request id and source address of the webhook request, and when it was received.
+   */
+  async auditReceived(): Promise<boolean> {
+    return this.dataSource.transaction(async (m) => {
+      const rows = await m.query<
+        Array<{
+          id: string;
+          integration_id: string;
+          group_key: string;
+          alerts: unknown;
+          truncated: number;
+          request_id: string | null;
+          source_ip: string | null;
+          received_at: Date;
+          user_id: string;
+          username: string;
+        }>
+      >(
+        `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
+                d."request_id", d."source_ip", d."received_at", i."user_id", i."username"
+           FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
+          WHERE NOT d."audited" ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
+      );
+      if (!rows.length) return false;
+      for (const r of rows) {
+        const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
+        await this.audit.record(
+          {
+            actorId: r.user_id,
+            actorName: r.username,
+            requestId: r.request_id,
+            sourceIp: r.source_ip,
+          },
+          {
+            action: 'alert.received',
+            subjectType: 'Integration',
+            subjectId: r.integration_id,
+            details: {
+              delivery: r.id,
+              receivedAt: r.received_at,
+              groupKey: r.group_key,
+              alerts: alerts.length,
+              firing: alerts.filter((a) => a.status === 'firing').length,
+              truncated: r.truncated,
+            },
+          },
+          m,
+        );
+      }
+      await m.query(
+        `UPDATE "alert_deliveries" SET "audited" = true WHERE "id" = ANY($1::bigint[])`,
+        [rows.map((r) => r.id)],
+      );
+      return true;
+    });
   }
 
   /**
@@ -172,7 +236,8 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       const more = await this.dataSource.transaction(async (m) => {
         const [row] = await m.query<Array<{ id: string }>>(
           `SELECT "id"::text AS id FROM "alert_deliveries"
-            WHERE "processed_at" IS NULL AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
+            WHERE "processed_at" IS NULL AND "audited"
+              AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
             ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED`,
         );
         if (!row) return false;
