@@ -448,9 +448,12 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         }
       }
     }
+    // Nothing to start and no resolve to look at for `monitoring`: done in this one step.
+    const done = !runs.length && !alerts.some((a) => a.status === 'resolved');
     await m.query(
-      `UPDATE "alert_deliveries" SET "state" = 'starting', "runs" = $2::jsonb, "limited" = $3 WHERE "id" = $1`,
-      [d.id, JSON.stringify(runs), limited],
+      `UPDATE "alert_deliveries" SET "state" = $4::varchar, "runs" = $2::jsonb, "limited" = $3,
+         "processed_at" = CASE WHEN $4::varchar = 'processed' THEN now() END WHERE "id" = $1`,
+      [d.id, JSON.stringify(runs), limited, done ? 'processed' : 'starting'],
     );
   }
 
