@@ -316,30 +316,62 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     const fired: AlertEntity[] = [];
     const resolved: AlertEntity[] = [];
     for (const a of alerts) {
-      const existing = await m.findOne(AlertEntity, {
-        where: { integrationId: integration.id, fingerprint: a.fingerprint },
-        lock: { mode: 'pessimistic_write' },
-      });
-      // A delivery older than the one that last changed the alert changes nothing.
-      if (existing && BigInt(existing.lastDeliveryId) > BigInt(d.id)) continue;
-      const changed = !existing || existing.status !== a.status;
-      const row = await m.save(
-        Object.assign(existing ?? m.create(AlertEntity, { integrationId: integration.id }), {
-          fingerprint: a.fingerprint,
-          status: a.status,
-          labels: a.labels,
-          annotations: a.annotations,
-          startsAt: a.startsAt ? new Date(a.startsAt) : null,
-          endsAt: a.endsAt ? new Date(a.endsAt) : null,
-          generatorUrl: a.generatorURL,
-          groupKey: d.groupKey,
-          lastDeliveryId: d.id,
-          lastSeenAt: new Date(),
-        }),
+      const [old] = await m.query<Array<{ status: string; last: string }>>(
+        `SELECT "status", "last_delivery_id"::text AS last FROM "alerts"
+          WHERE "integration_id" = $1 AND "fingerprint" = $2 FOR UPDATE`,
+        [integration.id, a.fingerprint],
       );
-      if (!changed) continue;
-      if (a.status === 'firing') fired.push(row);
-      else if (existing) resolved.push(row);
+      // A delivery older than the one that last changed the alert changes nothing.
+      if (old && BigInt(old.last) > BigInt(d.id)) continue;
+      // Inserted or updated in one statement (TypeORM's save reads the row again first).
+      const [row] = await m.query<
+        Array<{
+          id: string;
+          incident_id: string | null;
+          starts_at: Date | null;
+          ends_at: Date | null;
+        }>
+      >(
+        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
+           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, now())
+         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
+           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
+           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
+           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
+           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
+           "last_seen_at" = EXCLUDED."last_seen_at"
+         RETURNING "id", "incident_id", "starts_at", "ends_at"`,
+        [
+          integration.id,
+          a.fingerprint,
+          a.status,
+          JSON.stringify(a.labels),
+          JSON.stringify(a.annotations),
+          a.startsAt ? new Date(a.startsAt) : null,
+          a.endsAt ? new Date(a.endsAt) : null,
+          a.generatorURL,
+          d.groupKey,
+          d.id,
+        ],
+      );
+      if (old && old.status === a.status) continue;
+      const alert = m.create(AlertEntity, {
+        id: row.id,
+        integrationId: integration.id,
+        fingerprint: a.fingerprint,
+        status: a.status,
+        labels: a.labels,
+        annotations: a.annotations,
+        startsAt: row.starts_at,
+        endsAt: row.ends_at,
+        generatorUrl: a.generatorURL,
+        groupKey: d.groupKey,
+        incidentId: row.incident_id,
+        lastDeliveryId: d.id,
+      });
+      if (a.status === 'firing') fired.push(alert);
+      else if (old) resolved.push(alert);
     }
 
     // Resolves first: they go to incidents that exist (their locks before any audit lock).
