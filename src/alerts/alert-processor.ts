@@ -170,9 +170,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
    * request id and source address of the webhook request, and when it was received.
    */
   async auditReceived(): Promise<boolean> {
-    // Usually there is none: one round trip (the partial index) instead of a transaction.
+    // Usually there is none: one round trip (the partial index) instead of a transaction. A
+    // delivery refused at the hook (`rejected`, where a source type stores those) is audited
+    // as refused there, not as received.
     const [any] = await this.dataSource.query<unknown[]>(
-      `SELECT 1 FROM "alert_deliveries" WHERE NOT "audited" LIMIT 1`,
+      `SELECT 1 FROM "alert_deliveries" WHERE NOT "audited" AND "state" <> 'rejected' LIMIT 1`,
     );
     if (!any) return false;
     return this.dataSource.transaction(async (m) => {
@@ -193,7 +195,8 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
                 d."request_id", d."source_ip", d."received_at", i."user_id", i."username"
            FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
-          WHERE NOT d."audited" ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
+          WHERE NOT d."audited" AND d."state" <> 'rejected'
+          ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
       );
       if (!rows.length) return false;
       for (const r of rows) {
