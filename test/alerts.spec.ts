@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { startAlertmanager, type Alertmanager } from './support/alertmanager.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { waitFinished } from './support/fleet.js';
+import { startRedis, type RedisServer } from './support/redis-server.js';
 
 /** A diagnostic with a trigger: options and target names templated from the alert's labels. */
 const RUNBOOK = `
@@ -23,6 +24,22 @@ triggers:
   - alert:
       match: { alertname: /HostOutOfMemory|HostHighCpuLoad/ }
     options: { alertname: '{{ alert.labels.alertname }}' }
+    targets:
+      nodes:
+        names: ['{{ alert.labels.instance }}']
+`;
+
+/** Diagnostics of their own, so the storm guard's counts of one test never reach another's. */
+const runbookOn = (name: string, alertname: string) => `
+name: ${name}
+description: Says it ran
+kind: diagnostic
+steps:
+  - name: look
+    run: echo ${name} on {{ node.name }}
+triggers:
+  - alert:
+      match: { alertname: ${alertname} }
     targets:
       nodes:
         names: ['{{ alert.labels.instance }}']
@@ -55,11 +72,16 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
   let dir: string;
   let integration: { id: string; url: string; secret: string; identity: string };
   let am: Alertmanager | undefined;
+  let redis: RedisServer;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'firebreak-alert-runbooks-'));
     writeFileSync(join(dir, 'diagnose-alert.yaml'), RUNBOOK);
-    t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true' });
+    writeFileSync(join(dir, 'diagnose-storm.yaml'), runbookOn('diagnose-storm', 'StormTest'));
+    writeFileSync(join(dir, 'diagnose-queue.yaml'), runbookOn('diagnose-queue', 'QueueTest'));
+    // The real queue: a test stops and restarts this Redis.
+    redis = await startRedis();
+    t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true', REDIS_URL: redis.url });
     const res = await t
       .http()
       .post('/integrations')
@@ -78,6 +100,7 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
   afterAll(async () => {
     await am?.stop();
     await t?.close();
+    await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -209,6 +232,14 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     );
     expect(alerts).toHaveLength(2);
     expect(new Set(alerts.map((a) => a.incident_id)).size).toBe(1);
+    // Each receipt audited (by the processor, off the request path), with the request's id.
+    const received = await get(`/audit?action=alert.received&subjectId=${integration.id}`);
+    expect(received.body.items).toHaveLength(2);
+    expect(received.body.items[0]).toMatchObject({
+      actor: 'integration:prom-main',
+      details: { alerts: 2, firing: 2, truncated: 0 },
+    });
+    expect(received.body.items[0].requestId).toBeTruthy();
     const incidents = (await get('/incidents?limit=50')).body as Array<{
       ref: string;
       source: string;
@@ -217,7 +248,7 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     }>;
     expect(incidents).toHaveLength(1);
     expect(incidents[0]).toMatchObject({
-      source: 'alert',
+      source: 'alertmanager',
       severity: 'SEV3',
       title: 'CPU busy on localhost',
     });
@@ -382,5 +413,198 @@ receivers:
     expect(timeline.some((e) => e.kind === 'alert.run_refused' && /db-9/.test(e.summary))).toBe(
       true,
     );
+  });
+
+  const createIntegration = async (body: Record<string, unknown>) => {
+    const res = await t.http().post('/integrations').set('Authorization', t.adminAuth).send(body);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body as { id: string; secret: string };
+  };
+  const send = async (i: { id: string; secret: string }, body: object) => {
+    const res = await hook(i.id).set('Authorization', `Bearer ${i.secret}`).send(body);
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+  };
+  /** Waits until the integration's `n` deliveries are all processed. */
+  const processed = (i: { id: string }, n: number) =>
+    until(`${n} deliveries processed`, async () => {
+      const [row] = await sql<{ all: number; done: number }>(
+        `SELECT count(*)::int AS all, count(processed_at)::int AS done FROM alert_deliveries
+          WHERE integration_id = $1`,
+        [i.id],
+      );
+      return row.all === n && row.done === n;
+    });
+  const metric = async (line: string) => {
+    const text = (await t.http().get('/metrics')).text;
+    const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+    return found ? Number(found.split(' ')[1]) : 0;
+  };
+  const storm = (fp: string, extra: Record<string, string> = {}) => ({
+    fp,
+    labels: { alertname: 'StormTest', instance: 'localhost', storm: fp, ...extra },
+  });
+
+  it('storm guard: at most N automatic runs per runbook and node per window, across integrations; over the ingest limit deliveries are stored and held back; each once on the timeline and counted', async () => {
+    // Fixed one-day windows: not started in the last two minutes before one ends.
+    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+    const day = { max: 2, windowSeconds: 86_400 };
+    const a = await createIntegration({
+      name: 'prom-storm',
+      type: 'alertmanager',
+      autoRun: ['diagnose-storm'],
+      runLimit: day,
+      ingestLimit: { max: 6, windowSeconds: 86_400 },
+    });
+    const group = '{}:{alertname="StormTest"}';
+    for (const fp of ['s1', 's2', 's3']) await send(a, payload([storm(fp)], group));
+    await processed(a, 3);
+    const incident = (await get('/incidents?limit=100')).body.find(
+      (i: { title: string; source: string }) =>
+        i.title === 'CPU busy on localhost' && i.source === 'alertmanager',
+    ) as { ref: string };
+    const runsOf = async (ref: string) =>
+      (
+        (await get('/executions?runbook=diagnose-storm')).body as Array<{ incidentId: string }>
+      ).filter((e) => e.incidentId === ref).length;
+    expect(await runsOf(incident.ref)).toBe(2);
+    const deliveries = await sql<{ runs: Array<{ suppressed?: string; execution?: string }> }>(
+      'SELECT runs FROM alert_deliveries WHERE integration_id = $1 ORDER BY id',
+      [a.id],
+    );
+    expect(deliveries.filter((d) => d.runs[0].execution)).toHaveLength(2);
+    const held = deliveries.filter((d) => d.runs[0].suppressed);
+    expect(held).toHaveLength(1);
+    expect(held[0].runs[0].suppressed).toMatch(
+      /storm guard: over 2 automatic runs per 24 h on localhost/,
+    );
+    // A fourth: counted, not listed again on the timeline.
+    await send(a, payload([storm('s4')], group));
+    await processed(a, 4);
+    let timeline = await timelineOf(incident.ref);
+    const suppressed = timeline.filter((e) => e.kind === 'alert.run_suppressed');
+    expect(suppressed).toHaveLength(1);
+    expect(suppressed[0].summary).toMatch(/diagnose-storm not started on localhost: storm guard/);
+    expect(timeline.filter((e) => e.kind === 'alert.fired')).toHaveLength(4);
+    expect(
+      await metric(
+        'firebreak_alert_runs_suppressed_total{integration="prom-storm",runbook="diagnose-storm"}',
+      ),
+    ).toBe(2);
+
+    // Another integration gets no fresh allowance for the same runbook and node.
+    const b = await createIntegration({
+      name: 'prom-storm-2',
+      type: 'alertmanager',
+      autoRun: ['diagnose-storm'],
+      runLimit: day,
+    });
+    await send(b, payload([storm('b1')], group));
+    await processed(b, 1);
+    const other = (
+      await sql<{ incident_id: string }>(
+        'SELECT incident_id FROM alerts WHERE integration_id = $1',
+        [b.id],
+      )
+    )[0];
+    const otherRef = (await get(`/incidents/${other.incident_id}`)).body.ref as string;
+    expect(await runsOf(otherRef)).toBe(0);
+    expect(
+      (await timelineOf(otherRef)).filter((e) => e.kind === 'alert.run_suppressed'),
+    ).toHaveLength(1);
+
+    // Ingest: 4 alerts so far, limit 6. Two more are processed; after that, held back.
+    const quiet = (fp: string, status = 'firing') => ({
+      fp,
+      status,
+      labels: { alertname: 'DiskTest', instance: `disk-${fp}` },
+    });
+    await send(a, payload([quiet('o1'), quiet('o2')], '{}:{alertname="DiskTest"}'));
+    await send(a, payload([{ ...storm('s1'), status: 'resolved' }, quiet('o3')], group));
+    await send(a, payload([quiet('o4')], '{}:{alertname="DiskTest"}'));
+    await processed(a, 7);
+    const limited = await sql<{ limited: boolean }>(
+      'SELECT limited FROM alert_deliveries WHERE integration_id = $1 ORDER BY id',
+      [a.id],
+    );
+    expect(limited.map((d) => d.limited)).toEqual([false, false, false, false, false, true, true]);
+    const known = (
+      await sql<{ fingerprint: string; status: string }>(
+        'SELECT fingerprint, status FROM alerts WHERE integration_id = $1 ORDER BY fingerprint',
+        [a.id],
+      )
+    ).map((r) => `${r.fingerprint}:${r.status}`);
+    // Held back: o3, o4 (stored in their deliveries only); the resolve of s1 was applied.
+    expect(known).toEqual([
+      'o1:firing',
+      'o2:firing',
+      's1:resolved',
+      's2:firing',
+      's3:firing',
+      's4:firing',
+    ]);
+    timeline = await timelineOf(incident.ref);
+    expect(timeline.filter((e) => e.kind === 'alert.resolved')).toHaveLength(1);
+    const stormIncident = (await get('/incidents?limit=100')).body.find((i: { title: string }) =>
+      /^Alert storm: prom-storm is over its ingest limit \(6 alerts per 24 h\)/.test(i.title),
+    ) as { ref: string };
+    expect(stormIncident).toBeDefined();
+    const told = (await timelineOf(stormIncident.ref)).filter(
+      (e) => e.kind === 'alert.ingest_limited',
+    );
+    expect(told).toHaveLength(1);
+    expect(told[0].details).toMatchObject({ integration: 'prom-storm', held: 1 });
+    expect(await metric('firebreak_alerts_ingest_limited_total{integration="prom-storm"}')).toBe(3);
+  });
+
+  it('an automatic run the queue cannot take (Redis stopped) is recorded and retried with backoff, and starts once Redis is back', async () => {
+    const q = await createIntegration({
+      name: 'prom-queue',
+      type: 'alertmanager',
+      autoRun: ['diagnose-queue'],
+    });
+    await redis.stop();
+    await until('the queue down', async () => (await t.http().get('/health')).status === 503);
+    await send(
+      q,
+      payload(
+        [{ fp: 'q1', labels: { alertname: 'QueueTest', instance: 'localhost' } }],
+        '{}:{alertname="QueueTest"}',
+      ),
+    );
+    const [waiting] = await until('a failed attempt', async () => {
+      const rows = await sql<{ id: string; state: string; attempts: number; error: string }>(
+        'SELECT id::text, state, attempts, error FROM alert_deliveries WHERE integration_id = $1',
+        [q.id],
+      );
+      return rows[0]?.attempts >= 1 ? rows : undefined;
+    });
+    expect(waiting.state).toBe('starting');
+    expect(waiting.error).toMatch(/execution queue is unavailable/);
+    const [{ incident_id }] = await sql<{ incident_id: string }>(
+      'SELECT incident_id FROM alerts WHERE integration_id = $1',
+      [q.id],
+    );
+    const ref = (await get(`/incidents/${incident_id}`)).body.ref as string;
+    const deferred = (await timelineOf(ref)).filter((e) => e.kind === 'alert.run_deferred');
+    expect(deferred).toHaveLength(1);
+    expect(deferred[0].summary).toMatch(/diagnose-queue not started yet: .*retrying/);
+    expect((await get('/executions?runbook=diagnose-queue')).body).toHaveLength(0);
+
+    redis = await startRedis({ port: redis.port });
+    await processed(q, 1);
+    const runs = (await get('/executions?runbook=diagnose-queue')).body as Array<{
+      id: string;
+      incidentId: string;
+    }>;
+    expect(runs).toHaveLength(1);
+    expect(runs[0].incidentId).toBe(ref);
+    expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
+    const timeline = await timelineOf(ref);
+    expect(timeline.filter((e) => e.kind === 'alert.run_deferred')).toHaveLength(1);
+    expect(timeline.filter((e) => e.kind === 'alert.run_refused')).toHaveLength(0);
+    expect(
+      await metric('firebreak_alert_runs_deferred_total{integration="prom-queue"}'),
+    ).toBeGreaterThanOrEqual(1);
   });
 });

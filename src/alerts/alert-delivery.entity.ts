@@ -1,5 +1,14 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import type { InternalAlert } from './alert.js';
+import { IntegrationEntity } from './integration.entity.js';
 
 /**
  * `received` (stored, answered 202) → `starting` (alerts, incident and timeline written; the
@@ -18,6 +27,8 @@ export interface PlannedRun {
   /** Set once started or refused. */
   execution?: string;
   error?: string;
+  /** Held back by the storm guard (the reason): never started, never retried. */
+  suppressed?: string;
 }
 
 /** One webhook delivery as received: the adapter's alerts and the group they came in. */
@@ -27,6 +38,7 @@ export interface PlannedRun {
   unique: true,
   where: `"event_id" IS NOT NULL`,
 })
+@Index('alert_deliveries_unaudited_idx', ['id'], { where: `NOT "audited"` })
 export class AlertDeliveryEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',
@@ -36,6 +48,14 @@ export class AlertDeliveryEntity {
 
   @Column({ name: 'integration_id', type: 'uuid' })
   integrationId: string;
+
+  /** An integration with deliveries is disabled, never deleted. */
+  @ManyToOne(() => IntegrationEntity, { onDelete: 'RESTRICT', nullable: false })
+  @JoinColumn({
+    name: 'integration_id',
+    foreignKeyConstraintName: 'alert_deliveries_integration_id_fkey',
+  })
+  integration?: IntegrationEntity;
 
   @Column({ type: 'varchar', length: 16 })
   state: DeliveryState;
@@ -52,6 +72,28 @@ export class AlertDeliveryEntity {
   /** The last processing error (a delivery that fails is retried with backoff, never dropped). */
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** Over the integration's ingest limit: stored, resolves applied, no firing processed. */
+  @Column({ type: 'boolean', default: false })
+  limited: boolean;
+
+  /**
+   * Whether its `alert.received` audit entry is written: by the processor, in batches, so the
+   * request path never waits for the audit chain's lock.
+   */
+  @Column({ type: 'boolean', default: false })
+  audited: boolean;
+
+  /** The request that brought it, for its audit entry. */
+  @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true })
+  requestId: string | null;
+
+  @Column({ name: 'source_ip', type: 'varchar', length: 64, nullable: true })
+  sourceIp: string | null;
+
+  /** Alerts the source left out of the payload (Alertmanager's `truncatedAlerts`). */
+  @Column({ type: 'integer', default: 0 })
+  truncated: number;
 
   /** Failed processing attempts so far. */
   @Column({ type: 'integer', default: 0 })

@@ -6,21 +6,38 @@ import {
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { createHash } from 'node:crypto';
+import { Counter } from 'prom-client';
+import { AuditService } from '../audit/audit.service.js';
 import { PgNotifications } from '../database/pg-notifications.js';
 import type { Actor } from '../executions/executions.service.js';
+import { QueueUnavailable } from '../executions/execution-queue.js';
 import { ExecutionsService } from '../executions/executions.service.js';
 import { SEVERITIES, type Severity } from '../incidents/incident-rules.js';
 import { IncidentTimelineService } from '../incidents/incident-timeline.service.js';
 import type { IncidentEntity } from '../incidents/incident.entity.js';
 import { IncidentsService } from '../incidents/incidents.service.js';
 import { NodeTargetsService } from '../nodes/node-targets.service.js';
+import { MetricsService } from '../observability/metrics.service.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import type { InternalAlert } from './alert.js';
 import { AlertDeliveryEntity, type PlannedRun } from './alert-delivery.entity.js';
 import { AlertEntity } from './alert.entity.js';
 import { ALERT_CHANNEL } from './alert-intake.service.js';
-import { IntegrationEntity, type IntegrationSettings } from './integration.entity.js';
+import {
+  IntegrationEntity,
+  type IntegrationSettings,
+  type RateLimit,
+} from './integration.entity.js';
 import { IntegrationsService } from './integrations.service.js';
+import {
+  count,
+  describeLimit,
+  ingestScope,
+  limitsOf,
+  runScope,
+  type Counted,
+} from './storm-guard.js';
 import { triggeredRuns } from './triggers.js';
 
 /** Without a notice (a missed one, another process's intake), pending deliveries are looked for this often. */
@@ -70,6 +87,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** Counter moves of the step in progress, made once its transaction committed. */
+  private afterCommit: Array<() => void> = [];
+  private readonly runsSuppressed: Counter<'integration' | 'runbook'>;
+  private readonly ingestLimited: Counter<'integration'>;
+  private readonly runsDeferred: Counter<'integration'>;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -80,7 +102,28 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly executions: ExecutionsService,
     private readonly runbooks: RunbooksService,
     private readonly nodes: NodeTargetsService,
-  ) {}
+    private readonly audit: AuditService,
+    metrics: MetricsService,
+  ) {
+    this.runsSuppressed = new Counter({
+      name: 'firebreak_alert_runs_suppressed_total',
+      help: 'Automatic runs (one per node) the storm guard held back: over the per-runbook, per-node limit',
+      labelNames: ['integration', 'runbook'],
+      registers: [metrics.registry],
+    });
+    this.ingestLimited = new Counter({
+      name: 'firebreak_alerts_ingest_limited_total',
+      help: 'Alerts received over their integration ingest limit: stored, resolves applied, firing not processed',
+      labelNames: ['integration'],
+      registers: [metrics.registry],
+    });
+    this.runsDeferred = new Counter({
+      name: 'firebreak_alert_runs_deferred_total',
+      help: 'Automatic runs the execution queue could not take (Redis down): retried with backoff',
+      labelNames: ['integration'],
+      registers: [metrics.registry],
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     this.unsubscribe = await this.notifications.listen(
@@ -111,12 +154,82 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       do {
         this.again = false;
         try {
-          while (!this.stopped && (await this.processOne()));
+          while (!this.stopped && ((await this.auditReceived()) || (await this.processOne())));
         } catch (err) {
           this.logger.warn(`alert processing: ${(err as Error).message}; retrying`);
         }
       } while (this.again && !this.stopped);
     })().finally(() => (this.running = undefined));
+  }
+
+  /**
+   * Writes the `alert.received` audit entries of up to 100 stored deliveries nobody else holds,
+   * oldest first, in one transaction (one wait for the audit chain's lock, however many
+   * deliveries came in meanwhile); false when there were none. Before any is processed, so the
+   * receipt comes first on the audit trail. The entry names the integration's identity, the
+   * request id and source address of the webhook request, and when it was received.
+   */
+  async auditReceived(): Promise<boolean> {
+    // Usually there is none: one round trip (the partial index) instead of a transaction. A
+    // delivery refused at the hook (`rejected`, where a source type stores those) is audited
+    // as refused there, not as received.
+    const [any] = await this.dataSource.query<unknown[]>(
+      `SELECT 1 FROM "alert_deliveries" WHERE NOT "audited" AND "state" <> 'rejected' LIMIT 1`,
+    );
+    if (!any) return false;
+    return this.dataSource.transaction(async (m) => {
+      const rows = await m.query<
+        Array<{
+          id: string;
+          integration_id: string;
+          group_key: string;
+          alerts: unknown;
+          truncated: number;
+          request_id: string | null;
+          source_ip: string | null;
+          received_at: Date;
+          user_id: string;
+          username: string;
+        }>
+      >(
+        `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
+                d."request_id", d."source_ip", d."received_at", i."user_id", i."username"
+           FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
+          WHERE NOT d."audited" AND d."state" <> 'rejected'
+          ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
+      );
+      if (!rows.length) return false;
+      for (const r of rows) {
+        const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
+        await this.audit.record(
+          {
+            actorId: r.user_id,
+            actorName: r.username,
+            requestId: r.request_id,
+            sourceIp: r.source_ip,
+          },
+          {
+            action: 'alert.received',
+            subjectType: 'Integration',
+            subjectId: r.integration_id,
+            details: {
+              delivery: r.id,
+              receivedAt: r.received_at,
+              groupKey: r.group_key,
+              alerts: alerts.length,
+              firing: alerts.filter((a) => a.status === 'firing').length,
+              truncated: r.truncated,
+            },
+          },
+          m,
+        );
+      }
+      await m.query(
+        `UPDATE "alert_deliveries" SET "audited" = true WHERE "id" = ANY($1::bigint[])`,
+        [rows.map((r) => r.id)],
+      );
+      return true;
+    });
   }
 
   /**
@@ -126,17 +239,21 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
    */
   async processOne(): Promise<boolean> {
     let current: string | undefined;
+    this.afterCommit = [];
     try {
-      return await this.dataSource.transaction(async (m) => {
+      const more = await this.dataSource.transaction(async (m) => {
         const [row] = await m.query<Array<{ id: string }>>(
           `SELECT "id"::text AS id FROM "alert_deliveries"
-            WHERE "processed_at" IS NULL AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
+            WHERE "processed_at" IS NULL AND "audited"
+              AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
             ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED`,
         );
         if (!row) return false;
         current = row.id;
         return this.step(m, row.id);
       });
+      for (const f of this.afterCommit) f();
+      return more;
     } catch (err) {
       if (current === undefined) throw err;
       this.logger.warn(`alert delivery ${current}: ${(err as Error).message}; retrying later`);
@@ -183,33 +300,86 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     await m.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `alerts:${integration.id}:${d.groupKey}`,
     ]);
+    const { runLimit, ingestLimit } = limitsOf(integration.settings);
+    // The ingest limit: a delivery received while its window is over the limit is held back
+    // whole (stored, marked `limited`, counted); only its resolves are applied.
+    const received = Array.isArray(d.alerts) ? d.alerts.length : 0;
+    const ingest = await count(
+      m,
+      integration.id,
+      ingestScope(integration.id),
+      ingestLimit,
+      received,
+      true,
+    );
+    const limited = received > 0 && ingest.allowed === 0;
+    let alerts = d.alerts;
+    if (limited) {
+      alerts = d.alerts.filter((a) => a.status === 'resolved');
+      const held = d.alerts.length - alerts.length;
+      const name = integration.name;
+      this.afterCommit.push(() => this.ingestLimited.inc({ integration: name }, d.alerts.length));
+      if (held > 0) await this.tellIngestLimited(m, d, integration, actor, ingest, held);
+    }
     const fired: AlertEntity[] = [];
     const resolved: AlertEntity[] = [];
-    for (const a of d.alerts) {
-      const existing = await m.findOne(AlertEntity, {
-        where: { integrationId: integration.id, fingerprint: a.fingerprint },
-        lock: { mode: 'pessimistic_write' },
-      });
-      // A delivery older than the one that last changed the alert changes nothing.
-      if (existing && BigInt(existing.lastDeliveryId) > BigInt(d.id)) continue;
-      const changed = !existing || existing.status !== a.status;
-      const row = await m.save(
-        Object.assign(existing ?? m.create(AlertEntity, { integrationId: integration.id }), {
-          fingerprint: a.fingerprint,
-          status: a.status,
-          labels: a.labels,
-          annotations: a.annotations,
-          startsAt: a.startsAt ? new Date(a.startsAt) : null,
-          endsAt: a.endsAt ? new Date(a.endsAt) : null,
-          generatorUrl: a.generatorURL,
-          groupKey: d.groupKey,
-          lastDeliveryId: d.id,
-          lastSeenAt: new Date(),
-        }),
+    for (const a of alerts) {
+      const [old] = await m.query<Array<{ status: string; last: string }>>(
+        `SELECT "status", "last_delivery_id"::text AS last FROM "alerts"
+          WHERE "integration_id" = $1 AND "fingerprint" = $2 FOR UPDATE`,
+        [integration.id, a.fingerprint],
       );
-      if (!changed) continue;
-      if (a.status === 'firing') fired.push(row);
-      else if (existing) resolved.push(row);
+      // A delivery older than the one that last changed the alert changes nothing.
+      if (old && BigInt(old.last) > BigInt(d.id)) continue;
+      // Inserted or updated in one statement (TypeORM's save reads the row again first).
+      const [row] = await m.query<
+        Array<{
+          id: string;
+          incident_id: string | null;
+          starts_at: Date | null;
+          ends_at: Date | null;
+        }>
+      >(
+        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
+           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
+         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, now())
+         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
+           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
+           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
+           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
+           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
+           "last_seen_at" = EXCLUDED."last_seen_at"
+         RETURNING "id", "incident_id", "starts_at", "ends_at"`,
+        [
+          integration.id,
+          a.fingerprint,
+          a.status,
+          JSON.stringify(a.labels),
+          JSON.stringify(a.annotations),
+          a.startsAt ? new Date(a.startsAt) : null,
+          a.endsAt ? new Date(a.endsAt) : null,
+          a.generatorURL,
+          d.groupKey,
+          d.id,
+        ],
+      );
+      if (old && old.status === a.status) continue;
+      const alert = m.create(AlertEntity, {
+        id: row.id,
+        integrationId: integration.id,
+        fingerprint: a.fingerprint,
+        status: a.status,
+        labels: a.labels,
+        annotations: a.annotations,
+        startsAt: row.starts_at,
+        endsAt: row.ends_at,
+        generatorUrl: a.generatorURL,
+        groupKey: d.groupKey,
+        incidentId: row.incident_id,
+        lastDeliveryId: d.id,
+      });
+      if (a.status === 'firing') fired.push(alert);
+      else if (old) resolved.push(alert);
     }
 
     // Resolves first: they go to incidents that exist (their locks before any audit lock).
@@ -239,7 +409,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             severity: severityOf(firing, integration.settings),
             summary: first.annotations.description ?? undefined,
             labels: commonLabels(firing),
-            source: 'alert',
+            source: integration.type,
             ...(integration.settings.commander
               ? { commander: integration.settings.commander }
               : {}),
@@ -271,25 +441,154 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             // Only `names` is templated, each value a literal name: `*` selects nothing.
             nodes = (await this.nodes.resolve(run.targets)).map((n) => n.name);
           }
-          runs.push({
+          if (nodes?.length === 0) {
+            runs.push({
+              runbook: run.runbook,
+              options: run.options,
+              nodes,
+              incident: ref,
+              alert: f.id,
+              error: `no node matches the trigger's targets (${JSON.stringify(run.targets?.names ?? [])})`,
+            });
+            continue;
+          }
+          // The storm guard: each node (or the runbook's own targets) counts one run per window.
+          const kept: string[] = [];
+          const held: string[] = [];
+          let window: Counted | undefined;
+          for (const node of nodes ?? [null]) {
+            window = await count(m, null, runScope(run.runbook, node), runLimit, 1);
+            if (window.allowed) kept.push(node ?? '*');
+            else held.push(node ?? '*');
+          }
+          const planned: PlannedRun = {
             runbook: run.runbook,
             options: run.options,
-            nodes,
+            nodes: nodes ? kept : null,
             incident: ref,
             alert: f.id,
-            ...(nodes?.length === 0
-              ? {
-                  error: `no node matches the trigger's targets (${JSON.stringify(run.targets?.names ?? [])})`,
-                }
-              : {}),
-          });
+          };
+          if (held.length) {
+            const reason = `storm guard: over ${describeLimit(runLimit, 'automatic runs')} on ${held.join(', ')}`;
+            if (!kept.length) planned.suppressed = reason;
+            await this.tellRunSuppressed(
+              m,
+              incident,
+              actor,
+              f,
+              run.runbook,
+              held,
+              runLimit,
+              window!,
+            );
+            const [name, runbook, n] = [integration.name, run.runbook, held.length];
+            this.afterCommit.push(() => this.runsSuppressed.inc({ integration: name, runbook }, n));
+          }
+          runs.push(planned);
         }
       }
     }
+    // Nothing to start and no resolve to look at for `monitoring`: done in this one step.
+    const done = !runs.length && !alerts.some((a) => a.status === 'resolved');
     await m.query(
-      `UPDATE "alert_deliveries" SET "state" = 'starting', "runs" = $2::jsonb WHERE "id" = $1`,
-      [d.id, JSON.stringify(runs)],
+      `UPDATE "alert_deliveries" SET "state" = $4::varchar, "runs" = $2::jsonb, "limited" = $3,
+         "processed_at" = CASE WHEN $4::varchar = 'processed' THEN now() END WHERE "id" = $1`,
+      [d.id, JSON.stringify(runs), limited, done ? 'processed' : 'starting'],
     );
+  }
+
+  /**
+   * Once per window and integration: `alert.ingest_limited` on the storm's incident (the open one
+   * of an earlier window, else a new one), so the responders know alerts are being held back.
+   */
+  private async tellIngestLimited(
+    m: EntityManager,
+    d: AlertDeliveryEntity,
+    integration: IntegrationEntity,
+    actor: Actor,
+    window: Counted,
+    held: number,
+  ): Promise<void> {
+    if (window.incidentId) return;
+    const { ingestLimit } = limitsOf(integration.settings);
+    const [prev] = await m.query<Array<{ incident_id: string }>>(
+      `SELECT "incident_id" FROM "alert_rate_windows" WHERE "scope" = $1
+         AND "incident_id" IS NOT NULL ORDER BY "window_start" DESC LIMIT 1`,
+      [ingestScope(integration.id)],
+    );
+    let incident = prev ? await this.findIncident(m, prev.incident_id) : null;
+    const limit = describeLimit(ingestLimit, 'alerts');
+    if (!incident || incident.status === 'resolved') {
+      const firing = d.alerts.filter((a) => a.status === 'firing');
+      ({ incident } = await this.incidents.declare(
+        {
+          title: `Alert storm: ${integration.name} is over its ingest limit (${limit})`,
+          severity: severityOf(firing, integration.settings),
+          summary: `Alerts from ${integration.name} beyond ${limit} are stored but not processed until the window ends.`,
+          labels: {},
+          source: integration.type,
+          ...(integration.settings.commander ? { commander: integration.settings.commander } : {}),
+        },
+        actor,
+        m,
+      ));
+    }
+    await m.query(
+      `UPDATE "alert_rate_windows" SET "incident_id" = $3
+        WHERE "scope" = $1 AND "window_start" = $2`,
+      [ingestScope(integration.id), window.windowStart, incident.id],
+    );
+    const until = new Date(window.windowStart.getTime() + ingestLimit.windowSeconds * 1000);
+    await this.timeline.insert(m, incident, actor.audit, {
+      kind: 'alert.ingest_limited',
+      summary: `${integration.name} is over its ingest limit (${limit}): firing alerts are stored but not processed until ${until.toISOString()}`,
+      details: {
+        source: integration.type,
+        integration: integration.name,
+        limit: ingestLimit,
+        windowStart: window.windowStart,
+        windowEnd: until,
+        firstDelivery: d.id,
+        held,
+      },
+      subjectType: 'Integration',
+      subjectId: integration.id,
+      dedupeKey: `storm:ingest:${integration.id}:${window.windowStart.getTime()}`,
+    });
+  }
+
+  /** Once per window, incident, runbook and node: `alert.run_suppressed` on the alert's incident. */
+  private async tellRunSuppressed(
+    m: EntityManager,
+    incident: IncidentEntity,
+    actor: Actor,
+    alert: AlertEntity,
+    runbook: string,
+    nodes: string[],
+    limit: RateLimit,
+    window: Counted,
+  ): Promise<void> {
+    for (const node of nodes) {
+      const key = createHash('sha256')
+        .update(`${incident.id}\0${runbook}\0${node}\0${window.windowStart.getTime()}`)
+        .digest('hex')
+        .slice(0, 40);
+      await this.timeline.insert(m, incident, actor.audit, {
+        kind: 'alert.run_suppressed',
+        summary: `${runbook} not started on ${node === '*' ? 'its targets' : node}: storm guard, over ${describeLimit(limit, 'automatic runs')} (further ones are counted, not listed, until the window ends)`,
+        details: {
+          runbook,
+          node,
+          limit,
+          windowStart: window.windowStart,
+          windowEnd: new Date(window.windowStart.getTime() + limit.windowSeconds * 1000),
+          alert: alert.id,
+        },
+        subjectType: 'Alert',
+        subjectId: alert.id,
+        dedupeKey: `storm:run:${key}`,
+      });
+    }
   }
 
   private alertDetails(a: AlertEntity, integration: IntegrationEntity) {
@@ -338,8 +637,9 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     actor: Actor,
   ): Promise<void> {
     const runs = d.runs.map((r) => ({ ...r }));
+    let deferred: QueueUnavailable | undefined;
     for (const run of runs) {
-      if (!run.execution && !run.error) {
+      if (!run.execution && !run.error && !run.suppressed) {
         try {
           const e = await this.executions.start(
             {
@@ -373,6 +673,12 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           );
           continue;
         } catch (err) {
+          if (err instanceof QueueUnavailable) {
+            // Redis down: nothing was written; this run and the rest wait for the next attempt.
+            deferred = err;
+            await this.tellDeferred(d, run, err, actor);
+            break;
+          }
           run.error = (err as Error).message;
         }
       }
@@ -398,11 +704,47 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           .catch((err: Error) => this.logger.warn(`timeline: ${err.message}`));
       }
     }
+    if (deferred) {
+      // Kept `starting` with what was started so far; tried again with the usual backoff.
+      const name = integration.name;
+      this.afterCommit.push(() => this.runsDeferred.inc({ integration: name }));
+      this.logger.warn(`alert delivery ${d.id}: ${deferred.message}; retrying later`);
+      await m.query(
+        `UPDATE "alert_deliveries" SET "runs" = $2::jsonb, "attempts" = "attempts" + 1, "error" = $3,
+           "next_attempt_at" = now() + make_interval(secs => LEAST(300, 2 * power(2, "attempts")))
+         WHERE "id" = $1`,
+        [d.id, JSON.stringify(runs), deferred.message.slice(0, 2000)],
+      );
+      return;
+    }
     if (integration.settings.monitorOnResolve) await this.monitorResolved(m, d, integration, actor);
     await m.query(
       `UPDATE "alert_deliveries" SET "state" = 'processed', "runs" = $2::jsonb, "processed_at" = now() WHERE "id" = $1`,
       [d.id, JSON.stringify(runs)],
     );
+  }
+
+  /** Once per delivery and run: `alert.run_deferred` (the queue could not take it; retried). */
+  private async tellDeferred(
+    d: AlertDeliveryEntity,
+    run: PlannedRun,
+    err: Error,
+    actor: Actor,
+  ): Promise<void> {
+    await this.timeline
+      .append(
+        run.incident,
+        {
+          kind: 'alert.run_deferred',
+          summary: `${run.runbook} not started yet: ${err.message}; retrying with backoff`,
+          details: { runbook: run.runbook, nodes: run.nodes, error: err.message },
+          subjectType: 'Alert',
+          subjectId: run.alert,
+          dedupeKey: `delivery:${d.id}:deferred:${run.alert}:${run.runbook}`,
+        },
+        actor.audit,
+      )
+      .catch((e: Error) => this.logger.warn(`timeline: ${e.message}`));
   }
 
   /** Each incident of this delivery's resolved alerts with no alert still firing → `monitoring`. */

@@ -1,5 +1,6 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { AlertStatus } from './alert.js';
+import { IntegrationEntity } from './integration.entity.js';
 
 /** One alert per (integration, fingerprint): a repeat updates it, never duplicates it. */
 @Entity('alerts')
@@ -11,6 +12,11 @@ export class AlertEntity {
 
   @Column({ name: 'integration_id', type: 'uuid' })
   integrationId: string;
+
+  /** An integration with alerts is disabled, never deleted. */
+  @ManyToOne(() => IntegrationEntity, { onDelete: 'RESTRICT', nullable: false })
+  @JoinColumn({ name: 'integration_id', foreignKeyConstraintName: 'alerts_integration_id_fkey' })
+  integration?: IntegrationEntity;
 
   @Column({ type: 'varchar', length: 128 })
   fingerprint: string;

@@ -6,6 +6,7 @@ import { NodesModule } from '../nodes/nodes.module.js';
 import { RunbooksModule } from '../runbooks/runbooks.module.js';
 import { AlertDeliveryEntity } from './alert-delivery.entity.js';
 import { AlertEntity } from './alert.entity.js';
+import { AlertRateWindowEntity } from './alert-rate-window.entity.js';
 import { AlertIntakeService } from './alert-intake.service.js';
 import { AlertProcessor } from './alert-processor.js';
 import { AlertsAcl } from './alerts.acl.js';
@@ -27,7 +28,12 @@ export class AlertsModule {
     return {
       module: AlertsModule,
       imports: [
-        TypeOrmModule.forFeature([IntegrationEntity, AlertDeliveryEntity, AlertEntity]),
+        TypeOrmModule.forFeature([
+          IntegrationEntity,
+          AlertDeliveryEntity,
+          AlertEntity,
+          AlertRateWindowEntity,
+        ]),
         AuthModule,
         RunbooksModule,
         NodesModule,

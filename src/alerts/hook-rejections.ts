@@ -78,8 +78,8 @@ export class HookRejections {
     this.counter.inc({ source: integration.type, reason: 'invalid_payload' });
     return this.dataSource.transaction(async (m) => {
       const [{ id }] = await m.query<Array<{ id: string }>>(
-        `INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts", "error", "payload", "processed_at")
-         VALUES ($1, 'rejected', '', '[]'::jsonb, $2, $3, now()) RETURNING "id"::text AS id`,
+        `INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts", "error", "payload", "processed_at", "audited")
+         VALUES ($1, 'rejected', '', '[]'::jsonb, $2, $3, now(), true) RETURNING "id"::text AS id`,
         [integration.id, JSON.stringify(problems), raw.subarray(0, KEPT_BYTES)],
       );
       await this.audit.record(

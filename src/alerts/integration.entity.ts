@@ -18,6 +18,12 @@ export const INTEGRATION_TYPES = [
 ] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
+/** At most `max` per fixed window of `windowSeconds`. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+
 /** What an integration does with the alerts it receives. */
 export interface IntegrationSettings {
   /** The label whose value picks the severity (`severity`). */
@@ -35,6 +41,10 @@ export interface IntegrationSettings {
   signatureHeader?: string;
   /** Grafana: the timestamp header configured beside the HMAC secret, if any (then signed). */
   timestampHeader?: string | null;
+  /** Storm guard: automatic runs per runbook and node per window (absent: 3 per 10 min). */
+  runLimit?: RateLimit;
+  /** Storm guard: alerts received per window before deliveries are held back (absent: 300 per 5 min). */
+  ingestLimit?: RateLimit;
 }
 
 /**

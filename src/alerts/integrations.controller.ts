@@ -56,6 +56,8 @@ export class IntegrationsController {
         },
         signatureHeader: { type: 'string', example: 'X-Grafana-Alerting-Signature' },
         timestampHeader: { type: 'string', example: 'X-Grafana-Alerting-Timestamp' },
+        runLimit: { type: 'object', example: { max: 3, windowSeconds: 600 } },
+        ingestLimit: { type: 'object', example: { max: 300, windowSeconds: 300 } },
       },
     },
   })

@@ -14,6 +14,7 @@ import { deriveKey } from '../config/keys.js';
 import type { Actor } from '../executions/executions.service.js';
 import { SEVERITIES } from '../incidents/incident-rules.js';
 import { problemsOf } from './adapters/common.js';
+import { limitsOf } from './storm-guard.js';
 import {
   INTEGRATION_TYPES,
   IntegrationEntity,
@@ -28,6 +29,11 @@ const secretValue = z
 const headerName = z
   .string()
   .regex(/^[A-Za-z0-9-]{1,64}$/, 'expected an HTTP header name (letters, digits, dashes)');
+const rateLimit = (max: number) =>
+  z.strictObject({
+    max: z.number().int().min(1).max(max),
+    windowSeconds: z.number().int().min(10).max(86_400),
+  });
 
 export const createIntegrationSchema = z.strictObject({
   name: z
@@ -54,6 +60,10 @@ export const createIntegrationSchema = z.strictObject({
   /** Grafana only: its HMAC signature header and, if configured there, its timestamp header. */
   signatureHeader: headerName.optional(),
   timestampHeader: headerName.nullable().optional(),
+  /** Storm guard: automatic runs per runbook and node per window. */
+  runLimit: rateLimit(10_000).optional(),
+  /** Storm guard: alerts per window before deliveries are held back. */
+  ingestLimit: rateLimit(10_000_000).optional(),
 });
 
 export const setSecretSchema = z.strictObject({ secret: secretValue.optional() });
@@ -68,6 +78,8 @@ export const updateIntegrationSchema = createIntegrationSchema
     monitorOnResolve: true,
     signatureHeader: true,
     timestampHeader: true,
+    runLimit: true,
+    ingestLimit: true,
   })
   .extend({
     commander: z.string().min(1).max(64).nullable().optional(),
@@ -142,6 +154,7 @@ export class IntegrationsService {
             timestampHeader: req.timestampHeader ?? null,
           }
         : {}),
+      ...limitsOf({ runLimit: req.runLimit, ingestLimit: req.ingestLimit } as IntegrationSettings),
     };
     // `integration:` cannot be a username anyone creates through /users (no colon allowed there).
     const user = await this.users.create(

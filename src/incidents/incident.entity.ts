@@ -9,7 +9,16 @@ import {
 } from 'typeorm';
 import type { IncidentStatus, Severity } from './incident-rules.js';
 
-export type IncidentSource = 'manual' | 'alert' | 'slack';
+/** `alert`: opened by an alert before incidents named the integration type (old rows). */
+export type IncidentSource =
+  | 'manual'
+  | 'alert'
+  | 'slack'
+  | 'alertmanager'
+  | 'grafana'
+  | 'pagerduty'
+  | 'generic'
+  | 'cloudevents';
 
 export interface ActionItem {
   text: string;

@@ -18,10 +18,13 @@ const PORT_ATTEMPTS = 5;
 
 /**
  * Starts a throwaway real `redis-server` on 127.0.0.1 at a free port: no persistence, its own
- * temp dir, killed when this process exits. Resolves once it answers PING.
+ * temp dir, killed when this process exits. Resolves once it answers PING. `port`: on that port
+ * (e.g. to restart one stopped before), else a free one.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: { port?: number } = {}): Promise<RedisServer> {
   const binary = await ensureBinary('redis-server', 'redis-server');
+  // A restart on the port of one stopped before (clients reconnect to the same URL).
+  if (opts.port !== undefined) return startOn(binary, opts.port);
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = await findFreePort(HOST);

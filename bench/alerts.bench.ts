@@ -1,0 +1,266 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Controller, HttpCode, Module, Post, Body } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express from 'express';
+import { DataSource } from 'typeorm';
+import { startTestApp, type TestApp } from '../test/support/app.js';
+
+/**
+ * bench/alerts (`npm run bench -- bench/alerts.bench.ts`), two figures:
+ *
+ * 1. Ingest: Alertmanager webhook v4 payloads (two alerts each; fingerprints cycle over
+ *    ALERTS_FINGERPRINTS, so new alerts first, then repeats) POSTed to the integration's hook
+ *    with ALERTS_CONNECTIONS connections for ALERTS_SECONDS, by a child process (undici Pool),
+ *    every answer a 202 (stored) — against a bare NestJS POST route in this same process that
+ *    only parses the body (express.json, as the app does) and answers 202, in the same run.
+ *    Then the time until every stored delivery is processed (deduplicated: one row per
+ *    fingerprint, checked).
+ * 2. Alert → diagnostic: one firing alert at a time whose trigger starts an `on: local` echo;
+ *    POST → the execution's `started_at` (running) and → its first stdout line's `at`,
+ *    p50/p95/p99 over ALERTS_LATENCY_RUNS (10 more unmeasured first).
+ *
+ * Figures go to stdout and bench/results/alerts.json. Not part of `npm test`.
+ */
+const SECONDS = Number(process.env.ALERTS_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.ALERTS_CONNECTIONS ?? 20);
+const FINGERPRINTS = Number(process.env.ALERTS_FINGERPRINTS ?? 2000);
+const LATENCY_RUNS = Number(process.env.ALERTS_LATENCY_RUNS ?? 200);
+
+const RUNBOOK = `name: bench-diagnose
+description: One line, on the Firebreak host, for each alert
+kind: diagnostic
+steps:
+  - name: echo
+    on: local
+    run: echo diagnosed
+triggers:
+  - alert:
+      match: { alertname: BenchLatency }
+`;
+
+@Controller()
+class BareController {
+  @Post('bare')
+  @HttpCode(202)
+  bare(@Body() body: { alerts?: unknown[] }) {
+    return { delivery: '0', alerts: body.alerts?.length ?? 0 };
+  }
+}
+@Module({ controllers: [BareController] })
+class BareModule {}
+
+interface Load {
+  requests: number;
+  non2xx: number;
+  elapsedMs: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function load(url: string, auth: string, ms: number): Promise<Load> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, 'alerts-load.ts'),
+        url,
+        auth,
+        String(ms),
+        String(CONNECTIONS),
+        String(FINGERPRINTS),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Load) : reject(new Error(`load exited ${code}`)),
+    );
+  });
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return Number(s[Math.min(s.length - 1, Math.floor(p * s.length))].toFixed(1));
+};
+
+async function until<T>(fn: () => Promise<T | undefined | null | false>, ms = 120_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('alerts: ingest throughput and alert → diagnostic latency', () => {
+  let t: TestApp;
+  let bare: NestExpressApplication;
+  let dir: string;
+  const results: Record<string, unknown> = { at: new Date().toISOString() };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-alerts-'));
+    writeFileSync(join(dir, 'bench-diagnose.yaml'), RUNBOOK);
+    t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true' });
+    bare = await NestFactory.create<NestExpressApplication>(BareModule, {
+      logger: false,
+      bodyParser: false,
+    });
+    bare.use(express.json({ limit: t.config.bodyLimitBytes, strict: true }));
+    await bare.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await bare?.close();
+    await t?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    writeFileSync(
+      join(import.meta.dirname, 'results', 'alerts.json'),
+      JSON.stringify(results, null, 2) + '\n',
+    );
+  });
+
+  const sql = <T>(q: string, p: unknown[] = []) => t.app.get(DataSource).query<T[]>(q, p);
+  const base = (app: NestExpressApplication) =>
+    `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  const integration = async (name: string, autoRun: string[]) => {
+    const res = await t
+      .http()
+      .post('/integrations')
+      .set('Authorization', t.adminAuth)
+      .send({
+        name,
+        type: 'alertmanager',
+        autoRun,
+        runLimit: { max: 10_000, windowSeconds: 600 },
+        ingestLimit: { max: 10_000_000, windowSeconds: 300 },
+      });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body as { id: string; url: string; secret: string };
+  };
+
+  it('ingest: stored and deduplicated, beside a bare NestJS POST route', async () => {
+    const i = await integration('bench-ingest', []);
+    const hook = `${base(t.app)}/hooks/alertmanager/${i.id}`;
+    const auth = `Bearer ${i.secret}`;
+    // Warm-up, unmeasured (JIT, connection pools).
+    await load(`${base(bare)}/bare`, auth, 1_000);
+    await load(hook, auth, 1_000);
+    await until(async () => {
+      const [r] = await sql<{ n: number }>(
+        'SELECT count(*)::int AS n FROM alert_deliveries WHERE processed_at IS NULL',
+      );
+      return r.n === 0;
+    });
+    const floor = await load(`${base(bare)}/bare`, auth, SECONDS * 1000);
+    const [{ before }] = await sql<{ before: number }>(
+      'SELECT count(*)::int AS before FROM alert_deliveries',
+    );
+    const ingest = await load(hook, auth, SECONDS * 1000);
+    const loadEnded = performance.now();
+    expect(ingest.non2xx).toBe(0);
+    expect(floor.non2xx).toBe(0);
+    const [{ stored }] = await sql<{ stored: number }>(
+      'SELECT count(*)::int AS stored FROM alert_deliveries',
+    );
+    expect(stored - before).toBe(ingest.requests);
+    await until(async () => {
+      const [r] = await sql<{ n: number }>(
+        'SELECT count(*)::int AS n FROM alert_deliveries WHERE processed_at IS NULL',
+      );
+      return r.n === 0;
+    }, 600_000);
+    const drainedMs = Math.round(performance.now() - loadEnded);
+    const [{ alerts }] = await sql<{ alerts: number }>(
+      'SELECT count(*)::int AS alerts FROM alerts WHERE integration_id = $1',
+      [i.id],
+    );
+    // Deduplicated: one row per fingerprint ever sent, however many times.
+    expect(alerts).toBeLessThanOrEqual(FINGERPRINTS);
+    const ratio = Number((ingest.rps / floor.rps).toFixed(2));
+    results.ingest = {
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      fingerprints: FINGERPRINTS,
+      firebreak: ingest,
+      bare: floor,
+      ratio,
+      processedAfterLoadMs: drainedMs,
+      alertRows: alerts,
+    };
+    console.log(
+      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
+    );
+  });
+
+  it('alert → diagnostic running, → first output line', async () => {
+    const i = await integration('bench-latency', ['bench-diagnose']);
+    const hook = `/hooks/alertmanager/${i.id}`;
+    const running: number[] = [];
+    const output: number[] = [];
+    const answered: number[] = [];
+    for (let n = 0; n < LATENCY_RUNS + 10; n++) {
+      const body = {
+        version: '4',
+        groupKey: `{}:{alertname="BenchLatency",n="${n}"}`,
+        truncatedAlerts: 0,
+        status: 'firing',
+        receiver: 'firebreak',
+        groupLabels: {},
+        commonLabels: {},
+        commonAnnotations: {},
+        externalURL: 'http://alertmanager.invalid',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'BenchLatency', n: String(n) },
+            annotations: {},
+            startsAt: new Date().toISOString(),
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: '',
+            fingerprint: `lat-${n}`,
+          },
+        ],
+      };
+      const t0 = Date.now();
+      const res = await t.http().post(hook).set('Authorization', `Bearer ${i.secret}`).send(body);
+      const t1 = Date.now();
+      expect(res.status).toBe(202);
+      const row = await until(async () => {
+        const [r] = await sql<{ started: Date | null; line: Date | null }>(
+          `SELECT e.started_at AS started,
+                  (SELECT l.at FROM execution_logs l WHERE l.execution_id = e.id
+                     AND l.stream = 'stdout' ORDER BY l.seq LIMIT 1) AS line
+             FROM alerts a JOIN incidents i ON i.id = a.incident_id
+             JOIN executions e ON e.incident_id IN ('INC-' || i.number, i.id::text)
+            WHERE a.integration_id = $1 AND a.fingerprint = $2`,
+          [i.id, `lat-${n}`],
+        );
+        return r?.started && r.line ? r : undefined;
+      });
+      if (n < 10) continue;
+      answered.push(t1 - t0);
+      running.push(new Date(row.started!).getTime() - t0);
+      output.push(new Date(row.line!).getTime() - t0);
+    }
+    const stats = (xs: number[]) => ({
+      p50: percentile(xs, 0.5),
+      p95: percentile(xs, 0.95),
+      p99: percentile(xs, 0.99),
+    });
+    results.latency = {
+      runs: LATENCY_RUNS,
+      answeredMs: stats(answered),
+      runningMs: stats(running),
+      firstLineMs: stats(output),
+    };
+    console.log(`alert → diagnostic (ms): ${JSON.stringify(results.latency)}`);
+  });
+});
