@@ -138,6 +138,19 @@ const url = (protocols: string[]) =>
   );
 
 /** Every variable Firebreak reads, with its rule and default. The README's table follows this. */
+/** A comma-separated list whose every (trimmed, non-empty) item must match `pattern`. */
+function commaList(pattern: RegExp, message: string, opts: { lowerCase?: boolean } = {}) {
+  return z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((item) => (opts.lowerCase ? item.trim().toLowerCase() : item.trim()))
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(pattern, message)));
+}
+
 const envSchema = z.object({
   PORT: port('the HTTP port').prefault('3000'),
   HOST: z.string().min(1).prefault('127.0.0.1'),
@@ -177,44 +190,15 @@ const envSchema = z.object({
     .prefault('365d'),
   RUNBOOKS_DIR: z.string().min(1).prefault('./runbooks'),
   TRUST_PROXY: bool.prefault('false'),
-  HTTP_ALLOW_HOSTS: z
-    .string()
-    .prefault('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^[a-z0-9*.:-]+$/,
-            'expected comma-separated host names or globs such as *.internal.example.com',
-          ),
-      ),
-    ),
-  CORS_ORIGINS: z
-    .string()
-    .prefault('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i,
-            'expected comma-separated origins such as https://console.example.com (scheme, host, optional port; never null or *)',
-          ),
-      ),
-    ),
+  HTTP_ALLOW_HOSTS: commaList(
+    /^[a-z0-9*.:-]+$/,
+    'expected comma-separated host names or globs such as *.internal.example.com',
+    { lowerCase: true },
+  ).prefault(''),
+  CORS_ORIGINS: commaList(
+    /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i,
+    'expected comma-separated origins such as https://console.example.com (scheme, host, optional port; never null or *)',
+  ).prefault(''),
   WORKER_CONCURRENCY: positiveInt('executions run at once per worker').prefault('4'),
   SSH_MAX_PARALLEL: positiveInt('SSH commands in flight per worker').prefault('100'),
   HEARTBEAT_TIMEOUT: positiveInt(
@@ -259,48 +243,19 @@ const envSchema = z.object({
     .optional(),
   SLACK_BOT_TOKEN_FILE: z.string().min(1).optional(),
   SLACK_API_URL: url(['http:', 'https:']).prefault('https://slack.com/api'),
-  SLACK_RESPONSE_URL_HOSTS: z
-    .string()
-    .prefault('hooks.slack.com')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^(https?:\/\/[a-z0-9.-]+(:\d{1,5})?|[a-z0-9.-]+)$/,
-            'expected comma-separated host names (https) or origins such as http://127.0.0.1:8080',
-          ),
-      ),
-    ),
+  SLACK_RESPONSE_URL_HOSTS: commaList(
+    /^(https?:\/\/[a-z0-9.-]+(:\d{1,5})?|[a-z0-9.-]+)$/,
+    'expected comma-separated host names (https) or origins such as http://127.0.0.1:8080',
+    { lowerCase: true },
+  ).prefault('hooks.slack.com'),
   SLACK_APPROVALS_CHANNEL: z
     .string()
     .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')
     .optional(),
-  SLACK_RUNBOOK_APPROVAL_CHANNELS: z
-    .string()
-    .prefault('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^[a-z0-9][a-z0-9-]{1,62}=[A-Z0-9]{2,32}$/,
-            'expected comma-separated runbook=CHANNEL_ID pairs such as restart-service=C0123ABCD',
-          ),
-      ),
-    ),
+  SLACK_RUNBOOK_APPROVAL_CHANNELS: commaList(
+    /^[a-z0-9][a-z0-9-]{1,62}=[A-Z0-9]{2,32}$/,
+    'expected comma-separated runbook=CHANNEL_ID pairs such as restart-service=C0123ABCD',
+  ).prefault(''),
   SLACK_INCIDENT_CHANNEL: z
     .string()
     .regex(/^[A-Z0-9]{2,32}$/, 'expected a channel id such as C0123ABCD')

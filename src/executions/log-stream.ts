@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { retryWhileUnreachable } from '../database/db-retry.js';
 import type { ExecutionEvents, ExecutionNotice } from './execution-events.js';
 import type { ExecutionLogEntity } from './execution-log.entity.js';
+import { openEventStream } from '../common/sse.js';
 
 export type LogRow = Pick<ExecutionLogEntity, 'seq' | 'at' | 'node' | 'step' | 'stream' | 'line'>;
 
@@ -252,19 +253,7 @@ export class LogStreams {
   }
 
   serve(req: Request, res: Response, id: string, after: number, format: LogFormat): void {
-    req.socket.setKeepAlive(true);
-    req.socket.setNoDelay(true);
-    req.socket.setTimeout(0);
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      Connection: 'keep-alive',
-      'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
-      Pragma: 'no-cache',
-      Expires: '0',
-      'X-Accel-Buffering': 'no',
-    });
-    res.flushHeaders();
-    res.write('\n');
+    openEventStream(req, res);
     let hub = this.hubs.get(id);
     if (!hub) {
       hub = new LogHub(id, this.deps);

@@ -2,21 +2,10 @@ import { Anchor, Badge, Group, Select, Stack, Table, Text, TextInput, Title } fr
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { api, statusColor, type Execution } from '../api';
+import { api, FINAL_STATUSES, statusColor, type Execution } from '../api';
 
-const STATUSES = [
-  'queued',
-  'running',
-  'awaiting_approval',
-  'awaiting_child',
-  'succeeded',
-  'failed',
-  'canceled',
-  'timed_out',
-  'interrupted',
-  'rejected',
-  'expired',
-];
+/** Every status, for the filter: the ones a run passes through, then the final ones. */
+const STATUSES = ['queued', 'running', 'awaiting_approval', 'awaiting_child', ...FINAL_STATUSES];
 
 export function ExecutionRows({ rows }: { rows: Execution[] }) {
   return (
