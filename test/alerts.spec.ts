@@ -45,6 +45,26 @@ triggers:
         names: ['{{ alert.labels.instance }}']
 `;
 
+/** A remediation matching RemediateTest whose trigger opts in (`autoRun: true`; without it the
+ * runbook is refused at load, and triggers.spec.ts covers a definition that lacks it). */
+const remediation = (name: string) => `
+name: ${name}
+description: Restarts what the alert names
+kind: remediation
+approval:
+  reason: a remediation started by an alert
+steps:
+  - name: act
+    run: echo ${name} on {{ node.name }}
+triggers:
+  - alert:
+      match: { alertname: RemediateTest }
+    targets:
+      nodes:
+        names: ['{{ alert.labels.instance }}']
+    autoRun: true
+`;
+
 interface Entry {
   kind: string;
   summary: string;
@@ -79,6 +99,7 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     writeFileSync(join(dir, 'diagnose-alert.yaml'), RUNBOOK);
     writeFileSync(join(dir, 'diagnose-storm.yaml'), runbookOn('diagnose-storm', 'StormTest'));
     writeFileSync(join(dir, 'diagnose-queue.yaml'), runbookOn('diagnose-queue', 'QueueTest'));
+    writeFileSync(join(dir, 'remediate-opted.yaml'), remediation('remediate-opted'));
     // The real queue: a test stops and restarts this Redis.
     redis = await startRedis();
     t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true', REDIS_URL: redis.url });
@@ -278,6 +299,46 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
       actor: 'integration:prom-main',
     });
     expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
+  });
+
+  it('a remediation runs automatically only from a trigger that opts in, and is held for its approval', async () => {
+    const created = await t
+      .http()
+      .post('/integrations')
+      .set('Authorization', t.adminAuth)
+      // A remediation runs for operators: the identity needs the role, like any user.
+      .send({ name: 'prom-remediate', type: 'alertmanager', autoRun: ['*'], roles: ['operator'] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const res = await hook(created.body.id)
+      .set('Authorization', `Bearer ${created.body.secret}`)
+      .send(
+        payload(
+          [{ fp: 'remediate-1', labels: { alertname: 'RemediateTest', instance: 'localhost' } }],
+          '{}:{alertname="RemediateTest"}',
+        ),
+      );
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const [run] = await until('the opted-in remediation', async () => {
+      const list = (await get('/executions?runbook=remediate-opted')).body as Array<{
+        id: string;
+        status: string;
+        actor: string;
+      }>;
+      return list.length ? list : undefined;
+    });
+    expect(run.actor).toBe('integration:prom-remediate');
+    const held = await until('the run held for approval', async () => {
+      const e = (await get(`/executions/${run.id}`)).body as { status: string };
+      return e.status === 'awaiting_approval' ? e : undefined;
+    });
+    expect(held.status).toBe('awaiting_approval');
+    await until('the delivery processed', async () => {
+      const rows = await sql<{ state: string }>(
+        `SELECT state FROM alert_deliveries WHERE integration_id = $1`,
+        [created.body.id],
+      );
+      return rows.length === 1 && rows[0].state === 'processed';
+    });
   });
 
   it('a delivery stored without a notice (as before a crash or restart) is processed; one that fails is retried later, holding up nothing', async () => {

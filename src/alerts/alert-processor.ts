@@ -419,7 +419,8 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         ));
       }
       const ref = incidentRef(incident);
-      const diagnostics = await this.runbooks.list({ kind: 'diagnostic' }, actor.ability);
+      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run).
+      const candidates = await this.runbooks.list({}, actor.ability);
       for (const f of fired) {
         f.incidentId = incident.id;
         await m.update(AlertEntity, f.id, { incidentId: incident.id });
@@ -432,7 +433,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           dedupeKey: `alert:${f.id}:fired:${d.id}`,
         });
         for (const run of triggeredRuns(
-          diagnostics.map((r) => r.version.definition),
+          candidates.map((r) => r.version.definition),
           f,
           integration.settings.autoRun,
         )) {

@@ -56,4 +56,25 @@ describe('alert triggers', () => {
     expect(triggeredRuns([diag], alert(labels), ['diagnose-host'])).toHaveLength(1);
     expect(triggeredRuns([{ ...diag, kind: 'remediation' }], alert(labels), ['*'])).toEqual([]);
   });
+
+  it('a remediation runs only from a trigger that opts in (autoRun: true)', () => {
+    const labels = { alertname: 'HostHighCpuLoad', severity: 'critical', instance: 'web-1' };
+    const remediation = { ...diag, name: 'restart-service', kind: 'remediation' as const };
+    const [t] = diag.triggers;
+    const optedIn = {
+      ...remediation,
+      triggers: [
+        { ...t, autoRun: false },
+        { ...t, autoRun: true },
+      ],
+    };
+    expect(
+      triggeredRuns([{ ...remediation, triggers: [{ ...t, autoRun: false }] }], alert(labels), [
+        '*',
+      ]),
+    ).toEqual([]);
+    const runs = triggeredRuns([optedIn], alert(labels), ['*']);
+    expect(runs.map((r) => r.runbook)).toEqual(['restart-service']);
+    expect(triggeredRuns([optedIn], alert(labels), ['diagnose-host'])).toEqual([]);
+  });
 });

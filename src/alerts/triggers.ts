@@ -36,8 +36,10 @@ export interface TriggeredRun {
 }
 
 /**
- * The runs a firing alert starts: one per diagnostic runbook and matching trigger (first match per
- * runbook), among the runbooks the integration allows (`*`: any).
+ * The runs a firing alert starts: one per runbook and matching trigger (first match per runbook),
+ * among the runbooks the integration allows (`*`: any). Diagnostics run automatically; a
+ * remediation only from a trigger that opts in (`autoRun: true`), and the start path still holds
+ * it for the runbook's approval.
  */
 export function triggeredRuns(
   runbooks: ReadonlyArray<Pick<RunbookDefinition, 'name' | 'kind' | 'triggers'>>,
@@ -50,9 +52,10 @@ export function triggeredRuns(
   };
   const out: TriggeredRun[] = [];
   for (const def of runbooks) {
-    if (def.kind !== 'diagnostic') continue;
     if (!allowed.includes('*') && !allowed.includes(def.name)) continue;
-    const trigger = def.triggers?.find((t) => triggerMatches(t, alert));
+    const trigger = def.triggers?.find(
+      (t) => (def.kind === 'diagnostic' || t.autoRun === true) && triggerMatches(t, alert),
+    );
     if (!trigger) continue;
     const options = Object.fromEntries(
       Object.entries(trigger.options ?? {}).map(([k, v]) => [k, renderStructured(v, values).value]),

@@ -841,14 +841,19 @@ describe('parseRunbook', () => {
       );
     });
 
-    it('rejects triggers on a remediation runbook', () => {
+    it('rejects triggers on a remediation runbook unless the trigger opts in', () => {
       const text = runbook({
         tail: ['triggers:', '  - alert:', '      match: { alertname: Down }'],
       });
       expect(problem(text)).toMatchObject({
         path: 'triggers[0]',
-        message: 'only diagnostic runbooks run automatically from alerts',
+        message:
+          'only diagnostic runbooks run automatically from alerts; a remediation opts in with autoRun: true (still held for its approval)',
       });
+      const optedIn = runbook({
+        tail: ['triggers:', '  - alert:', '      match: { alertname: Down }', '    autoRun: true'],
+      });
+      expect(ok(optedIn).triggers?.[0].autoRun).toBe(true);
     });
 
     it('checks trigger options, templates and label regexes', () => {

@@ -293,8 +293,11 @@ function checkMeaning(def: RunbookDefinition, add: (path: PathKey[], message: st
   }
 
   def.triggers?.forEach((t, i) => {
-    if (def.kind !== 'diagnostic')
-      add(['triggers', i], 'only diagnostic runbooks run automatically from alerts');
+    if (def.kind !== 'diagnostic' && t.autoRun !== true)
+      add(
+        ['triggers', i],
+        'only diagnostic runbooks run automatically from alerts; a remediation opts in with autoRun: true (still held for its approval)',
+      );
     const alertScope: TemplateScope = {
       options: new Set(),
       steps: new Map(),

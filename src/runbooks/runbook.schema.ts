@@ -298,6 +298,12 @@ export const triggerSchema = z.strictObject({
   }),
   options: z.record(z.string(), z.unknown()).optional(),
   targets: z.strictObject({ nodes: nodeFilterSchema }).optional(),
+  autoRun: z
+    .boolean()
+    .optional()
+    .describe(
+      'A remediation runbook opts in to running automatically from matching alerts (diagnostics always may); it is still held for its approval',
+    ),
 });
 
 export const SCHEDULE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
