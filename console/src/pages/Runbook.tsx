@@ -25,6 +25,33 @@ import {
 import { sideBySide } from '../diff';
 import { ExecutionRows } from './Executions';
 
+/** One side of a side-by-side diff row: the line number, then the text. */
+function DiffSide({
+  line,
+  background,
+}: {
+  line: { n: number; text: string } | undefined;
+  background: string | undefined;
+}) {
+  return (
+    <>
+      <td
+        style={{
+          color: 'var(--mantine-color-dimmed)',
+          width: 32,
+          textAlign: 'right',
+          paddingRight: 6,
+        }}
+      >
+        {line?.n}
+      </td>
+      <td style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all', background, width: '50%' }}>
+        {line?.text}
+      </td>
+    </>
+  );
+}
+
 function DiffView({ name, from, to }: { name: string; from: number; to: number }) {
   const diff = useQuery({
     queryKey: ['diff', name, from, to],
@@ -78,46 +105,8 @@ function DiffView({ name, from, to }: { name: string; from: number; to: number }
               </tr>
             ) : (
               <tr key={i}>
-                <td
-                  style={{
-                    color: 'var(--mantine-color-dimmed)',
-                    width: 32,
-                    textAlign: 'right',
-                    paddingRight: 6,
-                  }}
-                >
-                  {row.left?.n}
-                </td>
-                <td
-                  style={{
-                    whiteSpace: 'pre-wrap',
-                    wordBreak: 'break-all',
-                    background: bg(row.kind, 'l'),
-                    width: '50%',
-                  }}
-                >
-                  {row.left?.text}
-                </td>
-                <td
-                  style={{
-                    color: 'var(--mantine-color-dimmed)',
-                    width: 32,
-                    textAlign: 'right',
-                    paddingRight: 6,
-                  }}
-                >
-                  {row.right?.n}
-                </td>
-                <td
-                  style={{
-                    whiteSpace: 'pre-wrap',
-                    wordBreak: 'break-all',
-                    background: bg(row.kind, 'r'),
-                    width: '50%',
-                  }}
-                >
-                  {row.right?.text}
-                </td>
+                <DiffSide line={row.left} background={bg(row.kind, 'l')} />
+                <DiffSide line={row.right} background={bg(row.kind, 'r')} />
               </tr>
             ),
           )}
