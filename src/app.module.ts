@@ -10,6 +10,7 @@ import { dataSourceOptions } from './database/data-source.js';
 import { PgNotificationsModule } from './database/pg-notifications.js';
 import { loggerOptions } from './observability/logging.js';
 import { ExecutionsModule } from './executions/executions.module.js';
+import { ImportModule } from './import/import.module.js';
 import { IncidentsModule } from './incidents/incidents.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         AuditModule,
         AuthModule,
         RunbooksModule,
+        ImportModule,
         NodesModule,
         ExecutionsModule.register(config),
         incidents,

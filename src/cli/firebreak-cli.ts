@@ -14,12 +14,14 @@
 import { parseArgs } from 'node:util';
 import { formatProblem, lintPaths } from './lint.js';
 import { followExecution } from './sse.js';
+import { importCommand } from './import.js';
 
 const USAGE = `usage:
   firebreak lint [FILES|DIRS...]
   firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow] [--break-glass REASON]
   firebreak tail EXECUTION_ID
   firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
+  firebreak import KIND FILE... [-o DIR] [--dry-run] [--force] [--json]   (firebreak import --help)
       [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
 
 async function lint(args: string[]): Promise<number> {
@@ -226,6 +228,7 @@ export async function runCli(
     if (command === 'plan') return await plan(rest, env);
     if (command === 'run') return await run(rest, env);
     if (command === 'tail') return await tail(rest, env);
+    if (command === 'import') return await importCommand(rest, env, server);
     process.stderr.write(`${USAGE}\n`);
     return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
   } catch (err) {
