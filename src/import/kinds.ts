@@ -6,6 +6,7 @@
  * and the API share one code path for each.
  */
 import type { ImportResult } from './report.js';
+import { stackstormImporter } from './stackstorm/index.js';
 
 export interface ImportInput {
   /** The name the report uses for this input (the path as given on the command line). */
@@ -29,7 +30,9 @@ export interface NodeImporter {
   body(input: ImportInput): Record<string, unknown>;
 }
 
-export const RUNBOOK_IMPORTERS: Record<string, RunbookImporter> = {};
+export const RUNBOOK_IMPORTERS: Record<string, RunbookImporter> = {
+  stackstorm: stackstormImporter,
+};
 
 export const NODE_IMPORTERS: Record<string, NodeImporter> = {
   ansible: {

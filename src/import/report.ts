@@ -53,7 +53,8 @@ export function hasErrors(result: Pick<ImportResult, 'findings'>): boolean {
 export function formatReport(result: Pick<ImportResult, 'findings'>): string {
   return result.findings
     .map((f) => {
-      const where = f.source.line === undefined ? f.source.file : `${f.source.file}:${f.source.line}`;
+      const where =
+        f.source.line === undefined ? f.source.file : `${f.source.file}:${f.source.line}`;
       return `${where}: ${f.level} ${f.subject}: ${f.message}`;
     })
     .join('\n');
