@@ -7,6 +7,7 @@
  */
 import type { ImportResult } from './report.js';
 import { rundeckImporter } from './rundeck/index.js';
+import { stackstormImporter } from './stackstorm/index.js';
 
 export interface ImportInput {
   /** The name the report uses for this input (the path as given on the command line). */
@@ -32,6 +33,7 @@ export interface NodeImporter {
 
 export const RUNBOOK_IMPORTERS: Record<string, RunbookImporter> = {
   rundeck: rundeckImporter,
+  stackstorm: stackstormImporter,
 };
 
 export const NODE_IMPORTERS: Record<string, NodeImporter> = {
