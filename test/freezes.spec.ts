@@ -39,6 +39,14 @@ targets:
 steps:
   - { name: child, runbook: { name: restart } }
 `,
+  fixer: `name: fixer
+description: A remediation that calls the remediation as a child
+kind: remediation
+targets:
+  nodes: { names: [prod-1, stage-1] }
+steps:
+  - { name: child, runbook: { name: restart } }
+`,
 };
 
 const FREEZE = `freezes:
@@ -284,6 +292,52 @@ stage-1 ansible_connection=local environment=staging
     }
     expect(entry.summary).toMatch(/break-glass during freeze prod-freeze .*checkout down/);
     await post(`/executions/${linked.body.id}/approvals`, { decision: 'reject' }, t.adminAuth);
+    // Breaking glass and its decision have their own entries, naming the freeze.
+    const kinds = ['freeze.break_glass_requested', 'freeze.break_glass_rejected'];
+    let glass: Array<{ kind: string; summary: string; actor: string }> = [];
+    while (glass.length < 2) {
+      const items = (await get(`/incidents/${ref}/timeline?limit=100`)).body.items as Array<{
+        kind: string;
+        summary: string;
+        actor: string;
+      }>;
+      glass = items.filter((e) => kinds.includes(e.kind));
+      if (glass.length < 2 && Date.now() > deadline) throw new Error(JSON.stringify(items));
+      if (glass.length < 2) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(glass.map((e) => e.kind).sort()).toEqual([...kinds].sort());
+    expect(glass.find((e) => e.kind === kinds[0])!.summary).toMatch(
+      new RegExp(
+        `${operator.username} broke glass for restart during freeze prod-freeze .*: ${reason}`,
+      ),
+    );
+    expect(glass.find((e) => e.kind === kinds[1])!.summary).toMatch(
+      /rejected breaking glass for restart during freeze prod-freeze/,
+    );
+
+    // A child runbook step of an approved break-glass run inherits it (audited as such); the
+    // child of a normal run is still refused (the diagnostic wrapper of the first test).
+    const fixer = await post('/executions', {
+      runbook: 'fixer',
+      nodes: ['prod-1'],
+      breakGlass: { reason },
+    });
+    expect(fixer.status, JSON.stringify(fixer.body)).toBe(201);
+    expect(fixer.body.status).toBe('awaiting_approval');
+    await post(`/executions/${fixer.body.id}/approvals`, { decision: 'approve' }, t.adminAuth);
+    expect((await waitFinal(fixer.body.id)).status).toBe('succeeded');
+    const [childRun] = (await get(`/executions/${fixer.body.id}`)).body.children as Array<{
+      id: string;
+      status: string;
+    }>;
+    expect(childRun.status).toBe('succeeded');
+    const childAudit = (await get(`/audit?subjectId=${childRun.id}&limit=20`)).body.items as Array<{
+      action: string;
+      details: Record<string, unknown>;
+    }>;
+    expect(childAudit.find((e) => e.action === 'execution.start')?.details).toMatchObject({
+      breakGlass: { freeze: 'prod-freeze', inheritedFrom: fixer.body.id, reason },
+    });
   });
 
   it('a freeze file with problems names file, line and field, and never replaces the last valid one', async () => {
@@ -329,5 +383,124 @@ stage-1 ansible_connection=local environment=staging
     expect(recurring.body.details).toMatchObject({ freeze: 'always-recurring' });
     // Out of its scope (another runbook) nothing is frozen now.
     expect((await post('/executions', { runbook: 'restart', nodes: ['prod-1'] })).status).toBe(201);
+  });
+
+  it('freezes through the API: admins only, checked like the file, audited; file ones read-only; every door', async () => {
+    const admin = (method: 'post' | 'patch' | 'delete', path: string, body?: object) =>
+      t.http()[method](path).set('Authorization', t.adminAuth).send(body);
+    const freeze = {
+      name: 'api-freeze',
+      reason: 'change window',
+      start: '2020-01-01T00:00:00Z',
+      end: '2099-01-01T00:00:00Z',
+      scope: { kinds: ['remediation'], nodes: { attributes: { environment: 'production' } } },
+    };
+    // Admins only (an operator is 403); bad input names the field path, and nothing is saved.
+    expect((await post('/freezes', freeze)).status).toBe(403);
+    const backwards = await admin('post', '/freezes', { ...freeze, end: '2019-01-01T00:00:00Z' });
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.details).toEqual([
+      { path: 'end', message: expect.stringMatching(/must be after start/) },
+    ]);
+    const zone = await admin('post', '/freezes', {
+      name: 'api-freeze',
+      cron: '0 9 * * *',
+      duration: '2h',
+      timezone: 'Nowhere/City',
+    });
+    expect(zone.status).toBe(400);
+    expect(zone.body.details.map((d: { path: string }) => d.path)).toEqual(['timezone']);
+    const cron = await admin('post', '/freezes', {
+      name: 'api-freeze',
+      cron: '0 99 * * *',
+      duration: '2h',
+    });
+    expect(cron.body.details.map((d: { path: string }) => d.path)).toEqual(['cron']);
+    expect((await get('/freezes')).body.freezes.map((f: { name: string }) => f.name)).toEqual([
+      'always-recurring',
+    ]);
+    // A file freeze stays the file's: 409 naming it, whichever verb.
+    for (const [method, path] of [
+      ['post', '/freezes'],
+      ['patch', '/freezes/always-recurring'],
+      ['delete', '/freezes/always-recurring'],
+    ] as const) {
+      const res = await admin(method, path, { ...freeze, name: 'always-recurring' });
+      expect(res.status, `${method} ${path}`).toBe(409);
+      expect(res.body.message).toContain(join(dir, 'freezes.yaml'));
+    }
+
+    const created = await admin('post', '/freezes', freeze);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'api-freeze', source: 'api' });
+    expect((await admin('post', '/freezes', freeze)).status).toBe(409); // exists
+    const listed = (await get('/freezes', operator.auth)).body.freezes as Array<{
+      name: string;
+      source: string;
+      active: unknown;
+    }>;
+    expect(listed.map((f) => [f.name, f.source])).toEqual([
+      ['always-recurring', 'file'],
+      ['api-freeze', 'api'],
+    ]);
+
+    // Every door: the API, an old runbook version, a rerun, a schedule (a refused execution on
+    // the list), a child of a normal run; break-glass still works under an API freeze.
+    const refused = await post('/executions', { runbook: 'restart', nodes: ['prod-1'] });
+    expect(refused.status).toBe(423);
+    expect(refused.body.details).toMatchObject({ freeze: 'api-freeze', reason: 'change window' });
+    writeFileSync(
+      join(dir, 'restart.yaml'),
+      RUNBOOKS.restart.replace('A remediation', 'Now a remediation'),
+    );
+    expect((await t.http().post('/runbooks/sync').set('Authorization', t.adminAuth)).status).toBe(
+      200,
+    );
+    const old = await post('/executions', { runbook: 'restart', version: 1, nodes: ['prod-1'] });
+    expect(old.status, JSON.stringify(old.body)).toBe(423);
+    const done = (
+      (await get('/executions?runbook=restart&status=succeeded&limit=50')).body as Array<{
+        id: string;
+        targets: string[];
+      }>
+    ).find((e) => e.targets.includes('prod-1'))!;
+    expect((await post(`/executions/${done.id}/rerun`, {})).status).toBe(423);
+    const parent = await post('/executions', { runbook: 'wrapper', nodes: ['prod-1'] });
+    expect(JSON.stringify(await waitFinal(parent.body.id))).toMatch(/api-freeze/);
+    const scheduler = t.app.get(Scheduler);
+    await scheduler.tick(new Date('2031-01-01T02:00:00Z'));
+    await scheduler.tick(new Date('2031-01-01T03:00:05Z'));
+    const fire = (await get('/schedules/restart:nightly/history')).body[0];
+    expect(fire).toMatchObject({ fireTime: '2031-01-01T03:00:00.000Z', status: 'refused' });
+    const row = (await get(`/executions/${fire.executionId}`)).body;
+    expect(row).toMatchObject({
+      status: 'refused',
+      trigger: 'schedule',
+      actor: 'schedule:restart/nightly',
+      targets: ['prod-1'],
+      error: expect.stringMatching(/frozen until 2099-01-01T00:00:00.000Z by freeze api-freeze/),
+    });
+
+    // PATCH: the whole is checked again; the window ended: runs go on. DELETE: gone. Audited.
+    const bad = await admin('patch', '/freezes/api-freeze', { end: '2019-06-01T00:00:00Z' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0].path).toBe('end');
+    const ended = await admin('patch', '/freezes/api-freeze', {
+      end: '2020-06-01T00:00:00Z',
+      reason: null,
+    });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    expect(ended.body).toMatchObject({ end: '2020-06-01T00:00:00Z', active: null });
+    expect(ended.body.reason).toBeUndefined();
+    expect((await post('/executions', { runbook: 'restart', nodes: ['prod-1'] })).status).toBe(201);
+    expect((await admin('delete', '/freezes/api-freeze')).status).toBe(204);
+    expect((await admin('delete', '/freezes/api-freeze')).status).toBe(404);
+    const audit = (await get('/audit?subjectId=api-freeze&limit=20')).body.items as Array<{
+      action: string;
+      actor: string;
+    }>;
+    expect(audit.map((e) => e.action).sort()).toEqual(
+      expect.arrayContaining(['freeze.create', 'freeze.delete', 'freeze.update']),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firesBetween, lastFiresBetween } from '../src/common/cron.js';
 import { parseRunbook } from '../src/runbooks/runbook.parser.js';
-import { Scheduler } from '../src/schedules/scheduler.js';
+import { DataSource } from 'typeorm';
+import { fireLockName, Scheduler } from '../src/schedules/scheduler.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 
@@ -50,6 +51,25 @@ steps:
 schedules:
   - { name: fast, cron: '0 * 12 * * *' }
   - { name: zoned, cron: '30 2 * * *', timezone: Europe/Berlin, enabled: false }
+`,
+  waitline: `name: waitline
+description: Queues a second run behind the one going
+kind: remediation
+concurrency: { policy: queue }
+steps:
+  - name: wait
+    on: local
+    run: sleep 30
+schedules:
+  - { name: fast, cron: '0 * 12 * * *' }
+`,
+  sturdy: `name: sturdy
+description: Fires every minute; its claims may be left by a dead process
+kind: remediation
+steps:
+  - { name: hi, on: local, run: echo sturdy }
+schedules:
+  - { name: fast, cron: '0 * 13 * * *' }
 `,
 };
 
@@ -179,14 +199,120 @@ describe('schedules (two app instances, one Redis and one Postgres)', () => {
     ]);
   });
 
-  it('overlap follows the concurrency policy: a refused fire says so in the history', async () => {
+  it('overlap follows the concurrency policy: a refused fire says so in the history and on the execution list', async () => {
     await tickBoth(new Date('2026-06-01T12:00:00.500Z'));
     await tickBoth(minute('12:01:30')); // 12:01, while the 12:00 run still sleeps: refused
     const h = await history('overlap:fast');
     expect(h.map((f) => f.status)).toEqual(['refused', 'started']);
     expect(h[0].error).toMatch(/conflict|running|queued/i);
-    const [run] = await runsOf('overlap');
-    await a.http().post(`/executions/${run.id}/cancel`).set('Authorization', a.adminAuth);
+    const runs = await runsOf('overlap');
+    const first = runs.find((r) => r.id === h[1].executionId)!;
+    // The refused fire is an execution too: final `refused`, as the schedule, naming the run it
+    // conflicts with; it never ran anything (no step results, no start).
+    expect(h[0].executionId).toBeTruthy();
+    const refused = await get(`/executions?runbook=overlap&status=refused&limit=10`);
+    expect(refused.body).toEqual([
+      expect.objectContaining({
+        id: h[0].executionId,
+        status: 'refused',
+        trigger: 'schedule',
+        actor: 'schedule:overlap/fast',
+        error: expect.stringContaining(first.id),
+        startedAt: null,
+      }),
+    ]);
+    expect(h[0]).toMatchObject({ executionStatus: 'refused' });
+    expect((await get(`/executions/${h[0].executionId}`)).body.results ?? []).toEqual([]);
+    const audit = (await get(`/audit?subjectId=${h[0].executionId}&limit=10`)).body.items as Array<{
+      action: string;
+      actor: string;
+      details: { refusal?: { conflicts?: Array<{ execution: string }> } };
+    }>;
+    expect(audit.map((e) => [e.action, e.actor])).toEqual([
+      ['execution.refused', 'schedule:overlap/fast'],
+    ]);
+    expect(audit[0].details.refusal?.conflicts?.[0].execution).toBe(first.id);
+    await a.http().post(`/executions/${first.id}/cancel`).set('Authorization', a.adminAuth);
+
+    // With queue, the second fire's run is queued behind the first, and says so in both places.
+    const wl = await history('waitline:fast');
+    expect(wl.map((f) => f.status)).toEqual(['started', 'started']);
+    const queued = (await get(`/executions/${wl[0].executionId}`)).body;
+    expect(queued).toMatchObject({ status: 'queued', actor: 'schedule:waitline/fast' });
+    expect(wl[0]).toMatchObject({ executionStatus: 'queued' });
+    for (const f of wl)
+      await a.http().post(`/executions/${f.executionId}/cancel`).set('Authorization', a.adminAuth);
+  });
+
+  it('a claim whose process died before its run existed: started again by one process, linked if its run exists, else lost', async () => {
+    const ds = a.app.get(DataSource);
+    const id = 'sturdy:fast';
+    await tickBoth(minute('13:00:30')); // 13:00 fires (the earlier ticks set the mark)
+    const before = (await runsOf('sturdy')).map((r) => r.id);
+    // A claim left by a process that died (made a minute ago, nobody holds its lock).
+    const leave = (t: string, attempts = 1) =>
+      ds.query(
+        `INSERT INTO schedule_fires (schedule_id, fire_time, kind, status, attempts, created_at)
+         VALUES ($1, $2, 'scheduled', 'claimed', $3, now() - interval '1 minute')`,
+        [id, minute(t), attempts],
+      );
+    await leave('13:01:00');
+    // One whose process is alive and still starting it: it holds the fire time's lock.
+    await leave('13:02:00');
+    const live = ds.createQueryRunner();
+    await live.connect();
+    await live.startTransaction();
+    await live.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+      0x46425346,
+      fireLockName(id, minute('13:02:00')),
+    ]);
+    try {
+      await tickBoth(minute('13:01:40'));
+      await tickBoth(minute('13:01:45'));
+      let h = await history(id);
+      const at = (t: string) => h.find((f) => f.fireTime === minute(t).toISOString())!;
+      expect(at('13:01:00')).toMatchObject({ status: 'started', attempts: 2 });
+      expect(at('13:02:00')).toMatchObject({ status: 'claimed', executionId: null });
+      const retried = at('13:01:00').executionId;
+      const since = async () =>
+        (await runsOf('sturdy')).map((r) => r.id).filter((r) => !before.includes(r));
+      expect(await since()).toEqual([retried]);
+
+      // Its run was created but the process died before the fire said so: linked, not run again.
+      await ds.query(
+        `UPDATE schedule_fires SET status = 'claimed', execution_id = NULL, attempts = 1,
+                created_at = now() - interval '1 minute'
+          WHERE schedule_id = $1 AND fire_time = $2`,
+        [id, minute('13:01:00')],
+      );
+      await tickBoth(minute('13:01:50'));
+      h = await history(id);
+      expect(at('13:01:00')).toMatchObject({ status: 'started', executionId: retried });
+      expect(await since()).toHaveLength(1);
+
+      // The live process ends without a run (its lock goes): now it is started, once.
+      await live.rollbackTransaction();
+      await tickBoth(minute('13:02:10'));
+      h = await history(id);
+      expect(at('13:02:00')).toMatchObject({ status: 'started', attempts: 2 });
+      expect(await since()).toHaveLength(2);
+    } finally {
+      if (live.isTransactionActive) await live.rollbackTransaction();
+      await live.release();
+    }
+
+    // A retry that was lost too: recorded lost, audited, not run a third time.
+    await leave('13:03:00', 2);
+    await tickBoth(minute('13:03:20'));
+    const h = await history(id);
+    expect(h.find((f) => f.fireTime === minute('13:03:00').toISOString())).toMatchObject({
+      status: 'lost',
+      executionId: null,
+      error: expect.stringMatching(/stopped before its run was created, twice/),
+    });
+    expect(await runsOf('sturdy')).toHaveLength(before.length + 2);
+    const lost = (await get(`/audit?action=schedule.lost&subjectId=${id}&limit=5`)).body.items;
+    expect(lost).toHaveLength(1);
   });
 
   it('lists schedules with next fire times in UTC and their zone; pause and resume are audited and checked', async () => {

@@ -232,6 +232,7 @@ export const FINAL_STATUSES = new Set([
   'interrupted',
   'rejected',
   'expired',
+  'refused',
 ]);
 
 export function statusColor(status: string): string {
@@ -244,6 +245,7 @@ export function statusColor(status: string): string {
     case 'interrupted':
     case 'rejected':
     case 'expired':
+    case 'refused':
       return 'red';
     case 'running':
       return 'blue';

@@ -14,7 +14,7 @@ const F = false;
 
 /**
  * from (row) → to (column): queued, running, succeeded, failed, canceled, timed_out, interrupted,
- * awaiting_approval, rejected, expired, awaiting_child.
+ * awaiting_approval, rejected, expired, awaiting_child, refused.
  */
 type Row = [
   boolean,
@@ -28,19 +28,22 @@ type Row = [
   boolean,
   boolean,
   boolean,
+  boolean,
 ];
 const TABLE: Record<ExecutionStatus, Row> = {
-  queued: [F, T, F, F, T, F, F, F, F, F, F],
-  running: [F, F, T, T, T, T, T, T, F, F, T],
-  succeeded: [F, F, F, F, F, F, F, F, F, F, F],
-  failed: [F, F, F, F, F, F, F, F, F, F, F],
-  canceled: [F, F, F, F, F, F, F, F, F, F, F],
-  timed_out: [F, F, F, F, F, F, F, F, F, F, F],
-  interrupted: [F, F, F, F, F, F, F, F, F, F, F],
-  awaiting_approval: [T, F, F, T, T, F, F, F, T, T, F],
-  rejected: [F, F, F, F, F, F, F, F, F, F, F],
-  expired: [F, F, F, F, F, F, F, F, F, F, F],
-  awaiting_child: [T, F, F, F, T, F, F, F, F, F, F],
+  queued: [F, T, F, F, T, F, F, F, F, F, F, F],
+  running: [F, F, T, T, T, T, T, T, F, F, T, F],
+  succeeded: [F, F, F, F, F, F, F, F, F, F, F, F],
+  failed: [F, F, F, F, F, F, F, F, F, F, F, F],
+  canceled: [F, F, F, F, F, F, F, F, F, F, F, F],
+  timed_out: [F, F, F, F, F, F, F, F, F, F, F, F],
+  interrupted: [F, F, F, F, F, F, F, F, F, F, F, F],
+  awaiting_approval: [T, F, F, T, T, F, F, F, T, T, F, F],
+  rejected: [F, F, F, F, F, F, F, F, F, F, F, F],
+  expired: [F, F, F, F, F, F, F, F, F, F, F, F],
+  awaiting_child: [T, F, F, F, T, F, F, F, F, F, F, F],
+  // Created final (a refused scheduled fire): no move leads to it or out of it.
+  refused: [F, F, F, F, F, F, F, F, F, F, F, F],
 };
 
 describe('execution status machine (truth table)', () => {

@@ -5,7 +5,9 @@
  * anything ran (a runbook-level `approval`) or paused at an `approval` step (checkpointed, no
  * worker holds it); `rejected` and `expired` are how a run-level approval can end it.
  * `awaiting_child` is a parent checkpointed at a `runbook` step whose child waits for approval
- * (or runs after one): no worker holds it; the child's end releases it.
+ * (or runs after one): no worker holds it; the child's end releases it. `refused` is a scheduled
+ * fire that a start refused (a change freeze, the concurrency policy, access): created final, by
+ * `ExecutionRepository.createRefused`, so it shows on the execution list; nothing ever ran.
  */
 
 export const EXECUTION_STATUSES = [
@@ -20,6 +22,7 @@ export const EXECUTION_STATUSES = [
   'rejected',
   'expired',
   'awaiting_child',
+  'refused',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
@@ -32,6 +35,7 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = [
   'interrupted',
   'rejected',
   'expired',
+  'refused',
 ];
 
 /** How a run may end, as the worker reports it. */

@@ -29,6 +29,7 @@ export interface ExecutionTarget {
 @Index('executions_actor_created_idx', ['actorName', 'createdAt'])
 @Index('executions_parent_idx', ['parentExecutionId'])
 @Index('executions_finished_idx', ['finishedAt'])
+@Index('executions_schedule_fire_key', ['scheduleFire'], { unique: true })
 @Check(
   'executions_concurrency_check',
   `(concurrency_policy IS NULL AND concurrency_scope IS NULL) OR (concurrency_policy IN ('queue', 'reject') AND concurrency_scope IN ('runbook', 'node'))`,
@@ -83,6 +84,20 @@ export class ExecutionEntity {
   /** That step's name. */
   @Column({ name: 'parent_step', type: 'varchar', length: 63, nullable: true })
   parentStep: string | null;
+
+  /**
+   * A scheduled run's business key, `SCHEDULE_ID@FIRE_TIME` (unique): a fire time has one
+   * execution however often, and by however many processes, it is started.
+   */
+  @Column({ name: 'schedule_fire', type: 'varchar', length: 200, nullable: true })
+  scheduleFire: string | null;
+
+  /**
+   * A break-glass run during a change freeze: the freeze, its end and the reason (approved by
+   * someone else before it ran); its child `runbook` steps inherit it (`inheritedFrom`).
+   */
+  @Column({ name: 'break_glass', type: 'jsonb', nullable: true })
+  breakGlass: { freeze: string; until: string; reason: string; inheritedFrom?: string } | null;
 
   /**
    * The runbook's `concurrency` when it started (null: allow). A queue or reject execution is

@@ -73,7 +73,9 @@ export class ExecutionRepository {
       | 'cancelRequested'
       | 'checkpoint'
       | 'waitingFor'
-    >,
+      | 'scheduleFire'
+      | 'breakGlass'
+    > & { scheduleFire?: string | null; breakGlass?: ExecutionEntity['breakGlass'] },
     audit: { ctx: AuditContext; record: AuditEvent },
     /** Held for approval: created `awaiting_approval`, and `hold` records the request. */
     hold?: ((m: EntityManager, e: ExecutionEntity) => Promise<void>) | false,
@@ -98,6 +100,30 @@ export class ExecutionRepository {
       });
       throw rejectedStart(fields.runbookName, c, err.blockers);
     }
+  }
+
+  /**
+   * A start that was refused, kept as an execution that never ran (`refused`, final at once, the
+   * reason in `error`) with its audit record, in one transaction: a scheduled fire refused by a
+   * freeze or the concurrency policy shows on the execution list, not only in the history.
+   */
+  async createRefused(
+    fields: Parameters<ExecutionRepository['create']>[0],
+    error: string,
+    audit: { ctx: AuditContext; record: AuditEvent },
+  ): Promise<ExecutionEntity> {
+    return this.dataSource.transaction(async (m) => {
+      const row = m.create(ExecutionEntity, {
+        ...fields,
+        status: 'refused',
+        error,
+        finishedAt: new Date(),
+      });
+      await m.insert(ExecutionEntity, row as QueryDeepPartialEntity<ExecutionEntity>);
+      await this.audit.record(audit.ctx, audit.record, m);
+      await this.events.publish({ id: row.id, kind: 'status' }, m);
+      return m.findOneByOrFail(ExecutionEntity, { id: row.id });
+    });
   }
 
   private insert(

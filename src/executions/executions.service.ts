@@ -47,6 +47,8 @@ export interface StartRequest {
    * someone else (four eyes) instead of refused.
    */
   breakGlass?: { reason: string };
+  /** A scheduled run: its fire time's key (`SCHEDULE_ID@FIRE_TIME`), unique among executions. */
+  scheduleFire?: string;
 }
 
 /** A child execution: started by a parent's `runbook` step, run inline by the parent's worker. */
@@ -215,7 +217,7 @@ export class ExecutionsService {
     // A change freeze in scope (the runbook's current kind and tags, the resolved targets)
     // refuses the run, whichever door it came through, unless it is a break-glass run: then it
     // is held for approval by someone else, like a runbook-level approval.
-    const breakGlass = await this.checkFreeze(req, policy, targets, deny);
+    const breakGlass = await this.checkFreeze(req, policy, targets, deny, child);
     // A runbook-level approval that applies holds the whole run before anything executes.
     let hold: HoldSpec | undefined;
     if (policy.approval) {
@@ -253,7 +255,8 @@ export class ExecutionsService {
       }
     }
 
-    if (breakGlass) {
+    // A child of an approved break-glass run inherits it (its approval covered the whole run).
+    if (breakGlass && !breakGlass.inheritedFrom) {
       if (child && !child.canWait)
         await deny(
           'break-glass needs approval',
@@ -322,6 +325,8 @@ export class ExecutionsService {
         rerunOf: req.rerunOf ?? null,
         parentExecutionId: child?.parent.id ?? null,
         parentStep: child?.step ?? null,
+        scheduleFire: req.scheduleFire ?? null,
+        breakGlass,
         concurrencyPolicy: concurrency?.policy ?? null,
         concurrencyScope: concurrency?.scope ?? null,
       },
@@ -361,6 +366,82 @@ export class ExecutionsService {
   }
 
   /**
+   * A start that `start` refused (a freeze, the concurrency policy, access, no matching node),
+   * kept as a `refused` execution that never ran: a scheduled fire says so on the execution list,
+   * as the identity it would have run as, audited (`execution.refused`). Null when the runbook
+   * cannot be found for the caller (nothing to show it under).
+   */
+  async recordRefusal(
+    req: StartRequest,
+    actor: Actor,
+    err: DomainException,
+  ): Promise<ExecutionEntity | null> {
+    let found: Awaited<ReturnType<RunbooksService['get']>>;
+    try {
+      found = await this.runbooks.get(req.runbook, actor.ability, req.version);
+    } catch {
+      return null;
+    }
+    const def = found.version.definition;
+    const options = req.options ?? {};
+    // The nodes it would have run on, as well as they can still be told.
+    const targets = await this.resolveTargets(def.targets?.nodes, options, req.nodes).catch(
+      () => [],
+    );
+    const id = randomUUID();
+    const error = `refused: ${err.message}`.slice(0, 2000);
+    return this.executions.createRefused(
+      {
+        id,
+        runbookName: def.name,
+        runbookVersion: found.version.version,
+        versionId: found.version.id,
+        options,
+        secretOptions: null,
+        targets: targets.map((t) => ({
+          id: t.id,
+          name: t.name,
+          hostname: t.hostname,
+          port: t.port,
+          user: t.user,
+          attributes: t.attributes,
+          ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
+        })),
+        actorId: actor.principal.id,
+        actorName: actor.principal.username,
+        trigger: req.trigger,
+        incidentId: req.incidentId ?? null,
+        rerunOf: null,
+        parentExecutionId: null,
+        parentStep: null,
+        scheduleFire: req.scheduleFire ?? null,
+        concurrencyPolicy: null,
+        concurrencyScope: null,
+      },
+      error,
+      {
+        ctx: actor.audit,
+        record: {
+          action: 'execution.refused',
+          outcome: 'denied',
+          subjectType: 'Execution',
+          subjectId: id,
+          details: {
+            runbook: def.name,
+            version: found.version.version,
+            trigger: req.trigger,
+            code: err.code,
+            reason: err.message,
+            ...(err.details && typeof err.details === 'object' && !Array.isArray(err.details)
+              ? { refusal: err.details }
+              : {}),
+          },
+        },
+      },
+    );
+  }
+
+  /**
    * The freeze in scope of this run now: refused (423, audited) without break-glass; with it, the
    * freeze and the reason for the hold. Null when no freeze applies.
    */
@@ -369,7 +450,8 @@ export class ExecutionsService {
     policy: RunbookDefinition,
     targets: ReadonlyArray<{ name: string; attributes: Record<string, string> }>,
     deny: (reason: string, err: DomainException) => Promise<never>,
-  ): Promise<{ freeze: string; until: string; reason: string } | null> {
+    child?: ChildLink,
+  ): Promise<{ freeze: string; until: string; reason: string; inheritedFrom?: string } | null> {
     const reason = req.breakGlass?.reason;
     if (req.breakGlass !== undefined && (typeof reason !== 'string' || reason.trim().length < 10))
       throw validationFailed([
@@ -383,6 +465,15 @@ export class ExecutionsService {
     const f = await this.freezes.activeFor(policy, targets);
     if (!f) return null;
     const until = f.until.toISOString();
+    // The parent broke glass and someone else approved it (it runs): its child steps may too.
+    const parentGlass = child?.parent.breakGlass;
+    if (parentGlass)
+      return {
+        freeze: f.name,
+        until,
+        reason: parentGlass.reason,
+        inheritedFrom: parentGlass.inheritedFrom ?? child.parent.id,
+      };
     if (reason === undefined || req.trigger === 'schedule')
       return deny(
         `frozen by ${f.name} until ${until}`,
@@ -423,6 +514,11 @@ export class ExecutionsService {
   /** An execution by id with no access check, for system readers (the incident timeline). */
   getForSystem(id: string): Promise<ExecutionEntity | null> {
     return this.repo.findOneBy({ id });
+  }
+
+  /** The execution of a schedule's fire time (its `scheduleFire` key), for the scheduler. */
+  byScheduleFire(key: string): Promise<ExecutionEntity | null> {
+    return this.repo.findOneBy({ scheduleFire: key });
   }
 
   /** The approval requests of an execution with their decisions, for system readers. */

@@ -157,6 +157,43 @@ export class IncidentExecutionsService implements OnApplicationBootstrap, OnModu
             },
           );
         }
+        // A break-glass run (during a change freeze) gets its own entries: who broke glass, why,
+        // for which freeze, and who approved (or rejected) it.
+        const glass = !a.step && e.breakGlass && !e.breakGlass.inheritedFrom ? e.breakGlass : null;
+        if (glass) {
+          const during = `during freeze ${glass.freeze} (until ${glass.until})`;
+          const glassDetails = { ...details, freeze: glass.freeze, until: glass.until };
+          await this.timeline.insert(
+            m,
+            incident,
+            { actorId: e.actorId, actorName: a.requestedBy },
+            {
+              kind: 'freeze.break_glass_requested',
+              summary: `${a.requestedBy} broke glass for ${e.runbookName} ${during}: ${glass.reason}`,
+              details: { ...glassDetails, reason: glass.reason },
+              subjectType: 'Execution',
+              subjectId: e.id,
+              dedupeKey: `break-glass:${e.id}:requested`,
+            },
+          );
+          for (const d of a.decisions)
+            await this.timeline.insert(
+              m,
+              incident,
+              { actorId: null, actorName: d.actor },
+              {
+                kind:
+                  d.decision === 'approve'
+                    ? 'freeze.break_glass_approved'
+                    : 'freeze.break_glass_rejected',
+                summary: `${d.actor} ${d.decision === 'approve' ? 'approved' : 'rejected'} breaking glass for ${e.runbookName} ${during}${d.comment ? `: ${d.comment}` : ''}`,
+                details: { ...glassDetails, comment: d.comment },
+                subjectType: 'Execution',
+                subjectId: e.id,
+                dedupeKey: `break-glass:${e.id}:${d.actor}`,
+              },
+            );
+        }
         if (a.state === 'expired') {
           await this.timeline.insert(
             m,

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lintPaths } from '../cli/lint.js';
-import { activeFreeze, parseFreezes, windowAt, type FreezeDefinition } from './freezes.js';
+import {
+  activeFreeze,
+  parseFreezes,
+  windowAt,
+  type FreezeDefinition,
+  checkFreeze,
+} from './freezes.js';
 
 const remediation = { name: 'restart', kind: 'remediation' as const, tags: ['web'] };
 const prod = [{ name: 'web-1', attributes: { environment: 'production' } }];
@@ -112,5 +118,37 @@ describe('change freezes: the file and the windows', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('change freezes through the API: checked exactly like the file', () => {
+  it('names the field path in the freeze and why', () => {
+    const problems = (body: unknown) => {
+      const r = checkFreeze(body);
+      return r.ok ? [] : r.problems;
+    };
+    expect(
+      problems({ name: 'x1', start: '2026-01-02T00:00:00Z', end: '2026-01-01T00:00:00Z' }),
+    ).toEqual([{ path: 'end', message: expect.stringMatching(/must be after start/) }]);
+    const zoned = problems({
+      name: 'x1',
+      cron: '0 9 * * *',
+      duration: '1h',
+      timezone: 'Mars/Base',
+    });
+    expect(zoned).toEqual([{ path: 'timezone', message: expect.stringMatching(/zone/i) }]);
+    expect(problems({ name: 'x1', cron: '0 99 * * *', duration: '1h' })).toEqual([
+      { path: 'cron', message: expect.any(String) },
+    ]);
+    expect(problems({ name: 'x1', cron: '0 9 * * *', duration: '1h', scop: {} })).toEqual([
+      { path: 'scop', message: expect.stringMatching(/unknown key "scop".*scope/) },
+    ]);
+    expect(
+      problems({ name: 'x1', cron: '0 9 * * *', duration: '1h', scope: { kinds: ['x'] } }),
+    ).toEqual([{ path: 'scope.kinds[0]', message: expect.any(String) }]);
+    expect(problems('nope')).toEqual([{ path: '(body)', message: expect.any(String) }]);
+    expect(checkFreeze({ name: 'ok-freeze', cron: '0 16 * * 5', duration: '64h' })).toMatchObject({
+      ok: true,
+    });
   });
 });

@@ -129,6 +129,26 @@ export function parseFreezes(file: string, text: string): FreezesParse {
   return { ok: true, freezes: parsed.data.freezes };
 }
 
+/**
+ * A freeze given through the API, checked exactly like one in the file (it is read as the one
+ * freeze of a file: JSON is YAML): the problems with the field path inside the freeze.
+ */
+export function checkFreeze(
+  body: unknown,
+):
+  | { ok: true; freeze: FreezeDefinition }
+  | { ok: false; problems: Array<{ path: string; message: string }> } {
+  const r = parseFreezes('request body', JSON.stringify({ freezes: [body ?? null] }));
+  if (r.ok) return { ok: true, freeze: r.freezes[0] };
+  return {
+    ok: false,
+    problems: r.problems.map((p) => ({
+      path: p.path.replace(/^freezes\[0\]\.?/, '') || '(body)',
+      message: p.message,
+    })),
+  };
+}
+
 /** Whether a run of `def` on `targets` is in the freeze's scope (ignoring time). */
 export function inScope(
   f: FreezeDefinition,

@@ -23,7 +23,8 @@ export function defineRunbooksAcl(p: Principal, { can }: AclBuilder): void {
   can('read', 'Runbook', { viewers: { $in: keys } });
   can('run', 'Runbook', { runners: { $in: keys } });
   can('approve', 'Runbook', { approvers: { $in: keys } });
-  if (hasRole(p, 'admin')) can('manage', 'Runbook');
+  // Admins make, change and remove change freezes through the API (file ones go through review).
+  if (hasRole(p, 'admin')) can('manage', ['Runbook', 'Freeze']);
 }
 
 @Injectable()

@@ -2,8 +2,11 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 
 /** `scheduled`: on time; `catch-up`: a missed time run at start-up; `missed`: one not run. */
 export type FireKind = 'scheduled' | 'catch-up' | 'missed';
-/** `claimed` (this process is starting it) → `started` | `refused`; `skipped` (missed, not run). */
-export type FireStatus = 'claimed' | 'started' | 'refused' | 'skipped';
+/**
+ * `claimed` (a process is starting it) → `started` | `refused`; `skipped` (missed, not run);
+ * `lost` (the process starting it died before its run was created, and it was not run again).
+ */
+export type FireStatus = 'claimed' | 'started' | 'refused' | 'skipped' | 'lost';
 
 /**
  * One fire time of a schedule, and what became of it: the schedule's history. The unique
@@ -11,6 +14,7 @@ export type FireStatus = 'claimed' | 'started' | 'refused' | 'skipped';
  */
 @Entity('schedule_fires')
 @Index('schedule_fires_schedule_fire_time_key', ['scheduleId', 'fireTime'], { unique: true })
+@Index('schedule_fires_claimed_idx', ['createdAt'], { where: `"status" = 'claimed'` })
 export class ScheduleFireEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',
@@ -35,6 +39,10 @@ export class ScheduleFireEntity {
 
   @Column({ type: 'text', nullable: true })
   error: string | null;
+
+  /** Starts tried: 2 when a stale claim (its process died before the run existed) was retried. */
+  @Column({ type: 'smallint', default: 1 })
+  attempts: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

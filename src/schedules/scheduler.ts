@@ -13,7 +13,12 @@ import { UsersService } from '../auth/users.service.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
 import { lastFiresBetween } from '../common/cron.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { ExecutionsService, type Actor } from '../executions/executions.service.js';
+import { DomainException } from '../common/errors.js';
+import {
+  ExecutionsService,
+  type Actor,
+  type StartRequest,
+} from '../executions/executions.service.js';
 import type { RunbookDefinition, ScheduleDefinition } from '../runbooks/runbook.schema.js';
 import { RunbooksService } from '../runbooks/runbooks.service.js';
 import type { FireKind } from './schedule-fire.entity.js';
@@ -29,6 +34,15 @@ const FIRES_LOOKED_AT = 125;
 /** Skipped (missed) fire times recorded one row each at most per outage; the audit has the count. */
 const MAX_SKIPPED_ROWS = 20;
 const DEFAULT_MAX_CATCH_UP = 10;
+/** A claim without an execution this long after it was made (at least) is looked at again. */
+const STALE_CLAIM_MIN_MS = 10_000;
+/** Stale claims looked at per tick at most. */
+const STALE_CLAIMS_PER_TICK = 20;
+/** Advisory lock class of a fire time being started (the key hashes schedule id and time). */
+const FIRE_LOCK = 0x46425346; // 'FBSF'
+
+/** A fire time's key: its executions' business key, and hashed, its advisory lock's. */
+export const fireLockName = (id: string, fireTime: Date) => `${id}@${fireTime.toISOString()}`;
 
 export interface ScheduleRef {
   id: string;
@@ -97,6 +111,7 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
         .map((schedule) => ({ id: scheduleId(def.name, schedule.name), def, schedule })),
     );
     if (!refs.length) return;
+    await this.recoverStaleClaims(refs, now);
     const repo = this.dataSource.getRepository(ScheduleStateEntity);
     const states = new Map(
       (await repo.findBy({ id: In(refs.map((r) => r.id)) })).map((s) => [s.id, s]),
@@ -202,21 +217,142 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
     return rows[0]?.id ?? null;
   }
 
-  /** Claims the fire time and starts its run; false when another process had claimed it. */
+  /**
+   * Claims the fire time and starts its run; false when another process had claimed it. The
+   * claim is made and the run started holding the fire time's lock, so a claim whose process
+   * died before its run was created is told from one still starting (see recoverStaleClaims).
+   */
   private async fire(ref: ScheduleRef, fireTime: Date, kind: FireKind): Promise<boolean> {
-    const fireId = await this.claim(ref.id, fireTime, kind, 'claimed');
-    if (!fireId) return false; // another process has it
+    const won = await this.underFireLock(ref.id, fireTime, async () => {
+      const fireId = await this.claim(ref.id, fireTime, kind, 'claimed');
+      if (!fireId) return false; // another process has it
+      await this.startFire(ref, fireId, fireTime);
+      return true;
+    });
+    return won === true;
+  }
+
+  /**
+   * Runs `fn` holding the fire time's lock: a transaction-level advisory lock on a connection of
+   * its own, held until `fn` ends or this process dies (Postgres ends its session), whichever
+   * comes first. Null, without running `fn`, when another process holds it.
+   */
+  private async underFireLock<T>(
+    id: string,
+    fireTime: Date,
+    fn: () => Promise<T>,
+  ): Promise<T | null> {
+    const qr = this.dataSource.createQueryRunner();
+    await qr.connect();
     try {
-      const actor = await this.actorOf(ref);
-      const e = await this.executions.start(
-        {
-          runbook: ref.def.name,
-          options: ref.schedule.options ?? {},
-          ...(ref.schedule.targets?.length ? { nodes: ref.schedule.targets } : {}),
-          trigger: 'schedule',
-        },
-        actor,
-      );
+      await qr.startTransaction();
+      const [{ locked }] = (await qr.query(
+        'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked',
+        [FIRE_LOCK, fireLockName(id, fireTime)],
+      )) as Array<{ locked: boolean }>;
+      return locked ? await fn() : null;
+    } finally {
+      // Nothing is written in it: it only holds the lock.
+      if (qr.isTransactionActive) await qr.rollbackTransaction().catch(() => undefined);
+      await qr.release();
+    }
+  }
+
+  /**
+   * Claims whose execution was never created (the process was killed between claim and start):
+   * `claimed`, no execution, older than two ticks (at least 10 s), and nobody holding the fire
+   * time's lock any more. Under that lock, one process takes each: it starts the run once more
+   * (a second attempt), or records the fire `lost` when a retry was already lost, or when the fire
+   * time is now missed and the schedule's policy is `skip`.
+   */
+  private async recoverStaleClaims(refs: ScheduleRef[], now: Date): Promise<void> {
+    const staleMs = Math.max(2 * (this.config.schedulerTickMs ?? 0), STALE_CLAIM_MIN_MS);
+    const byId = new Map(refs.map((r) => [r.id, r]));
+    const rows = await this.dataSource.query<
+      Array<{ id: string; schedule_id: string; fire_time: Date; attempts: number }>
+    >(
+      `SELECT "id"::text AS id, "schedule_id", "fire_time", "attempts" FROM "schedule_fires"
+        WHERE "status" = 'claimed' AND "execution_id" IS NULL AND "schedule_id" = ANY($1)
+          AND "created_at" < now() - make_interval(secs => $2)
+        ORDER BY "fire_time" LIMIT ${STALE_CLAIMS_PER_TICK}`,
+      [[...byId.keys()], staleMs / 1000],
+    );
+    for (const row of rows) {
+      if (this.stopped) return;
+      const ref = byId.get(row.schedule_id)!;
+      const fireTime = new Date(row.fire_time);
+      await this.underFireLock(ref.id, fireTime, async () => {
+        // Its run was created, but the process died before it said so: link it, never rerun.
+        const made = await this.executions.byScheduleFire(fireLockName(ref.id, fireTime));
+        if (made) {
+          await this.dataSource.query(
+            `UPDATE "schedule_fires" SET "status" = $2, "execution_id" = $3, "error" = $4
+              WHERE "id" = $1 AND "status" = 'claimed' AND "execution_id" IS NULL`,
+            [
+              row.id,
+              made.status === 'refused' ? 'refused' : 'started',
+              made.id,
+              made.status === 'refused' ? made.error : null,
+            ],
+          );
+          return;
+        }
+        const late = now.getTime() - fireTime.getTime() > MISSED_AFTER_MS;
+        const lostWhy =
+          row.attempts >= 2
+            ? `the process starting it stopped before its run was created, twice`
+            : late && (ref.schedule.missed ?? 'skip') === 'skip'
+              ? `the process starting it stopped before its run was created; missed: skip`
+              : null;
+        // Still the same stale claim (under the lock: nobody else is starting it)?
+        const [taken] = await this.dataSource.query<Array<{ id: string }>>(
+          `WITH u AS (
+             UPDATE "schedule_fires" SET ${
+               lostWhy
+                 ? `"status" = 'lost', "error" = $3`
+                 : `"attempts" = "attempts" + 1, "created_at" = now()`
+             }
+              WHERE "id" = $1 AND "status" = 'claimed' AND "execution_id" IS NULL
+                AND "attempts" = $2
+              RETURNING "id")
+           SELECT "id"::text AS id FROM u`,
+          lostWhy ? [row.id, row.attempts, lostWhy] : [row.id, row.attempts],
+        );
+        if (!taken) return;
+        const at = fireTime.toISOString();
+        if (lostWhy) {
+          this.logger.warn(`schedule ${ref.id} at ${at} lost: ${lostWhy}`);
+          await this.audit.record(
+            { actorId: null, actorName: scheduleUsername(ref.def.name, ref.schedule.name) },
+            {
+              action: 'schedule.lost',
+              outcome: 'failure',
+              subjectType: 'Schedule',
+              subjectId: ref.id,
+              details: { fireTime: at, attempts: row.attempts, reason: lostWhy },
+            },
+          );
+          return;
+        }
+        this.logger.warn(`schedule ${ref.id} at ${at}: its claim had no run; starting it again`);
+        await this.startFire(ref, row.id, fireTime);
+      });
+    }
+  }
+
+  /** Starts the run of a claimed fire time and records how it went. */
+  private async startFire(ref: ScheduleRef, fireId: string, fireTime: Date): Promise<void> {
+    const req: StartRequest = {
+      runbook: ref.def.name,
+      options: ref.schedule.options ?? {},
+      ...(ref.schedule.targets?.length ? { nodes: ref.schedule.targets } : {}),
+      trigger: 'schedule',
+      scheduleFire: fireLockName(ref.id, fireTime),
+    };
+    let actor: Actor | undefined;
+    try {
+      actor = await this.actorOf(ref);
+      const e = await this.executions.start(req, actor);
       await this.dataSource.query(
         `UPDATE "schedule_fires" SET "status" = 'started', "execution_id" = $2 WHERE "id" = $1`,
         [fireId, e.id],
@@ -224,12 +360,20 @@ export class Scheduler implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (err) {
       const message = (err as Error).message;
       this.logger.warn(`schedule ${ref.id} at ${fireTime.toISOString()} refused: ${message}`);
+      // A refusal (freeze, concurrency, access, no node) is kept as a `refused` execution too,
+      // so it shows on the execution list where on-call people look.
+      const refused =
+        actor && err instanceof DomainException && err.status < 500
+          ? await this.executions.recordRefusal(req, actor, err).catch((e: Error) => {
+              this.logger.warn(`schedule ${ref.id}: the refusal was not recorded: ${e.message}`);
+              return null;
+            })
+          : null;
       await this.dataSource.query(
-        `UPDATE "schedule_fires" SET "status" = 'refused', "error" = $2 WHERE "id" = $1`,
-        [fireId, message.slice(0, 2000)],
+        `UPDATE "schedule_fires" SET "status" = 'refused', "error" = $2, "execution_id" = $3 WHERE "id" = $1`,
+        [fireId, message.slice(0, 2000), refused?.id ?? null],
       );
     }
-    return true;
   }
 
   /**

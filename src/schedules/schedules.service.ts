@@ -22,6 +22,8 @@ export interface FireView {
   /** The execution's status now (null: none, or no longer kept). */
   executionStatus: string | null;
   error: string | null;
+  /** 2 when its claim's process died before the run existed and it was started once more. */
+  attempts: number;
 }
 
 export interface ScheduleView {
@@ -222,6 +224,7 @@ export class SchedulesService {
       executionId: f.executionId,
       executionStatus: e?.status ?? null,
       error: f.error,
+      attempts: f.attempts,
     };
   }
 }
