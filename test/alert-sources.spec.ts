@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { labelsFingerprint } from '../src/alerts/adapters/common.js';
 import { signFirebreak } from '../src/alerts/hook-signatures.js';
+import { IntegrationsService } from '../src/alerts/integrations.service.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { waitFinished } from './support/fleet.js';
 
@@ -555,5 +556,52 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
       [g.id],
     );
     expect(audit[0].n).toBe(2);
+  });
+
+  it('deliveries arriving at once are stored together, each answered with its own id; one event id sent at once is one delivery', async () => {
+    const g = made.generic;
+    const bearer = { Authorization: `Bearer ${g.secret}` };
+    const body = (n: number, eventId?: string) =>
+      JSON.stringify({
+        ...(eventId ? { eventId } : {}),
+        alerts: [{ status: 'firing', labels: { alertname: 'Burst', n: String(n) } }],
+      });
+    const distinct = await Promise.all(
+      Array.from({ length: 40 }, (_, n) => post('generic', g.id, body(n), bearer)),
+    );
+    const sameEvent = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => post('generic', g.id, body(100 + n, 'burst-1'), bearer)),
+    );
+    for (const r of [...distinct, ...sameEvent]) expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const ids = distinct.map((r) => r.body.delivery as string);
+    expect(new Set(ids).size).toBe(40);
+    // Each answer names the delivery that holds that request's alert.
+    const rows = await sql<{ id: string; n: string }>(
+      `SELECT id::text AS id, alerts->0->'labels'->>'n' AS n FROM alert_deliveries WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r.n]));
+    ids.forEach((id, n) => expect(byId.get(id)).toBe(String(n)));
+    expect(new Set(sameEvent.map((r) => r.body.delivery)).size).toBe(1);
+    const [{ n }] = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM alert_deliveries WHERE integration_id = $1 AND event_id = 'burst-1'`,
+      [g.id],
+    );
+    expect(n).toBe(1);
+  });
+
+  it("a change to an integration made elsewhere (another process, SQL) drops it from every process's hook cache", async () => {
+    const g = made.generic;
+    const integrations = t.app.get(IntegrationsService);
+    const bearer = { Authorization: `Bearer ${g.secret}` };
+    const alert = JSON.stringify({ status: 'firing', labels: { alertname: 'Cached' } });
+    expect((await post('generic', g.id, alert, bearer)).status).toBe(202);
+    expect(integrations.cachedForHook(g.id)).toBe(true);
+    // Not through this process's service: only the database's notice can tell it.
+    await sql(`UPDATE alert_integrations SET disabled = true WHERE id = $1`, [g.id]);
+    await until('the cached integration dropped', async () => !integrations.cachedForHook(g.id));
+    expect((await post('generic', g.id, alert, bearer)).status).toBe(404);
+    await sql(`UPDATE alert_integrations SET disabled = false WHERE id = $1`, [g.id]);
+    expect((await post('generic', g.id, alert, bearer)).status).toBe(202);
   });
 });

@@ -9,43 +9,138 @@ import type { IntegrationEntity } from './integration.entity.js';
 /** Wakes AlertProcessor in every process (Postgres NOTIFY, sent when the delivery commits). */
 export const ALERT_CHANNEL = 'firebreak_alert';
 
+/** Statements in flight at once; the deliveries that arrive meanwhile wait for the next one. */
+const MAX_IN_FLIGHT = 2;
+/** Deliveries per statement at most. */
+const MAX_BATCH = 200;
+
+interface Row {
+  integrationId: string;
+  groupKey: string;
+  alerts: string;
+  eventId: string | null;
+  requestId: string | null;
+  sourceIp: string | null;
+  truncated: number;
+}
+
+interface Waiting {
+  row: Row;
+  resolve: (id: string) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
- * Stores a delivery (`received`) and wakes the processors: one statement (the INSERT and its
- * NOTIFY, committed together). Its `alert.received` audit entry, with this request's id and
- * source address, is written by AlertProcessor before the delivery is processed (batched, so
+ * Stores deliveries (`received`) and wakes the processors. Group commit: the first delivery goes
+ * to the database at once; those that arrive while statements are in flight go together in the
+ * next one, a single INSERT … ON CONFLICT DO NOTHING with its NOTIFY (one statement, committed
+ * together). Each request is answered once the statement that stored its delivery committed, so a
+ * 202 still means stored. A statement that fails stores its deliveries one by one, so one bad
+ * delivery fails only its own request. Its `alert.received` audit entry, with the request's id
+ * and source address, is written by AlertProcessor before the delivery is processed (batched, so
  * webhook requests never queue on the audit chain's lock).
  */
 @Injectable()
 export class AlertIntakeService {
+  private queue: Waiting[] = [];
+  private inFlight = 0;
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async store(integration: IntegrationEntity, batch: AlertBatch, req: Request): Promise<string> {
-    // A redelivery of one source event (same event id) is that delivery, nothing new: the
-    // INSERT does nothing, so no row comes back and no NOTIFY is sent.
-    const [inserted] = await this.dataSource.query<Array<{ id: string }>>(
-      `WITH d AS (
-         INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts",
+  /** The delivery's id (a redelivery of one source event id: the first delivery's). */
+  store(integration: IntegrationEntity, batch: AlertBatch, req: Request): Promise<string> {
+    const row: Row = {
+      integrationId: integration.id,
+      groupKey: batch.groupKey,
+      alerts: JSON.stringify(batch.alerts),
+      eventId: batch.eventId ?? null,
+      requestId: ((req as FirebreakRequest).id ?? null)?.slice(0, 64) ?? null,
+      sourceIp: req.ip?.slice(0, 64) ?? null,
+      truncated: batch.truncated,
+    };
+    return new Promise<string>((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      this.inFlight++;
+      void this.flush(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async flush(batch: Waiting[]): Promise<void> {
+    let ids: string[];
+    try {
+      ids = await this.insert(batch.map((w) => w.row));
+    } catch (err) {
+      if (batch.length === 1) return batch[0].reject(err);
+      // One bad delivery must not fail the others: each on its own.
+      await Promise.all(batch.map((w) => this.flush([w])));
+      return;
+    }
+    batch.forEach((w, i) => w.resolve(ids[i]));
+  }
+
+  /**
+   * One statement: the rows inserted in order (ids from the sequence in arrival order), a
+   * redelivery of a stored event id inserting nothing (it answers the first delivery's id), and
+   * one NOTIFY when anything was inserted.
+   */
+  private async insert(rows: Row[]): Promise<string[]> {
+    const col = <K extends keyof Row>(k: K) => rows.map((r) => r[k]);
+    const result = await this.dataSource.query<Array<{ ord: number; id: string | null }>>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::int[]) WITH ORDINALITY
+           AS x("integration_id", "group_key", "alerts", "event_id", "request_id", "source_ip",
+                "truncated", "ord")),
+       ids AS (
+         SELECT o."ord", nextval(pg_get_serial_sequence('alert_deliveries', 'id')) AS "id"
+           FROM (SELECT "ord" FROM input ORDER BY "ord") o),
+       d AS (
+         INSERT INTO "alert_deliveries" ("id", "integration_id", "state", "group_key", "alerts",
            "event_id", "request_id", "source_ip", "truncated")
-         VALUES ($1, 'received', $2, $3::jsonb, $4, $5, $6, $7)
+         SELECT ids."id", i."integration_id", 'received', i."group_key", i."alerts"::jsonb,
+                i."event_id", i."request_id", i."source_ip", i."truncated"
+           FROM input i JOIN ids USING ("ord") ORDER BY i."ord"
          ON CONFLICT ("integration_id", "event_id") WHERE "event_id" IS NOT NULL DO NOTHING
-         RETURNING "id"::text AS id)
-       SELECT d.id, pg_notify($8, json_build_object('id', d.id)::text) FROM d`,
+         RETURNING "id"),
+       n AS (SELECT pg_notify($8, json_build_object('id', max("id")::text)::text) AS sent
+               FROM d HAVING count(*) > 0)
+       SELECT ids."ord"::int AS ord, d."id"::text AS id,
+              (SELECT count(*) FROM n) AS notified
+         FROM ids LEFT JOIN d ON d."id" = ids."id" ORDER BY ids."ord"`,
       [
-        integration.id,
-        batch.groupKey,
-        JSON.stringify(batch.alerts),
-        batch.eventId ?? null,
-        ((req as FirebreakRequest).id ?? null)?.slice(0, 64) ?? null,
-        req.ip?.slice(0, 64) ?? null,
-        batch.truncated,
+        col('integrationId'),
+        col('groupKey'),
+        col('alerts'),
+        col('eventId'),
+        col('requestId'),
+        col('sourceIp'),
+        col('truncated'),
         ALERT_CHANNEL,
       ],
     );
-    if (inserted) return inserted.id;
-    const [earlier] = await this.dataSource.query<Array<{ id: string }>>(
-      `SELECT "id"::text AS id FROM "alert_deliveries" WHERE "integration_id" = $1 AND "event_id" = $2`,
-      [integration.id, batch.eventId],
-    );
-    return earlier.id;
+    // Redeliveries (their event id was stored before, or earlier in this statement).
+    const ids: string[] = [];
+    for (const [i, r] of result.entries()) {
+      if (r.id !== null) {
+        ids.push(r.id);
+        continue;
+      }
+      const [earlier] = await this.dataSource.query<Array<{ id: string }>>(
+        `SELECT "id"::text AS id FROM "alert_deliveries" WHERE "integration_id" = $1 AND "event_id" = $2`,
+        [rows[i].integrationId, rows[i].eventId],
+      );
+      ids.push(earlier.id);
+    }
+    return ids;
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { hasRole, ROLES } from '../common/access/ability.js';
 import { DomainException, notFound, validationFailed } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { deriveKey } from '../config/keys.js';
+import { PgNotifications } from '../database/pg-notifications.js';
 import type { Actor } from '../executions/executions.service.js';
 import { SEVERITIES } from '../incidents/incident-rules.js';
 import { problemsOf } from './adapters/common.js';
@@ -95,6 +96,16 @@ export const DEFAULT_SEVERITY_MAP: IntegrationSettings['severityMap'] = {
   info: 'SEV4',
 };
 
+/**
+ * Sent by the database (a trigger on alert_integrations, migration 1795455000000) with the id of
+ * each integration changed or deleted, however it was changed: every process drops it from its
+ * hook cache.
+ */
+export const INTEGRATION_CHANNEL = 'firebreak_integration';
+/** How long a hook's integration is reused without reading it again (a missed notice at worst). */
+export const HOOK_CACHE_MS = 2_000;
+const HOOK_CACHE_MAX = 1_000;
+
 const generateSecret = () => `fbi_${randomBytes(32).toString('base64url')}`;
 const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
@@ -104,8 +115,13 @@ const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').d
  * with the roles it is given (responder by default), as which it opens incidents and starts runs.
  */
 @Injectable()
-export class IntegrationsService {
+export class IntegrationsService implements OnModuleInit, OnModuleDestroy {
   private readonly key: Buffer;
+  /** Hook lookups by id (existing integrations only: an unknown id is not remembered). */
+  private readonly hookCache = new Map<string, { row: IntegrationEntity; at: number }>();
+  /** Moves on every invalidation, so a lookup that raced one is not cached. */
+  private generation = 0;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -113,8 +129,34 @@ export class IntegrationsService {
     private readonly audit: AuditService,
     private readonly users: UsersService,
     private readonly abilities: AbilityFactory,
+    private readonly notifications: PgNotifications,
   ) {
     this.key = deriveKey(config.secretKey, 'integrations');
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.unsubscribe = await this.notifications.listen(
+      INTEGRATION_CHANNEL,
+      (id) => this.forget(typeof id === 'string' ? id : undefined),
+      // Notices sent while the connection was down are lost: forget everything.
+      () => this.forget(),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.unsubscribe?.();
+  }
+
+  /** Drops one integration (or all) from the hook cache. */
+  private forget(id?: string): void {
+    this.generation++;
+    if (id === undefined) this.hookCache.clear();
+    else this.hookCache.delete(id);
+  }
+
+  /** Whether the hook cache holds this integration (tests). */
+  cachedForHook(id: string): boolean {
+    return this.hookCache.has(id);
   }
 
   private get repo() {
@@ -225,7 +267,7 @@ export class IntegrationsService {
         ? { commander: changes.commander?.toLowerCase() ?? null }
         : {}),
     };
-    return this.dataSource.transaction(async (m) => {
+    const updated = await this.dataSource.transaction(async (m) => {
       await m.update(IntegrationEntity, integration.id, {
         settings,
         ...(disabled !== undefined ? { disabled } : {}),
@@ -242,6 +284,9 @@ export class IntegrationsService {
       );
       return Object.assign(integration, { settings, disabled: disabled ?? integration.disabled });
     });
+    // This process at once; the others on the database's notice.
+    this.forget(integration.id);
+    return updated;
   }
 
   private sealed(id: string, secret: string) {
@@ -280,6 +325,7 @@ export class IntegrationsService {
         m,
       );
     });
+    this.forget(integration.id);
     return { integration, secret: parsed.data.secret ? null : secret };
   }
 
@@ -306,15 +352,27 @@ export class IntegrationsService {
 
   /**
    * The integration a hook URL names, if it exists, has this type and is enabled; else null.
-   * With its secret digest, for `verify`.
+   * With its secret digest, for `verify`. Reused for up to HOOK_CACHE_MS; a change to the row
+   * (PATCH, a new secret, or SQL) drops it in every process at once (INTEGRATION_CHANNEL).
    */
   async forHook(type: string, id: string): Promise<IntegrationEntity | null> {
     if (!z.uuid().safeParse(id).success) return null;
-    const row = await this.repo
-      .createQueryBuilder('i')
-      .addSelect(['i.secretHash', 'i.secretCiphertext', 'i.secretIv', 'i.secretAuthTag'])
-      .where('i.id = :id', { id })
-      .getOne();
+    const hit = this.hookCache.get(id);
+    let row: IntegrationEntity | null;
+    if (hit && Date.now() - hit.at < HOOK_CACHE_MS) row = hit.row;
+    else {
+      const generation = this.generation;
+      row = await this.repo
+        .createQueryBuilder('i')
+        .addSelect(['i.secretHash', 'i.secretCiphertext', 'i.secretIv', 'i.secretAuthTag'])
+        .where('i.id = :id', { id })
+        .getOne();
+      if (!row) this.hookCache.delete(id);
+      else if (generation === this.generation) {
+        if (this.hookCache.size >= HOOK_CACHE_MAX) this.hookCache.clear();
+        this.hookCache.set(id, { row, at: Date.now() });
+      }
+    }
     return row && row.type === type && !row.disabled ? row : null;
   }
 
