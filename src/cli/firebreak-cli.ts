@@ -1,30 +1,58 @@
 /**
- * The `firebreak` command line.
+ * The `firebreak` command line (USAGE below is what `firebreak --help` prints).
  *
- *   firebreak lint [FILES|DIRS…]                 check runbooks; file:line:col per problem
- *   firebreak plan NAME [-o key=value…] [--node name[:attr=value,…]…] [--json]
- *
- *   firebreak run NAME [-o key=value…] [--node NAME…] [--follow] [--break-glass REASON]
- *                                                                   start an execution
- *   firebreak tail EXECUTION_ID                                     follow its live output
- *
- * `plan`, `run` and `tail` talk to a running server: --url / FIREBREAK_URL (default http://127.0.0.1:3000) and
- * --token / FIREBREAK_TOKEN (a personal API token from POST /auth/tokens).
+ * Commands that talk to a server take --url / FIREBREAK_URL (else the server of the last
+ * `firebreak login`, else http://127.0.0.1:3000) and --token / FIREBREAK_TOKEN, else the token
+ * `firebreak login` stored for that URL (credentials.ts). Exit codes: errors.ts.
  */
 import { parseArgs } from 'node:util';
-import { formatProblem, lintPaths } from './lint.js';
 import { followExecution } from './sse.js';
 import { importCommand } from './import.js';
+import { decide, executions, incidents, runbooks } from './commands.js';
+import { completion } from './completion.js';
+import { readCredentials } from './credentials.js';
+import { CliError, EXIT, describeHttpError, exitCodeForStatus } from './errors.js';
+import { login, logout, serverUrl, whoami } from './login.js';
 
-const USAGE = `usage:
+const USAGE = `usage: firebreak COMMAND [ARGS] [--json] [--url URL] [--token TOKEN]
+
+sign in (a named, expiring API token stored 0600 under $XDG_CONFIG_HOME/firebreak/):
+  firebreak login [--url URL] [--username U] [--password-stdin] [--name NAME] [--expires 30d]
+  firebreak logout [--url URL]                  revoke the stored token and forget it
+  firebreak whoami
+
+runbooks and runs:
   firebreak lint [FILES|DIRS...]
+  firebreak runbooks list [--search TEXT] [--tag T] [--kind K] | show NAME | versions NAME
+                   | diff NAME [--from V --to V]
+  firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N]
   firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow] [--break-glass REASON]
   firebreak tail EXECUTION_ID
-  firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
   firebreak import KIND FILE... [-o DIR] [--dry-run] [--force] [--json]   (firebreak import --help)
-      [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
+  firebreak executions list [--status S] [--runbook R] [--actor U] [--limit N] | show ID
+  firebreak approve ID [--comment TEXT] [--choice C]
+  firebreak reject ID --comment TEXT
+
+incidents:
+  firebreak incidents list [--status S] [--severity SEV] | show REF
+  firebreak incidents declare --title T --severity SEV1|SEV2|SEV3|SEV4 [--summary S]
+  firebreak incidents note REF TEXT
+  firebreak incidents status REF STATUS [--note TEXT]
+
+  firebreak completion bash|zsh|fish            print a shell completion script
+
+Tables by default (no colour when not a terminal or NO_COLOR is set); --json prints the API's JSON.
+Server: --url / FIREBREAK_URL, else the last login's, else http://127.0.0.1:3000.
+Token: --token / FIREBREAK_TOKEN, else the one \`firebreak login\` stored for that server.
+
+exit codes:
+  0 ok   1 failed (a run did not succeed, lint problems)   2 usage or input refused (400)
+  3 not authenticated or forbidden (401/403)   4 not found (404)
+  5 refused in this state (409 conflict, 423 change freeze, 429)   6 server unreachable or 5xx`;
 
 async function lint(args: string[]): Promise<number> {
+  // Loaded only here: the runbook parser is most of the CLI's start-up time.
+  const { formatProblem, lintPaths } = await import('./lint.js');
   const result = await lintPaths(args);
   for (const p of result.problems) process.stdout.write(`${formatProblem(p)}\n`);
   process.stderr.write(
@@ -92,9 +120,7 @@ async function plan(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
   const name = positionals[0];
   if (!name || positionals.length > 1) throw new Error('plan needs exactly one runbook NAME');
-  const url = (values.url ?? env.FIREBREAK_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-  const token = values.token ?? env.FIREBREAK_TOKEN;
-  if (!token) throw new Error('set FIREBREAK_TOKEN (or --token) to a personal API token');
+  const { url, token } = server(values, env);
   const body = {
     options: parseOptionArgs(values.option ?? []),
     ...(values.node ? { nodes: values.node.map(parseNodeArg) } : {}),
@@ -107,10 +133,7 @@ async function plan(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   });
   const payload = (await res.json()) as PlanResponse & { code?: string; message?: string };
   if (!res.ok) {
-    process.stderr.write(
-      `firebreak: ${res.status} ${payload.code ?? ''}: ${payload.message ?? ''}\n`,
-    );
-    return 1;
+    throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
@@ -139,10 +162,20 @@ async function plan(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return 0;
 }
 
-function server(values: { url?: string; token?: string }, env: NodeJS.ProcessEnv) {
-  const url = (values.url ?? env.FIREBREAK_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
-  const token = values.token ?? env.FIREBREAK_TOKEN;
-  if (!token) throw new Error('set FIREBREAK_TOKEN (or --token) to a personal API token');
+/**
+ * The one place that says which server and token a command uses: --url / FIREBREAK_URL (else the
+ * last login's server), and --token / FIREBREAK_TOKEN, else the token `firebreak login` stored
+ * for that URL.
+ */
+export function server(values: { url?: string; token?: string }, env: NodeJS.ProcessEnv) {
+  const url = serverUrl(values.url, env);
+  const token =
+    values.token ?? (env.FIREBREAK_TOKEN || undefined) ?? readCredentials(env).servers[url]?.token;
+  if (!token)
+    throw new CliError(
+      EXIT.auth,
+      `not logged in to ${url}: run firebreak login${values.url ? ` --url ${url}` : ''} (or set FIREBREAK_TOKEN)`,
+    );
   return { url, token };
 }
 
@@ -194,10 +227,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     message?: string;
   };
   if (!res.ok) {
-    process.stderr.write(
-      `firebreak: ${res.status} ${payload.code ?? ''}: ${payload.message ?? ''}\n`,
-    );
-    return 1;
+    throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
   }
   process.stderr.write(`execution ${payload.id}: ${payload.status ?? 'queued'}\n`);
   if (!values.follow) {
@@ -229,10 +259,23 @@ export async function runCli(
     if (command === 'run') return await run(rest, env);
     if (command === 'tail') return await tail(rest, env);
     if (command === 'import') return await importCommand(rest, env, server);
-    process.stderr.write(`${USAGE}\n`);
-    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+    if (command === 'login') return await login(rest, env);
+    if (command === 'logout') return await logout(rest, env);
+    if (command === 'whoami') return await whoami(rest, env, server);
+    if (command === 'runbooks') return await runbooks(rest, env, server);
+    if (command === 'executions') return await executions(rest, env, server);
+    if (command === 'approve' || command === 'reject')
+      return await decide(command, rest, env, server);
+    if (command === 'incidents') return await incidents(rest, env, server);
+    if (command === 'completion') return completion(rest);
+    const help =
+      command === undefined || command === '--help' || command === '-h' || command === 'help';
+    (help ? process.stdout : process.stderr).write(`${USAGE}\n`);
+    return help ? EXIT.ok : EXIT.usage;
   } catch (err) {
+    // A known failure: its message (the server's code, message and field paths). Anything else
+    // (a bad flag from parseArgs, a malformed -o) is a usage error. Never a stack trace.
     process.stderr.write(`firebreak: ${(err as Error).message}\n`);
-    return 2;
+    return err instanceof CliError ? err.exitCode : EXIT.usage;
   }
 }
