@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import {
+  subscribe as subscribeChannel,
+  unsubscribe as unsubscribeChannel,
+} from 'node:diagnostics_channel';
+
 import { Client } from 'ssh2';
+
+import { ExecutionEvents } from '../src/executions/execution-events.js';
 
 import { registerFleet, waitFinished } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
@@ -110,13 +117,14 @@ const percentile = (xs: number[], p: number) => {
 async function firstOutputLine(
   url: string,
   auth: string,
-): Promise<{ line: string; at: string; firstAt: string }> {
+): Promise<{ line: string; at: string; firstAt: string; openedAt: number }> {
   const ctrl = new AbortController();
   const res = await fetch(url, {
     headers: { authorization: auth, accept: 'text/event-stream' },
     signal: ctrl.signal,
   });
   if (res.status !== 200) throw new Error(`stream: ${res.status}`);
+  const openedAt = Date.now();
   const decoder = new TextDecoder();
   let buffer = '';
   let firstAt: string | undefined;
@@ -131,7 +139,7 @@ async function firstOutputLine(
         if (!/^event: ?log$/m.test(block) || data === undefined) continue;
         const event = JSON.parse(data) as { stream: string; line: string; at: string };
         firstAt ??= event.at;
-        if (event.stream === 'stdout') return { ...event, firstAt };
+        if (event.stream === 'stdout') return { ...event, firstAt, openedAt };
       }
     }
   } finally {
@@ -252,15 +260,32 @@ describe('bench/fanout', () => {
   it('dispatch latency: POST /executions → first output line on the SSE stream', async () => {
     const port = (t.app.getHttpServer().address() as { port: number }).port;
     const samples: number[] = [];
-    // Where the time goes: until the API answered, until the line was produced (the log row's
-    // time, taken by the worker in this process), until it reached the stream.
-    const answered: number[] = [];
-    const produced: number[] = [];
-    const runStarted: number[] = [];
+    // Where the time goes, each segment's end in ms after the POST was sent (wall clock; the
+    // database's and this process's clocks are the same machine's):
+    const seg = {
+      rowCreated: [] as number[], // the row's created_at (the create transaction's start)
+      apiAnswered: [] as number[], // the 201 reached the client
+      pickedUp: [] as number[], // started_at: the worker's claim
+      runStarted: [] as number[], // the first (system) log line's time
+      spawned: [] as number[], // the step's process spawned (node's child_process channel)
+      lineProduced: [] as number[], // the output line's time (the worker read it)
+      notified: [] as number[], // the NOTIFY carrying it reached this process
+      streamOpened: [] as number[], // the SSE response's headers reached the client
+      onStream: [] as number[], // the line reached the client
+    };
+    const spawn = { at: 0 };
+    const onSpawn = () => (spawn.at = Date.now());
+    subscribeChannel('child_process', onSpawn);
+    const notifiedAt = new Map<string, number>();
+    const unsubscribe = await t.app.get(ExecutionEvents).subscribe('*', (n) => {
+      if (n.kind === 'logs' && n.lines?.some((l) => l.stream === 'stdout') && !notifiedAt.has(n.id))
+        notifiedAt.set(n.id, Date.now());
+    });
     // A few unmeasured runs first: connection pools, JIT.
     for (let i = 0; i < DISPATCH_RUNS + 10; i++) {
       const t0 = performance.now();
       const wall0 = Date.now();
+      spawn.at = 0;
       const res = await t
         .http()
         .post('/executions')
@@ -268,33 +293,45 @@ describe('bench/fanout', () => {
         .send({ runbook: 'dispatch-echo' });
       expect(res.status).toBe(201);
       const answeredAt = performance.now() - t0;
-      const { line, at, firstAt } = await firstOutputLine(
+      const { line, at, firstAt, openedAt } = await firstOutputLine(
         `http://127.0.0.1:${port}/executions/${res.body.id}/stream`,
         t.adminAuth,
       );
       const elapsed = performance.now() - t0;
       expect(line).toBe('dispatched');
+      const done = (await waitFinished(t, res.body.id as string)) as unknown as {
+        createdAt: string;
+        startedAt: string;
+      };
       if (i >= 10) {
         samples.push(elapsed);
-        answered.push(answeredAt);
-        produced.push(Date.parse(at) - wall0);
-        runStarted.push(Date.parse(firstAt) - wall0);
+        seg.rowCreated.push(Date.parse(done.createdAt) - wall0);
+        seg.apiAnswered.push(answeredAt);
+        seg.pickedUp.push(Date.parse(done.startedAt) - wall0);
+        seg.runStarted.push(Date.parse(firstAt) - wall0);
+        seg.spawned.push(spawn.at ? spawn.at - wall0 : NaN);
+        seg.lineProduced.push(Date.parse(at) - wall0);
+        seg.notified.push((notifiedAt.get(res.body.id as string) ?? NaN) - wall0);
+        seg.streamOpened.push(openedAt - wall0);
+        seg.onStream.push(elapsed);
       }
-      await waitFinished(t, res.body.id as string);
+      notifiedAt.delete(res.body.id as string);
     }
+    unsubscribeChannel('child_process', onSpawn);
+    unsubscribe();
     const p50 = Number(percentile(samples, 50).toFixed(1));
     const p95 = Number(percentile(samples, 95).toFixed(1));
     const p50Of = (xs: number[]) => Number(percentile(xs, 50).toFixed(1));
-    const breakdown = {
-      apiAnsweredMs: p50Of(answered),
-      runStartedMs: p50Of(runStarted),
-      lineProducedMs: p50Of(produced),
-    };
+    const breakdown = Object.fromEntries(
+      Object.entries(seg).map(([k, xs]) => [`${k}Ms`, p50Of(xs.filter((x) => !Number.isNaN(x)))]),
+    );
     console.log(
-      `\ndispatch latency over ${samples.length} runs: p50 ${p50} ms, p95 ${p95} ms ` +
-        `(p50: API answered ${breakdown.apiAnsweredMs} ms, run started ` +
-        `${breakdown.runStartedMs} ms, line produced ` +
-        `${breakdown.lineProducedMs} ms)\n`,
+      `\ndispatch latency over ${samples.length} runs: p50 ${p50} ms, p95 ${p95} ms\n` +
+        `p50 of each segment's end, ms after the POST: ` +
+        Object.entries(breakdown)
+          .map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`)
+          .join(', ') +
+        '\n',
     );
     results.dispatch = { runs: samples.length, p50Ms: p50, p95Ms: p95, p50Breakdown: breakdown };
   });

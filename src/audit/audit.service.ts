@@ -65,11 +65,11 @@ export class AuditService {
   ): Promise<AuditEntryEntity> {
     const write = async (m: EntityManager) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-      const [last] = await m.query<Array<{ hash: string }>>(
-        'SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1',
-      );
-      const [{ id }] = await m.query<Array<{ id: string }>>(
-        "SELECT nextval('audit_log_id_seq')::text AS id",
+      // After the lock, in a statement of its own (its snapshot must see the entry the lock's
+      // previous holder committed): the chain's last hash and this entry's id in one round trip.
+      const [{ hash: lastHash, id }] = await m.query<Array<{ hash: string | null; id: string }>>(
+        `SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash,
+                nextval('audit_log_id_seq')::text AS id`,
       );
       const entry = m.create(AuditEntryEntity, {
         id,
@@ -87,7 +87,7 @@ export class AuditService {
         >,
         requestId: ctx.requestId ?? null,
         sourceIp: ctx.sourceIp ?? null,
-        prevHash: last?.hash ?? GENESIS_HASH,
+        prevHash: lastHash ?? GENESIS_HASH,
       });
       entry.hash = chainHash(entry.prevHash, entry);
       await m.getRepository(AuditEntryEntity).insert(entry as never);

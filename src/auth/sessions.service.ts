@@ -55,9 +55,13 @@ export class SessionsService {
         'AUTH_TOKEN_INVALID',
         'the session token names no session; log in again',
       );
+    // One statement: findOne with a relation sends two (a DISTINCT id query, then the join).
     const session = await this.dataSource
       .getRepository(SessionEntity)
-      .findOne({ where: { id: sessionId }, relations: { user: true } });
+      .createQueryBuilder('s')
+      .leftJoinAndSelect('s.user', 'user')
+      .where('s.id = :id', { id: sessionId })
+      .getOne();
     if (!session || session.userId !== userId || !session.user)
       throw new DomainException('AUTH_TOKEN_INVALID', 'unknown session; log in again');
     if (session.user.disabled)

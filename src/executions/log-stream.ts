@@ -298,6 +298,9 @@ export class LogStreams {
           if (!ok) await drained();
           continue;
         }
+        // A notice came during the read (it may carry the very lines the read missed): take it
+        // before asking whether the run has ended.
+        if (h.generation !== generation) continue;
         const end = await h.ended(cursor);
         if (me.closed) return;
         if (end) {
