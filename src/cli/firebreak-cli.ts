@@ -21,8 +21,8 @@ const USAGE = `usage:
   firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow] [--break-glass REASON]
   firebreak tail EXECUTION_ID
   firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N] [--json]
-  firebreak import KIND FILE... [-o DIR] [--dry-run] [--force] [--json]   (firebreak import --help)
-      [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)`;
+      [--url URL] [--token TOKEN]    (or FIREBREAK_URL, FIREBREAK_TOKEN)
+  firebreak import KIND FILE... [-o DIR] [--dry-run] [--force] [--json]   (firebreak import --help)`;
 
 async function lint(args: string[]): Promise<number> {
   const result = await lintPaths(args);
