@@ -193,6 +193,28 @@ describe('references in commands', () => {
     expect(existsSync('/tmp/firebreak-pwned')).toBe(false);
   });
 
+  it('converts a job as docs/coming-from-rundeck.md shows, leaving out what lint refuses', () => {
+    const r = convert(
+      'deploy.yaml',
+      job(
+        [
+          '  options: [{ name: version, required: true }]',
+          "  nodefilters: { filter: 'tags: web' }",
+          '  sequence:',
+          '    commands:',
+          '      - exec: echo "deploying ${option.version} to $RD_NODE_NAME"',
+          '      - exec: sh -c "echo ${option.version}"',
+        ].join('\n') + '\n',
+      ),
+    );
+    expect(runbook(r, 'job-j').steps.map((s) => s.run)).toEqual([
+      'echo "deploying "{{ options.version }}" to "{{ node.name }}',
+    ]);
+    expect(messages(r, 'skipped')).toEqual([
+      expect.stringMatching(/^8: step 2 not converted: .*options\.version/),
+    ]);
+  });
+
   it('refuses what it cannot convert, saying why', () => {
     expect(convertShell('echo ${globals.region}', resolve).errors[0]).toMatch(
       /globals not converted/,
