@@ -39,6 +39,18 @@ targets:
 steps:
   - { name: child, runbook: { name: restart } }
 `,
+  'alert-look': `name: alert-look
+description: A diagnostic an alert starts on the node it names
+kind: diagnostic
+steps:
+  - { name: go, run: echo looked }
+triggers:
+  - alert:
+      match: { alertname: FreezeTest }
+    targets:
+      nodes:
+        names: ['{{ alert.labels.instance }}']
+`,
   fixer: `name: fixer
 description: A remediation that calls the remediation as a child
 kind: remediation
@@ -502,5 +514,73 @@ stage-1 ansible_connection=local environment=staging
     expect(audit.map((e) => e.action).sort()).toEqual(
       expect.arrayContaining(['freeze.create', 'freeze.delete', 'freeze.update']),
     );
+  });
+
+  it('an alert-triggered run in scope of an API freeze is refused, on the incident timeline with the freeze', async () => {
+    const admin = (path: string, body: object) =>
+      t.http().post(path).set('Authorization', t.adminAuth).send(body);
+    const made = await admin('/freezes', {
+      name: 'alert-freeze',
+      start: '2020-01-01T00:00:00Z',
+      end: '2099-01-01T00:00:00Z',
+      includeDiagnostics: true,
+      scope: { runbooks: ['alert-look'] },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const integration = await admin('/integrations', {
+      name: 'prom-freeze',
+      type: 'alertmanager',
+      autoRun: ['alert-look'],
+    });
+    expect(integration.status, JSON.stringify(integration.body)).toBe(201);
+    const sent = await t
+      .http()
+      .post(`/hooks/alertmanager/${integration.body.id}`)
+      .set('Authorization', `Bearer ${integration.body.secret}`)
+      .send({
+        version: '4',
+        groupKey: '{}:{alertname="FreezeTest"}',
+        truncatedAlerts: 0,
+        status: 'firing',
+        receiver: 'firebreak',
+        groupLabels: {},
+        commonLabels: {},
+        commonAnnotations: {},
+        externalURL: 'http://alertmanager.invalid',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { alertname: 'FreezeTest', instance: 'prod-1', severity: 'warning' },
+            annotations: { summary: 'frozen look' },
+            startsAt: '2026-12-01T10:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: '',
+            fingerprint: 'freeze-1',
+          },
+        ],
+      });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(202);
+    const deadline = Date.now() + 60_000;
+    let refusal: { summary: string } | undefined;
+    while (!refusal) {
+      const incidents = (await get('/incidents?limit=50')).body as Array<{
+        ref: string;
+        title: string;
+      }>;
+      const inc = incidents.find((i) => i.title === 'frozen look');
+      const items = inc
+        ? ((await get(`/incidents/${inc.ref}/timeline?limit=100`)).body.items as Array<{
+            kind: string;
+            summary: string;
+          }>)
+        : [];
+      refusal = items.find((e) => e.kind === 'alert.run_refused');
+      if (!refusal && Date.now() > deadline) throw new Error(JSON.stringify(items));
+      if (!refusal) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(refusal.summary).toMatch(
+      /alert-look not started: .*frozen until .* by freeze alert-freeze/,
+    );
+    expect((await get('/executions?runbook=alert-look&limit=5')).body).toEqual([]);
   });
 });
