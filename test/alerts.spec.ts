@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { AlertProcessor } from '../src/alerts/alert-processor.js';
 import { startAlertmanager, type Alertmanager } from './support/alertmanager.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { waitFinished } from './support/fleet.js';
@@ -667,5 +668,107 @@ receivers:
     expect(
       await metric('firebreak_alert_runs_deferred_total{integration="prom-queue"}'),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a runbook added, changed or disabled after the processor read the runbooks is what the next alert sees', async () => {
+    const l = await createIntegration({ name: 'prom-late', type: 'alertmanager', autoRun: ['*'] });
+    const late = (fp: string) =>
+      send(
+        l,
+        payload(
+          [{ fp, labels: { alertname: 'LateTest', instance: 'localhost' } }],
+          `{}:{alertname="LateTest",fp="${fp}"}`,
+        ),
+      );
+    const runs = async () =>
+      ((await get('/executions?runbook=diagnose-late')).body as unknown[]).length;
+    await late('late-1');
+    await processed(l, 1);
+    expect(await runs()).toBe(0);
+    const saved = await t
+      .http()
+      .post('/runbooks')
+      .set({ Authorization: t.adminAuth, 'Content-Type': 'application/yaml' })
+      .send(runbookOn('diagnose-late', 'LateTest'));
+    expect(saved.status, JSON.stringify(saved.body)).toBeLessThan(300);
+    await late('late-2');
+    await processed(l, 2);
+    expect(await runs()).toBe(1);
+    const off = await t
+      .http()
+      .post('/runbooks/diagnose-late/disable')
+      .set('Authorization', t.adminAuth)
+      .send({ reason: 'test' });
+    expect(off.status, JSON.stringify(off.body)).toBeLessThan(300);
+    await late('late-3');
+    await processed(l, 3);
+    expect(await runs()).toBe(1);
+  });
+
+  // Last: it stops this app's processor and plays two processes' parts by hand.
+  it('deliveries of one group are recorded in the order they were stored, even when another process holds the older one', async () => {
+    const o = await createIntegration({ name: 'prom-order', type: 'alertmanager' });
+    const processor = t.app.get(AlertProcessor);
+    await processor.onModuleDestroy();
+    const groupKey = '{}:{alertname="OrderTest"}';
+    const labels = { alertname: 'OrderTest', instance: 'db-9' };
+    const stored = async (status: string) => {
+      const [row] = await sql<{ id: string }>(
+        `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts, audited)
+         VALUES ($1, 'received', $2, $3::jsonb, true) RETURNING id::text`,
+        [
+          o.id,
+          groupKey,
+          JSON.stringify([
+            {
+              source: 'alertmanager',
+              fingerprint: 'order-1',
+              status,
+              labels,
+              annotations: { summary: 'replica lag on db-9' },
+              startsAt: '2026-12-01T10:00:00Z',
+              endsAt: status === 'resolved' ? '2026-12-01T10:01:00Z' : null,
+              generatorURL: null,
+              groupKey,
+            },
+          ]),
+        ],
+      );
+      return row.id;
+    };
+    const firing = await stored('firing');
+    const resolve = await stored('resolved');
+    // Another process holds the firing (its transaction is under way).
+    const other = t.app.get(DataSource).createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    try {
+      await other.query('SELECT 1 FROM alert_deliveries WHERE id = $1 FOR UPDATE', [firing]);
+      // This process must not record the resolve first (it would never see the alert fire).
+      while (await processor.processOne());
+      const [r] = await sql<{ state: string }>('SELECT state FROM alert_deliveries WHERE id = $1', [
+        resolve,
+      ]);
+      expect(r.state).toBe('received');
+    } finally {
+      await other.rollbackTransaction();
+      await other.release();
+    }
+    while (await processor.processOne());
+    await processed(o, 2);
+    const [alert] = await sql<{ status: string; incident_id: string }>(
+      'SELECT status, incident_id FROM alerts WHERE integration_id = $1',
+      [o.id],
+    );
+    expect(alert.status).toBe('resolved');
+    const incident = (await get(`/incidents/${alert.incident_id}`)).body as {
+      ref: string;
+      status: string;
+    };
+    expect(incident.status).toBe('monitoring');
+    const kinds = (await timelineOf(incident.ref))
+      .map((e) => e.kind)
+      .filter((k) => k.startsWith('alert.'));
+    expect(kinds).toEqual(['alert.fired', 'alert.resolved']);
   });
 });

@@ -39,6 +39,9 @@ export interface PlannedRun {
   where: `"event_id" IS NOT NULL`,
 })
 @Index('alert_deliveries_unaudited_idx', ['id'], { where: `NOT "audited"` })
+@Index('alert_deliveries_group_pending_idx', ['integrationId', 'groupKey', 'id'], {
+  where: `"processed_at" IS NULL`,
+})
 export class AlertDeliveryEntity {
   @PrimaryGeneratedColumn('increment', {
     type: 'bigint',

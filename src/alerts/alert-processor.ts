@@ -242,11 +242,19 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     this.afterCommit = [];
     try {
       const more = await this.dataSource.transaction(async (m) => {
+        // Deliveries of one group are recorded in the order they were stored: one waits while
+        // an older one of its group is still to be recorded (held by another process, say),
+        // unless that one is waiting out a failure's backoff (then the later ones go on).
         const [row] = await m.query<Array<{ id: string }>>(
-          `SELECT "id"::text AS id FROM "alert_deliveries"
-            WHERE "processed_at" IS NULL AND "audited"
-              AND ("next_attempt_at" IS NULL OR "next_attempt_at" <= now())
-            ORDER BY "id" LIMIT 1 FOR UPDATE SKIP LOCKED`,
+          `SELECT d."id"::text AS id FROM "alert_deliveries" d
+            WHERE d."processed_at" IS NULL AND d."audited"
+              AND (d."next_attempt_at" IS NULL OR d."next_attempt_at" <= now())
+              AND NOT (d."state" = 'received' AND EXISTS (
+                SELECT 1 FROM "alert_deliveries" o
+                 WHERE o."integration_id" = d."integration_id" AND o."group_key" = d."group_key"
+                   AND o."processed_at" IS NULL AND o."id" < d."id" AND o."state" = 'received'
+                   AND (o."next_attempt_at" IS NULL OR o."next_attempt_at" <= now())))
+            ORDER BY d."id" LIMIT 1 FOR UPDATE OF d SKIP LOCKED`,
         );
         if (!row) return false;
         current = row.id;
@@ -420,7 +428,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       }
       const ref = incidentRef(incident);
       // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run).
-      const candidates = await this.runbooks.list({}, actor.ability);
+      const candidates = await this.runbooks.listCurrent(actor.ability);
       for (const f of fired) {
         f.incidentId = incident.id;
         await m.update(AlertEntity, f.id, { incidentId: incident.id });

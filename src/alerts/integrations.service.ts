@@ -97,7 +97,7 @@ export const DEFAULT_SEVERITY_MAP: IntegrationSettings['severityMap'] = {
 };
 
 /**
- * Sent by the database (a trigger on alert_integrations, migration 1795455000000) with the id of
+ * Sent by the database (a trigger on alert_integrations, migration 1795455000000-AlertIntake) with the id of
  * each integration changed or deleted, however it was changed: every process drops it from its
  * hook cache.
  */

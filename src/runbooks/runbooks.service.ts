@@ -55,11 +55,26 @@ const SYNC_LOCK = 0x46425253; // 'FBRS'
 /** Pinned versions the worker keeps in memory (they never change). */
 const PINNED_VERSIONS_KEPT = 200;
 
+/** The runbooks whose current version the ability may read. */
+const readable = (
+  rows: Array<{ runbook: RunbookEntity; version: RunbookVersionEntity }>,
+  ability: AppAbility,
+) =>
+  rows.filter(
+    ({ version }) =>
+      version && ability.can('read', subject('Runbook', runbookAccess(version.definition))),
+  );
+
 @Injectable()
 export class RunbooksService implements OnApplicationBootstrap {
   private readonly logger = new Logger(RunbooksService.name);
   private lastSync: SyncReport | null = null;
   private readonly pinned = new Map<string, RunbookVersionEntity>();
+  /** listCurrent's copy, with the stamp of the runbooks table it was read at. */
+  private current: {
+    stamp: string;
+    rows: Array<{ runbook: RunbookEntity; version: RunbookVersionEntity }>;
+  } | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -282,6 +297,13 @@ export class RunbooksService implements OnApplicationBootstrap {
     q: RunbookQuery,
     ability: AppAbility,
   ): Promise<Array<{ runbook: RunbookEntity; version: RunbookVersionEntity }>> {
+    return readable(await this.withCurrent(q), ability);
+  }
+
+  /** The runbooks the query selects, with their current versions, whoever asks. */
+  private async withCurrent(
+    q: RunbookQuery,
+  ): Promise<Array<{ runbook: RunbookEntity; version: RunbookVersionEntity }>> {
     const qb = this.repo.createQueryBuilder('r');
     if (q.q)
       qb.andWhere('(r.name ILIKE :q OR r.description ILIKE :q)', {
@@ -296,12 +318,25 @@ export class RunbooksService implements OnApplicationBootstrap {
       where: runbooks.map((r) => ({ runbookId: r.id, version: r.currentVersion })),
     });
     const byId = new Map(current.map((v) => [v.runbookId, v]));
-    return runbooks
-      .map((runbook) => ({ runbook, version: byId.get(runbook.id)! }))
-      .filter(
-        ({ version }) =>
-          version && ability.can('read', subject('Runbook', runbookAccess(version.definition))),
-      );
+    return runbooks.map((runbook) => ({ runbook, version: byId.get(runbook.id)! }));
+  }
+
+  /**
+   * `list({})` (every enabled runbook's current version the ability may read) for callers that
+   * ask per event (the alert processor, per delivery): kept in memory, and read again only when
+   * the runbooks changed (a new version, a runbook added, removed, disabled or enabled: one
+   * small query compares the table's ids, current versions and flags), in this process or any.
+   * Treat the answer as read-only.
+   */
+  async listCurrent(
+    ability: AppAbility,
+  ): Promise<Array<{ runbook: RunbookEntity; version: RunbookVersionEntity }>> {
+    const [{ stamp }] = await this.dataSource.query<Array<{ stamp: string }>>(
+      `SELECT md5(coalesce(string_agg("id"::text || ':' || "current_version" || ':' || "disabled"::text,
+                                      ',' ORDER BY "id"), '')) AS stamp FROM "runbooks"`,
+    );
+    if (this.current?.stamp !== stamp) this.current = { stamp, rows: await this.withCurrent({}) };
+    return readable(this.current.rows, ability);
   }
 
   /**

@@ -3,10 +3,11 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Alerts (#14): every change to an integration (its settings, secret, `disabled`, or a delete,
  * through the API or in SQL) sends its id on `firebreak_integration` when it commits, so every
- * process drops it from its hook cache (IntegrationsService.forHook).
+ * process drops it from its hook cache (IntegrationsService.forHook). And the pending deliveries
+ * of one alert group by id, for the processor's "an older one of its group first" check.
  */
-export class IntegrationNotices1795455000000 implements MigrationInterface {
-  name = 'IntegrationNotices1795455000000';
+export class AlertIntake1795455000000 implements MigrationInterface {
+  name = 'AlertIntake1795455000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
@@ -20,9 +21,13 @@ export class IntegrationNotices1795455000000 implements MigrationInterface {
       `CREATE TRIGGER "alert_integrations_notify" AFTER UPDATE OR DELETE ON "alert_integrations"
          FOR EACH ROW EXECUTE FUNCTION "alert_integrations_notify"()`,
     );
+    await queryRunner.query(
+      `CREATE INDEX "alert_deliveries_group_pending_idx" ON "alert_deliveries" ("integration_id", "group_key", "id") WHERE "processed_at" IS NULL`,
+    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."alert_deliveries_group_pending_idx"`);
     await queryRunner.query(`DROP TRIGGER "alert_integrations_notify" ON "alert_integrations"`);
     await queryRunner.query(`DROP FUNCTION "alert_integrations_notify"()`);
   }
