@@ -12,19 +12,39 @@ import {
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useQueryClient } from '@tanstack/react-query';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Link, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { api } from './api';
-import { Approvals } from './pages/Approvals';
-import { Execution } from './pages/Execution';
-import { Executions } from './pages/Executions';
-import { Home } from './pages/Home';
-import { IncidentPage, Incidents } from './pages/Incidents';
 import { Login } from './pages/Login';
-import { NotFound, Placeholder } from './pages/Placeholder';
-import { RunForm } from './pages/RunForm';
-import { Runbook } from './pages/Runbook';
-import { Runbooks } from './pages/Runbooks';
+import { NotFound } from './pages/Placeholder';
 import { RequireSession, useMe } from './session';
+
+/**
+ * Each page is its own chunk, loaded when first visited (sign-in and the execution view load
+ * little); Suspense shows the loading state meanwhile.
+ */
+function page<K extends string>(load: () => Promise<Record<K, () => ReactNode>>, name: K) {
+  return lazy(async () => ({ default: (await load())[name] }));
+}
+const Home = page(() => import('./pages/Home'), 'Home');
+const Runbooks = page(() => import('./pages/Runbooks'), 'Runbooks');
+const Runbook = page(() => import('./pages/Runbook'), 'Runbook');
+const RunForm = page(() => import('./pages/RunForm'), 'RunForm');
+const Executions = page(() => import('./pages/Executions'), 'Executions');
+const Execution = page(() => import('./pages/Execution'), 'Execution');
+const Approvals = page(() => import('./pages/Approvals'), 'Approvals');
+const Incidents = page(() => import('./pages/Incidents'), 'Incidents');
+const IncidentPage = page(() => import('./pages/Incidents'), 'IncidentPage');
+const Audit = page(() => import('./pages/Audit'), 'Audit');
+const Admin = page(() => import('./pages/Admin'), 'Admin');
+const SlackSettings = page(() => import('./pages/SlackSettings'), 'SlackSettings');
+const Schedules = page(() => import('./pages/Schedules'), 'Schedules');
+
+const Loading = () => (
+  <Text aria-busy="true" c="dimmed">
+    Loading…
+  </Text>
+);
 
 /** Navigation: every page has a deep link (the same path as its API object). */
 const NAV = [
@@ -33,6 +53,7 @@ const NAV = [
   { to: '/executions', label: 'Executions' },
   { to: '/approvals', label: 'Approvals' },
   { to: '/incidents', label: 'Incidents' },
+  { to: '/schedules', label: 'Schedules' },
   { to: '/audit', label: 'Audit' },
   { to: '/admin', label: 'Admin' },
   { to: '/settings/slack', label: 'Slack' },
@@ -97,48 +118,25 @@ function Shell() {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
-        <Routes>
-          <Route path="/" element={<Home />} />
-          <Route path="/runbooks" element={<Runbooks />} />
-          <Route path="/runbooks/:name" element={<Runbook />} />
-          <Route path="/runbooks/:name/run" element={<RunForm />} />
-          <Route path="/executions" element={<Executions />} />
-          <Route path="/executions/:id" element={<Execution />} />
-          <Route path="/approvals" element={<Approvals />} />
-          <Route path="/incidents" element={<Incidents />} />
-          <Route path="/incidents/:ref" element={<IncidentPage />} />
-          <Route
-            path="/audit"
-            element={
-              <Placeholder
-                title="Audit"
-                what="the audit trail with filters and the verify button"
-                api="GET /audit, GET /audit/verify"
-              />
-            }
-          />
-          <Route
-            path="/admin/*"
-            element={
-              <Placeholder
-                title="Admin"
-                what="users, roles and groups, API tokens, nodes and clusters, credentials and integrations"
-                api="/users, /auth/tokens, /nodes, /clusters, /credentials, /integrations"
-              />
-            }
-          />
-          <Route
-            path="/settings/slack"
-            element={
-              <Placeholder
-                title="Link your Slack account"
-                what="linking your Slack user to your Firebreak user, so you can approve and run from Slack"
-                api="(the Slack integration)"
-              />
-            }
-          />
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <Suspense fallback={<Loading />}>
+          <Routes>
+            <Route path="/" element={<Home />} />
+            <Route path="/runbooks" element={<Runbooks />} />
+            <Route path="/runbooks/:name" element={<Runbook />} />
+            <Route path="/runbooks/:name/run" element={<RunForm />} />
+            <Route path="/executions" element={<Executions />} />
+            <Route path="/executions/:id" element={<Execution />} />
+            <Route path="/approvals" element={<Approvals />} />
+            <Route path="/incidents" element={<Incidents />} />
+            <Route path="/incidents/:ref" element={<IncidentPage />} />
+            <Route path="/schedules" element={<Schedules />} />
+            <Route path="/audit" element={<Audit />} />
+            <Route path="/admin" element={<Admin />} />
+            <Route path="/admin/:section" element={<Admin />} />
+            <Route path="/settings/slack" element={<SlackSettings />} />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
       </AppShell.Main>
     </AppShell>
   );

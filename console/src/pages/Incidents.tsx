@@ -8,6 +8,7 @@ import {
   Select,
   SimpleGrid,
   Stack,
+  Table,
   Text,
   Textarea,
   TextInput,
@@ -161,6 +162,95 @@ export function Incidents() {
   );
 }
 
+const ICS_ROLES = [
+  { value: 'commander', label: 'Incident commander' },
+  { value: 'operations_lead', label: 'Operations lead' },
+  { value: 'communications_lead', label: 'Communications lead' },
+  { value: 'scribe', label: 'Scribe' },
+  { value: 'subject_matter_expert', label: 'Subject-matter expert' },
+];
+/** Roles one person holds at a time: assigning one hands it over. */
+const SINGLE = new Set(['commander', 'operations_lead', 'communications_lead', 'scribe']);
+const roleLabel = (r: string) => ICS_ROLES.find((x) => x.value === r)?.label ?? r;
+
+/** Roles as assigned; assign or hand over (POST …/roles), stand down (DELETE …/roles/R/U). */
+function Roles({
+  incident,
+  act,
+  remove,
+}: {
+  incident: Incident;
+  act: (path: string, body: object) => Promise<boolean>;
+  remove: (role: string, username: string) => Promise<void>;
+}) {
+  const [role, setRole] = useState<string | null>('commander');
+  const [username, setUsername] = useState('');
+  const holder = SINGLE.has(role ?? '') ? incident.roles.find((r) => r.role === role) : undefined;
+  return (
+    <Card withBorder>
+      <Title order={3} mb="sm">
+        Roles
+      </Title>
+      {incident.roles.length === 0 ? (
+        <Text c="dimmed">No one assigned yet.</Text>
+      ) : (
+        <Table aria-label="Roles" data-testid="roles" mb="sm">
+          <Table.Tbody>
+            {incident.roles.map((r) => (
+              <Table.Tr key={`${r.role}:${r.username}`}>
+                <Table.Td>{roleLabel(r.role)}</Table.Td>
+                <Table.Td>{r.displayName || r.username}</Table.Td>
+                <Table.Td>
+                  {/* An incident always has a commander: handed over, never stood down. */}
+                  {r.role !== 'commander' && (
+                    <Button
+                      size="compact-xs"
+                      variant="subtle"
+                      color="red"
+                      aria-label={`Stand ${r.username} down as ${roleLabel(r.role)}`}
+                      onClick={() => void remove(r.role, r.username)}
+                    >
+                      Stand down
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void act('roles', { role, username: username.trim() }).then(
+            (ok) => ok && setUsername(''),
+          );
+        }}
+      >
+        <Group align="end">
+          <Select
+            label="Role"
+            data={ICS_ROLES}
+            value={role}
+            onChange={setRole}
+            allowDeselect={false}
+            w={220}
+          />
+          <TextInput
+            label="Username"
+            value={username}
+            onChange={(e) => setUsername(e.currentTarget.value)}
+            w={180}
+          />
+          <Button type="submit" disabled={!username.trim()}>
+            {holder ? `Hand over from ${holder.username}` : 'Assign'}
+          </Button>
+        </Group>
+      </form>
+    </Card>
+  );
+}
+
 /** One incident: status and severity, roles, notes, the live timeline, runbooks run for it. */
 export function IncidentPage() {
   const { ref = '' } = useParams();
@@ -206,6 +296,16 @@ export function IncidentPage() {
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
       return false;
+    }
+  };
+  const remove = async (role: string, username: string) => {
+    setError(null);
+    try {
+      await api(`/incidents/${enc(ref)}/roles/${enc(role)}/${enc(username)}`, { method: 'DELETE' });
+      void client.invalidateQueries({ queryKey: ['incident', ref] });
+      void client.invalidateQueries({ queryKey: ['timeline', ref] });
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
     }
   };
   return (
@@ -274,22 +374,7 @@ export function IncidentPage() {
           Postmortem
         </Button>
       </Group>
-      <Card withBorder>
-        <Title order={3} mb="sm">
-          Roles
-        </Title>
-        {i.roles.length === 0 ? (
-          <Text c="dimmed">
-            No one assigned yet (POST /incidents/{i.ref}/roles; the form comes later).
-          </Text>
-        ) : (
-          i.roles.map((r) => (
-            <Text key={r.role}>
-              {r.role}: {r.displayName || r.username}
-            </Text>
-          ))
-        )}
-      </Card>
+      <Roles incident={i} act={act} remove={remove} />
       <Card withBorder>
         <Title order={3} mb="sm">
           Timeline

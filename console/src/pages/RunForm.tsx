@@ -29,6 +29,7 @@ import {
   type PlanResult,
   type Runbook,
 } from '../api';
+import { FreezeBanner } from './Schedules';
 
 type Values = Record<string, unknown>;
 
@@ -326,6 +327,7 @@ export function RunForm() {
         </Title>
         <Text c="dimmed">v{r.currentVersion}</Text>
       </Group>
+      <FreezeBanner />
       {!r.canRun && <Alert color="yellow">You may see this runbook but not run it.</Alert>}
       {r.disabled && (
         <Alert color="gray">
