@@ -156,7 +156,12 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
   });
 
   it('runbooks list|show|versions|diff: aligned tables, --json is the API JSON', async () => {
-    const list = await cli('admin', ['runbooks', 'list']);
+    // Independent calls run side by side (each is a process start).
+    const [list, json, show] = await Promise.all([
+      cli('admin', ['runbooks', 'list']),
+      cli('admin', ['runbooks', 'list', '--json', '--kind', 'diagnostic']),
+      cli('admin', ['runbooks', 'show', 'cli-echo']),
+    ]);
     expect(list.code).toBe(0);
     const lines = list.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+KIND\s+VERSION\s+RUN\s+TAGS\s+DESCRIPTION$/);
@@ -166,12 +171,10 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
     for (const l of lines.slice(1)) expect(l.slice(kindAt)).toMatch(/^(diagnostic|remediation)/);
     expect(list.stdout).not.toContain('\u001b['); // not a TTY: no colour
 
-    const json = await cli('admin', ['runbooks', 'list', '--json', '--kind', 'diagnostic']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as Array<{ name: string; canRun: boolean }>;
     expect(parsed.map((r) => r.name)).toEqual(['cli-echo']);
 
-    const show = await cli('admin', ['runbooks', 'show', 'cli-echo']);
     expect(show.stdout).toMatch(/^name:\s+cli-echo$/m);
     expect(show.stdout).toMatch(/^who\s+string\s+no\s+"world"/m);
     expect(show.code).toBe(0);
@@ -184,61 +187,58 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
       .set('Content-Type', 'application/yaml')
       .send(RUNBOOKS['cli-echo'].replace('echo hello', 'echo hi'));
     expect(v2.body.version).toBe(2);
-    const versions = await cli('admin', ['runbooks', 'versions', 'cli-echo', '--json']);
+    const [versions, diff] = await Promise.all([
+      cli('admin', ['runbooks', 'versions', 'cli-echo', '--json']),
+      cli('admin', ['runbooks', 'diff', 'cli-echo']),
+    ]);
     expect(
       (JSON.parse(versions.stdout) as Array<{ version: number }>).map((v) => v.version),
     ).toEqual([2, 1]);
-    const diff = await cli('admin', ['runbooks', 'diff', 'cli-echo']);
     expect(diff.stdout).toContain('-    run: echo hello {{ options.who }}');
     expect(diff.stdout).toContain('+    run: echo hi {{ options.who }}');
     expect(diff.code).toBe(0);
   });
 
   it('exit codes: 4 not found, 2 usage or refused input (with the field path), 3 forbidden or logged out', async () => {
-    const missing = await cli('admin', ['runbooks', 'show', 'no-such-runbook']);
+    const [missing, noExec, usage, nonsense, bogus, badSev, login] = await Promise.all([
+      cli('admin', ['runbooks', 'show', 'no-such-runbook']),
+      cli('admin', ['executions', 'show', '00000000-0000-4000-8000-000000000000']),
+      cli('admin', ['runbooks', 'frobnicate']),
+      cli('admin', ['nonsense']),
+      cli('admin', ['executions', 'list', '--bogus-flag']),
+      cli('admin', ['incidents', 'declare', '--title', 'x', '--severity', 'SEV9']),
+      loginAs('watcher'),
+    ]);
     expect(missing.stderr).toBe(
       'firebreak: 404 NOT_FOUND: Runbook "no-such-runbook" does not exist\n',
     );
     expect(missing.code).toBe(4);
-    const noExec = await cli('admin', [
-      'executions',
-      'show',
-      '00000000-0000-4000-8000-000000000000',
-    ]);
     expect(noExec.code).toBe(4);
 
-    const usage = await cli('admin', ['runbooks', 'frobnicate']);
     expect(usage.stderr).toContain('usage: firebreak runbooks list|show NAME');
     expect(usage.code).toBe(2);
-    expect((await cli('admin', ['nonsense'])).code).toBe(2);
-    expect((await cli('admin', ['executions', 'list', '--bogus-flag'])).code).toBe(2);
-    const badSev = await cli('admin', [
-      'incidents',
-      'declare',
-      '--title',
-      'x',
-      '--severity',
-      'SEV9',
-    ]);
+    expect(nonsense.code).toBe(2);
+    expect(bogus.stderr).toContain("Unknown option '--bogus-flag'");
+    expect(bogus.code).toBe(2);
     expect(badSev.stderr).toContain('severity: must be one of SEV1, SEV2, SEV3, SEV4');
     expect(badSev.stderr).not.toMatch(/\n\s+at /); // never a stack trace
     expect(badSev.code).toBe(2);
 
-    expect((await loginAs('watcher')).code).toBe(0);
-    const forbidden = await cli('watcher', ['run', 'cli-echo']);
+    expect(login.code).toBe(0);
+    const [forbidden, wrong, nobody] = await Promise.all([
+      cli('watcher', ['run', 'cli-echo']),
+      cli('watcher', ['login', '--username', 'watcher', '--password-stdin'], {
+        input: 'not-the-password\n',
+      }),
+      cli('watcher', ['whoami'], { env: { XDG_CONFIG_HOME: join(dir, 'empty') } }),
+    ]);
     expect(forbidden.stderr).toMatch(/^firebreak: 403 FORBIDDEN: /);
     expect(forbidden.code).toBe(3);
 
-    const wrong = await cli('watcher', ['login', '--username', 'watcher', '--password-stdin'], {
-      input: 'not-the-password\n',
-    });
     expect(wrong.stderr).toContain('401');
     expect(wrong.stderr).not.toContain('not-the-password');
     expect(wrong.code).toBe(3);
 
-    const nobody = await cli('watcher', ['whoami'], {
-      env: { XDG_CONFIG_HOME: join(dir, 'empty') },
-    });
     expect(nobody.stderr).toContain(`not logged in to ${url}: run firebreak login`);
     expect(nobody.code).toBe(3);
   });
@@ -297,18 +297,24 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
     expect(declared.code).toBe(0);
     const ref = declared.stdout.trim();
     expect(ref).toMatch(/^INC-\d+$/);
-    expect(
-      (await cli('admin', ['incidents', 'note', ref, 'looking', 'at', 'the', 'db'])).code,
-    ).toBe(0);
-    expect((await cli('admin', ['incidents', 'status', ref, 'investigating'])).code).toBe(0);
-    const bad = await cli('admin', ['incidents', 'status', ref, 'sleeping']);
+    const [note, moved, bad, gone] = await Promise.all([
+      cli('admin', ['incidents', 'note', ref, 'looking', 'at', 'the', 'db']),
+      cli('admin', ['incidents', 'status', ref, 'investigating']),
+      cli('admin', ['incidents', 'status', ref, 'sleeping']),
+      cli('admin', ['incidents', 'show', 'INC-99999']),
+    ]);
+    expect(note.code).toBe(0);
+    expect(moved.code).toBe(0);
+    expect(gone.code).toBe(4);
     expect(bad.stderr).toContain('status: must be one of');
     expect(bad.code).toBe(2);
-    const list = await cli('admin', ['incidents', 'list']);
+    const [list, show] = await Promise.all([
+      cli('admin', ['incidents', 'list']),
+      cli('admin', ['incidents', 'show', ref, '--json']),
+    ]);
     expect(list.stdout).toMatch(
       new RegExp(`^${ref}\\s+SEV2\\s+investigating\\s+Checkout is slow`, 'm'),
     );
-    const show = await cli('admin', ['incidents', 'show', ref, '--json']);
     expect(JSON.parse(show.stdout)).toMatchObject({
       ref,
       status: 'investigating',
@@ -319,7 +325,6 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
       .get(`/incidents/${ref}/timeline`)
       .set('Authorization', t.adminAuth);
     expect(JSON.stringify(timeline.body)).toContain('looking at the db');
-    expect((await cli('admin', ['incidents', 'show', 'INC-99999'])).code).toBe(4);
   });
 
   it('completion bash: valid script; completes subcommands, flags and runbook names from the server', async () => {
@@ -356,16 +361,24 @@ describe('firebreak CLI: login, tables, --json, exit codes, completion', () => {
         child.on('error', reject);
         child.on('close', () => resolve(out.trim()));
       });
-    expect(await complete(['firebreak', 'inc'])).toBe('incidents');
-    expect(await complete(['firebreak', 'runbooks', 'v'])).toBe('versions');
-    expect(await complete(['firebreak', 'executions', 'list', '--st'])).toBe('--status');
-    expect(await complete(['firebreak', 'runbooks', 'show', 'cli-'])).toBe('cli-echo cli-held');
-    for (const shell of ['zsh', 'fish']) {
-      const s = await cli('admin', ['completion', shell]);
-      expect(s.stdout).toContain('runbooks');
-      expect(s.code).toBe(0);
-    }
-    expect((await cli('admin', ['completion', 'tcsh'])).code).toBe(2);
+    const [cmd, sub, flag, names, zsh, fish, tcsh] = await Promise.all([
+      complete(['firebreak', 'inc']),
+      complete(['firebreak', 'runbooks', 'v']),
+      complete(['firebreak', 'executions', 'list', '--st']),
+      complete(['firebreak', 'runbooks', 'show', 'cli-']),
+      cli('admin', ['completion', 'zsh']),
+      cli('admin', ['completion', 'fish']),
+      cli('admin', ['completion', 'tcsh']),
+    ]);
+    expect([cmd, sub, flag, names]).toEqual([
+      'incidents',
+      'versions',
+      '--status',
+      'cli-echo cli-held',
+    ]);
+    expect(zsh.stdout).toContain('compdef _firebreak firebreak');
+    expect(fish.stdout).toContain("complete -c firebreak -n __fish_use_subcommand -a 'login");
+    expect(tcsh.code).toBe(2);
   });
 
   it('--help documents the exit codes', async () => {
