@@ -201,9 +201,13 @@ describe('POST /runbooks/import', () => {
       .get('/audit')
       .query({ action: 'runbook.import' })
       .set('Authorization', t.adminAuth);
-    expect(audit.body.items ?? audit.body).toContainEqual(
-      expect.objectContaining({ action: 'runbook.import', outcome: 'success' }),
-    );
+    const entries = (audit.body.items ?? audit.body) as Array<{
+      outcome: string;
+      details: { write?: boolean; written?: string[] };
+    }>;
+    expect(
+      entries.map((e) => e.details.written ?? `report only: ${String(e.details.write)}`),
+    ).toEqual(expect.arrayContaining([['test/copy-multi.yaml'], 'report only: false']));
 
     const again = await t
       .http()
@@ -218,6 +222,31 @@ describe('POST /runbooks/import', () => {
       .set('Authorization', t.adminAuth)
       .send(body(['test-copyfile-job1.yaml'], { write: true, overwrite: true }));
     expect(over.status).toBe(200);
+  });
+
+  it("sends a node kind to the server with the CLI's URL and token, printing its report", async () => {
+    const token = await t
+      .http()
+      .post('/auth/tokens')
+      .set('Authorization', t.adminAuth)
+      .send({ name: 'import-cli' });
+    expect(token.status).toBe(201);
+    const dir = mkdtempSync(join(tmpdir(), 'firebreak-import-nodes-'));
+    try {
+      const inventory = join(dir, 'hosts.ini');
+      writeFileSync(inventory, '[web]\nweb-imp-1 ansible_host=10.0.0.1\n');
+      const { port } = t.app.getHttpServer().address() as { port: number };
+      const args = ['import', 'ansible', inventory, '--url', `http://127.0.0.1:${port}`];
+      expect((await cli(...args, '--dry-run')).status).toBe(2);
+      const r = await cli(...args, '--token', token.body.token as string);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ format: 'ini', created: ['web-imp-1'] });
+      const refused = await cli(...args, '--token', 'fbk_not-a-token');
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain('401');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps every file inside RUNBOOKS_DIR and writes nothing for bad input', async () => {

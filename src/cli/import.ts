@@ -67,7 +67,13 @@ export async function importCommand(
       });
       inputs.push({ file: p, text });
     }
-    if (NODE_IMPORTERS[kind]) return await importNodes(kind, inputs, values, env, server);
+    if (NODE_IMPORTERS[kind]) {
+      if (values['dry-run'] || values.out || values.force)
+        throw new UsageError(
+          `${kind} imports nodes through the server: -o, --dry-run and --force are for runbook kinds`,
+        );
+      return await importNodes(kind, inputs, values, env, server);
+    }
     return await importFiles(kind, inputs, {
       out: values.out ?? 'runbooks',
       dryRun: Boolean(values['dry-run']),
@@ -143,7 +149,7 @@ function print(
 async function importNodes(
   kind: string,
   inputs: ImportInput[],
-  values: { url?: string; token?: string; json?: boolean; 'dry-run'?: boolean },
+  values: { url?: string; token?: string; json?: boolean },
   env: NodeJS.ProcessEnv,
   server: Server,
 ): Promise<number> {
@@ -154,10 +160,7 @@ async function importNodes(
     const res = await fetch(`${url}${importer.apiPath}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        ...importer.body(input),
-        ...(values['dry-run'] ? { dryRun: true } : {}),
-      }),
+      body: JSON.stringify(importer.body(input)),
     });
     const payload = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok) {

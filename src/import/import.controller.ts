@@ -50,8 +50,15 @@ export class ImportController {
       body.files.map((f) => ({ file: f.name, text: f.content })),
     );
     const report = { files: result.files, findings: result.findings, written: [] as string[] };
-    if (!body.write) return report;
     const details = { kind: body.kind, inputs: names, runbooks: result.files.map((f) => f.name) };
+    if (!body.write) {
+      await this.audit.record(ctx, {
+        action: 'runbook.import',
+        outcome: 'success',
+        details: { ...details, write: false, errors: hasErrors(result) },
+      });
+      return report;
+    }
     if (hasErrors(result)) {
       await this.audit.record(ctx, {
         action: 'runbook.import',

@@ -18,7 +18,11 @@ const str = (v: unknown): string | undefined =>
 const bool = (v: unknown): boolean | undefined =>
   v === undefined || v === null ? undefined : v === true || str(v)?.toLowerCase() === 'true';
 
-/** Keys of a Rundeck job (YAML export; the XML is translated to these). */
+/**
+ * Keys of a Rundeck job (YAML export; the XML is translated to these). Those that only shape
+ * Rundeck's UI or bookkeeping (uuid, id, project, defaultTab, nodeFilterEditable, additional) are
+ * read and need nothing converted; every other one is converted or reported.
+ */
 const JOB_KEYS = new Set([
   'name',
   'description',
@@ -51,19 +55,6 @@ const JOB_KEYS = new Set([
   'dispatch',
   'successOnEmptyNodeFilter',
   'nodefilterEditable',
-]);
-/** Keys that only shape Rundeck's own UI or bookkeeping: read, nothing to convert. */
-const QUIET_KEYS = new Set([
-  'uuid',
-  'id',
-  'project',
-  'defaultTab',
-  'nodeFilterEditable',
-  'nodefilterEditable',
-  'additional',
-  'name',
-  'description',
-  'group',
 ]);
 
 interface JobRef {
@@ -422,8 +413,6 @@ function convertJob(ref: JobRef, tables: Tables, add: Add) {
   if (tags.length) def.tags = tags;
 
   // Options.
-  const secure = new Set<string>();
-  const listOptions = new Set<string>();
   const options: Obj[] = [];
   const rawOptions = normalizeOptions(job.options);
   rawOptions.forEach((o, i) => {
@@ -482,7 +471,6 @@ function convertJob(ref: JobRef, tables: Tables, add: Add) {
       );
     if (bool(o.secure)) {
       out.type = 'secure';
-      secure.add(name);
       if (dflt !== undefined || str(o.storagePath))
         report(
           'skipped',
@@ -500,7 +488,6 @@ function convertJob(ref: JobRef, tables: Tables, add: Add) {
       if (regex) out.pattern = regex;
     } else if (bool(o.multivalued)) {
       out.type = 'list';
-      listOptions.add(name);
       const d = str(o.delimiter) ?? ',';
       if (values?.length && bool(o.enforced)) out.values = values;
       if (regex) out.pattern = regex;
@@ -1145,9 +1132,6 @@ function convertJob(ref: JobRef, tables: Tables, add: Add) {
   for (const key of Object.keys(job))
     if (key.startsWith('context.'))
       report('skipped', at(job, key), `${jp}.${key}`, `<context><${key.slice(8)}> not converted`);
-  void QUIET_KEYS;
-  void secure;
-  void listOptions;
   return { def, steps: metas, onError: onErrorMeta, subject };
 }
 
