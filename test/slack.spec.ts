@@ -680,4 +680,32 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     expect(tries[1].body.channel).toBe('CDBA');
     expect(tries[1].at - tries[0].at).toBeGreaterThanOrEqual(1000);
   });
+
+  it('a run from Slack in scope of a change freeze is refused with the freeze and its end', async () => {
+    const admin = t.http().post('/freezes').set('Authorization', t.adminAuth);
+    const made = await admin.send({
+      name: 'slack-freeze',
+      start: '2020-01-01T00:00:00Z',
+      end: '2099-01-01T00:00:00Z',
+      includeDiagnostics: true,
+      scope: { runbooks: ['echo-msg'] },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    try {
+      const { responseUrl } = await command('UOPERATOR', 'run echo-msg msg=frozen');
+      const [no] = await responses(responseUrl);
+      expect(no.text).toMatch(
+        /echo-msg is frozen until 2099-01-01T00:00:00.000Z by freeze slack-freeze/,
+      );
+      const runs = (
+        await t
+          .http()
+          .get('/executions?runbook=echo-msg&limit=50')
+          .set('Authorization', t.adminAuth)
+      ).body as Array<{ options: Record<string, unknown> }>;
+      expect(runs.filter((r) => r.options.msg === 'frozen')).toEqual([]);
+    } finally {
+      await t.http().delete('/freezes/slack-freeze').set('Authorization', t.adminAuth);
+    }
+  });
 });
