@@ -197,6 +197,33 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     expect(saved.body.disabled).toBe(true);
   });
 
+  it('adds, imports and disables nodes', async () => {
+    const { page } = admin;
+    await page.goto('/admin/nodes');
+    await page.getByText('No node matches.').waitFor(WAIT);
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('db-1');
+    await page.getByRole('textbox', { name: 'Hostname' }).fill('10.0.0.5');
+    await page.getByRole('button', { name: 'Add node' }).click();
+    await page.getByTestId('node-db-1').getByText('root@10.0.0.5:22').waitFor(WAIT);
+    await page
+      .getByLabel('Inventory', { exact: true })
+      .fill('[web]\nweb-1 ansible_host=10.0.0.11\n');
+    await page.getByRole('button', { name: 'Import' }).click();
+    const report = page.getByTestId('ansible-report');
+    await report.getByText('Nodes created (1): web-1').waitFor(WAIT);
+    await report.getByText('Clusters created (1): web').waitFor(WAIT);
+    await page.getByTestId('node-web-1').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Edit db-1' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit db-1' });
+    await dialog.getByRole('switch', { name: /^Disabled/ }).check();
+    await dialog.getByRole('button', { name: 'Save node' }).click();
+    await dialog.waitFor({ state: 'detached', ...WAIT });
+    await page.getByTestId('node-db-1').getByText('disabled').waitFor(WAIT);
+    await shot(page, 'nodes');
+    const node = await t.http().get('/nodes/db-1').set('Authorization', t.adminAuth);
+    expect(node.body.disabled).toBe(true);
+  });
+
   it('assigns an incident role and hands it over, on the timeline', async () => {
     const declared = await t
       .http()
