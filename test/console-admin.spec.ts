@@ -248,16 +248,26 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('shows a Slack link code to type in Slack', async () => {
+  it('shows a Slack link code to type in Slack, keyboard only; the schedules page', async () => {
     const { page } = admin;
     await page.goto('/settings/slack');
     await page.getByTestId('slack-status').getByText('Not linked').waitFor(WAIT);
-    await page.getByRole('button', { name: 'Get a link code' }).click();
+    // Keyboard only: Tab reaches the button (through the header and the navigation), Enter presses it.
+    let tabs = 0;
+    while (
+      (await page.evaluate(() => document.activeElement?.textContent?.trim())) !== 'Get a link code'
+    ) {
+      expect(++tabs, 'Tab presses to reach "Get a link code"').toBeLessThan(40);
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
     await page
       .getByTestId('slack-code')
       .getByText(/^\/runbook link [A-Z0-9]{4}-[A-Z0-9]{4}$/)
       .waitFor(WAIT);
     await shot(page, 'slack');
+    await page.goto('/schedules');
+    await page.getByText('No runbook you may see has a schedule.').waitFor(WAIT);
   });
 
   it('refuses an operator on /admin and /audit (the page says so, the API refuses too), on a phone in dark mode', async () => {
