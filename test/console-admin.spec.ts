@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from './support/app.js';
 import { ensureConsoleBuilt, launchChromium, SCREENSHOT_DIR } from './support/console.js';
 
@@ -120,7 +121,7 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     expect(otto?.roles.sort()).toEqual(['operator', 'responder']);
   });
 
-  it('shows the audit trail with details, filters it and verifies the chain', async () => {
+  it('shows the audit trail with details, filters it and verifies the chain (intact, then broken at the changed entry)', async () => {
     const { page } = admin;
     await page.goto('/audit?action=user.create');
     const table = page.getByRole('table', { name: 'Audit entries' });
@@ -139,6 +140,24 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
       .getByText(/^Intact/)
       .waitFor(WAIT);
     await shot(page, 'audit');
+    // An entry changed behind the API's back: the page names it.
+    const ds = t.app.get(DataSource);
+    const [victim] = await ds.query<Array<{ id: string }>>(
+      `SELECT id::text AS id FROM audit_log WHERE action = 'user.create' ORDER BY id DESC LIMIT 1`,
+    );
+    await ds.transaction(async (m) => {
+      await m.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
+      await m.query(`UPDATE audit_log SET details = '{"roles":["admin"]}' WHERE id = $1`, [
+        victim.id,
+      ]);
+      await m.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
+    });
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page
+      .getByTestId('verify-result')
+      .getByText(`Broken at entry #${victim.id}:`)
+      .waitFor(WAIT);
+    await shot(page, 'audit-broken');
   });
 
   it('keeps credentials write-only and shows an integration secret once', async () => {
