@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DataSource } from 'typeorm';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from './support/app.js';
 import { ensureConsoleBuilt, launchChromium, SCREENSHOT_DIR } from './support/console.js';
 
@@ -120,7 +121,7 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     expect(otto?.roles.sort()).toEqual(['operator', 'responder']);
   });
 
-  it('shows the audit trail with details, filters it and verifies the chain', async () => {
+  it('shows the audit trail with details, filters it and verifies the chain (intact, then broken at the changed entry)', async () => {
     const { page } = admin;
     await page.goto('/audit?action=user.create');
     const table = page.getByRole('table', { name: 'Audit entries' });
@@ -139,6 +140,24 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
       .getByText(/^Intact/)
       .waitFor(WAIT);
     await shot(page, 'audit');
+    // An entry changed behind the API's back: the page names it.
+    const ds = t.app.get(DataSource);
+    const [victim] = await ds.query<Array<{ id: string }>>(
+      `SELECT id::text AS id FROM audit_log WHERE action = 'user.create' ORDER BY id DESC LIMIT 1`,
+    );
+    await ds.transaction(async (m) => {
+      await m.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only');
+      await m.query(`UPDATE audit_log SET details = '{"roles":["admin"]}' WHERE id = $1`, [
+        victim.id,
+      ]);
+      await m.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only');
+    });
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page
+      .getByTestId('verify-result')
+      .getByText(`Broken at entry #${victim.id}:`)
+      .waitFor(WAIT);
+    await shot(page, 'audit-broken');
   });
 
   it('keeps credentials write-only and shows an integration secret once', async () => {
@@ -197,6 +216,33 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     expect(saved.body.disabled).toBe(true);
   });
 
+  it('adds, imports and disables nodes', async () => {
+    const { page } = admin;
+    await page.goto('/admin/nodes');
+    await page.getByText('No node matches.').waitFor(WAIT);
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('db-1');
+    await page.getByRole('textbox', { name: 'Hostname' }).fill('10.0.0.5');
+    await page.getByRole('button', { name: 'Add node' }).click();
+    await page.getByTestId('node-db-1').getByText('root@10.0.0.5:22').waitFor(WAIT);
+    await page
+      .getByLabel('Inventory', { exact: true })
+      .fill('[web]\nweb-1 ansible_host=10.0.0.11\n');
+    await page.getByRole('button', { name: 'Import' }).click();
+    const report = page.getByTestId('ansible-report');
+    await report.getByText('Nodes created (1): web-1').waitFor(WAIT);
+    await report.getByText('Clusters created (1): web').waitFor(WAIT);
+    await page.getByTestId('node-web-1').waitFor(WAIT);
+    await page.getByRole('button', { name: 'Edit db-1' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit db-1' });
+    await dialog.getByRole('switch', { name: /^Disabled/ }).check();
+    await dialog.getByRole('button', { name: 'Save node' }).click();
+    await dialog.waitFor({ state: 'detached', ...WAIT });
+    await page.getByTestId('node-db-1').getByText('disabled').waitFor(WAIT);
+    await shot(page, 'nodes');
+    const node = await t.http().get('/nodes/db-1').set('Authorization', t.adminAuth);
+    expect(node.body.disabled).toBe(true);
+  });
+
   it('assigns an incident role and hands it over, on the timeline', async () => {
     const declared = await t
       .http()
@@ -221,16 +267,26 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('shows a Slack link code to type in Slack', async () => {
+  it('shows a Slack link code to type in Slack, keyboard only; the schedules page', async () => {
     const { page } = admin;
     await page.goto('/settings/slack');
     await page.getByTestId('slack-status').getByText('Not linked').waitFor(WAIT);
-    await page.getByRole('button', { name: 'Get a link code' }).click();
+    // Keyboard only: Tab reaches the button (through the header and the navigation), Enter presses it.
+    let tabs = 0;
+    while (
+      (await page.evaluate(() => document.activeElement?.textContent?.trim())) !== 'Get a link code'
+    ) {
+      expect(++tabs, 'Tab presses to reach "Get a link code"').toBeLessThan(40);
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
     await page
       .getByTestId('slack-code')
       .getByText(/^\/runbook link [A-Z0-9]{4}-[A-Z0-9]{4}$/)
       .waitFor(WAIT);
     await shot(page, 'slack');
+    await page.goto('/schedules');
+    await page.getByText('No runbook you may see has a schedule.').waitFor(WAIT);
   });
 
   it('refuses an operator on /admin and /audit (the page says so, the API refuses too), on a phone in dark mode', async () => {

@@ -62,7 +62,13 @@ export function CopyValue({
       </Code>
       <CopyButton value={value}>
         {({ copied, copy }) => (
-          <Button size="xs" variant="default" onClick={copy} aria-label={`Copy ${label}`}>
+          <Button
+            size="xs"
+            variant="default"
+            onClick={copy}
+            aria-label={`Copy ${label}`}
+            style={{ flexShrink: 0 }}
+          >
             {copied ? 'Copied' : 'Copy'}
           </Button>
         )}
