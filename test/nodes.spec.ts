@@ -723,6 +723,80 @@ ansible_port=2022
     expect(JSON.stringify(imports.body)).toContain('registry_login');
   });
 
+  it('imports Rundeck resource models (POST /nodes/import/rundeck): nodes with tags and attributes; viewers 403; bad input 400 with the line, nothing written', async () => {
+    const fixture = (f: string) =>
+      readFileSync(join(import.meta.dirname, 'fixtures', 'import', 'rundeck-nodes', f), 'utf8');
+    const content = fixture('resources.yaml');
+    const viewer = await t.userWithRoles(['viewer']);
+    const denied = await post('/nodes/import/rundeck', { format: 'yaml', content }, viewer.auth);
+    expect(denied.status).toBe(403);
+    expect((await get('/nodes/bartholemew')).status).toBe(404);
+
+    const res = await post('/nodes/import/rundeck', { format: 'yaml', content });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      format: 'yaml',
+      created: ['Venkman.local', 'Homestar.local', 'bartholemew'],
+      updated: [],
+      skipped: [],
+      clusters: { created: [] },
+    });
+    expect((await get('/nodes/Homestar.local')).body).toMatchObject({
+      hostname: 'Homestar.local',
+      port: 22,
+      user: 'greg',
+      tags: ['redis_server', 'production'],
+      attributes: { osName: 'Linux', description: 'The production redis server.' },
+      source: 'api',
+    });
+    const picked = await post('/nodes/resolve', { tags: ['web', 'app'] });
+    expect(names(picked)).toEqual(['bartholemew']);
+    const again = await post('/nodes/import/rundeck', { format: 'yaml', content });
+    expect(again.body).toMatchObject({ created: [], updated: [] });
+
+    // A credential reference is named, never imported; the XML form through the same route.
+    const json = await post('/nodes/import/rundeck', {
+      format: 'json',
+      content: fixture('resources.json'),
+    });
+    expect(json.body.created).toEqual(['madmartigan.local', 'test']);
+    expect(json.body.ignoredVars).toEqual(['ssh-key-storage-path']);
+    expect(json.body.notImported[0]).toMatchObject({
+      node: 'test',
+      attribute: 'ssh-key-storage-path',
+    });
+    expect(JSON.stringify((await get('/nodes/test')).body)).not.toContain('testkey1');
+    const xml = await post('/nodes/import/rundeck', {
+      format: 'xml',
+      content: fixture('resources.xml'),
+    });
+    expect((await get('/nodes/centos54-deploy')).body).toMatchObject({
+      hostname: '192.168.1.106',
+      port: 4022,
+    });
+    expect(xml.body.created).toHaveLength(4);
+
+    // Bad input: the second node has no hostname; the first is not written either.
+    const bad = await post('/nodes/import/rundeck', {
+      format: 'yaml',
+      content: 'new-1:\n  hostname: 10.1.1.1\nnew-2:\n  username: deploy\n',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe('(resources.yaml):3:1 new-2: node "new-2" needs a hostname');
+    expect((await get('/nodes/new-1')).status).toBe(404);
+    const notXml = await post('/nodes/import/rundeck', {
+      format: 'xml',
+      content: '<project><node name="x"',
+    });
+    expect(notXml.status).toBe(400);
+    expect(notXml.body.message).toMatch(/^\(resources\.xml\):1:\d+ .*XML: /);
+    const wrong = await post('/nodes/import/rundeck', { format: 'ini', content: 'x' });
+    expect(wrong.body.details).toEqual([{ path: 'format', message: 'must be yaml, xml or json' }]);
+
+    const imports = await get('/audit?action=node.import&limit=3');
+    expect(imports.body.items[0].details).toMatchObject({ kind: 'rundeck', format: 'xml' });
+  });
+
   it('viewers read nodes and clusters, not credentials; denials are audited', async () => {
     const viewer = await t.userWithRoles(['viewer']);
     expect((await get('/nodes', viewer.auth)).status).toBe(200);

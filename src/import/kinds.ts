@@ -5,6 +5,7 @@
  * are sent to the server's import route, which owns the inventory (`NODE_IMPORTERS`), so the CLI
  * and the API share one code path for each.
  */
+import { formatFromName } from '../nodes/rundeck-resources.js';
 import type { ImportResult } from './report.js';
 import { rundeckImporter } from './rundeck/index.js';
 import { stackstormImporter } from './stackstorm/index.js';
@@ -44,6 +45,16 @@ export const NODE_IMPORTERS: Record<string, NodeImporter> = {
     body: (input) => ({
       content: input.text,
       format: /\.ya?ml$/i.test(input.file) ? 'yaml' : 'ini',
+    }),
+  },
+  'rundeck-nodes': {
+    kind: 'rundeck-nodes',
+    describe:
+      'a Rundeck resource model (resources.yaml, .xml or .json): nodes with tags and attributes',
+    apiPath: '/nodes/import/rundeck',
+    body: (input) => ({
+      content: input.text,
+      format: formatFromName(input.file),
     }),
   },
 };

@@ -7,6 +7,7 @@ import { AuditService, SYSTEM_ACTOR, type AuditContext } from '../audit/audit.se
 import { DomainException } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { readAnsibleInventory } from './ansible-inventory.parser.js';
+import { readRundeckResources, type RundeckFormat } from './rundeck-resources.js';
 import { ClusterEntity } from './cluster.entity.js';
 import { CredentialEntity } from './credential.entity.js';
 import { parseInventory, type InventoryProblem } from './inventory.parser.js';
@@ -33,8 +34,9 @@ export interface InventorySyncReport {
   problems: InventoryProblem[];
 }
 
-export interface AnsibleImportReport {
-  format: 'ini' | 'yaml';
+/** What an import of nodes from another tool's inventory did (Ansible, Rundeck). */
+export interface NodeImportReport {
+  format: 'ini' | 'yaml' | 'xml' | 'json';
   created: string[];
   updated: string[];
   unchanged: string[];
@@ -49,6 +51,32 @@ export interface AnsibleImportReport {
   ignoredVars: string[];
   /** Vault-encrypted values, never imported: the host and variable, never the value. */
   vaultVars: Array<{ host: string; variable: string }>;
+  /** Rundeck: attributes not imported, per node (credential references, executors), never values. */
+  notImported?: Array<{ node: string; attribute: string; reason: string }>;
+}
+
+export type AnsibleImportReport = NodeImportReport;
+
+/** A host as an importer read it: what the shared upsert writes. */
+interface ImportedHost {
+  name: string;
+  hostname: string;
+  port: number;
+  username: string | null;
+  connection: 'ssh' | 'local';
+  attributes: Record<string, string>;
+  /** Tags, when the source has them (Rundeck); Ansible hosts have none. */
+  tags?: string[];
+}
+
+interface ImportedInventory {
+  kind: 'ansible' | 'rundeck';
+  format: NodeImportReport['format'];
+  hosts: ImportedHost[];
+  clusters: Array<{ name: string; nodes: string[] }>;
+  ignoredVars: string[];
+  vaultVars: Array<{ host: string; variable: string }>;
+  notImported?: NodeImportReport['notImported'];
 }
 
 const INVENTORY_FILES = ['inventory.yaml', 'inventory.yml'];
@@ -290,11 +318,52 @@ export class InventorySyncService implements OnApplicationBootstrap {
     format: 'ini' | 'yaml',
     ctx: AuditContext,
     options: { credential?: string } = {},
-  ): Promise<AnsibleImportReport> {
+  ): Promise<NodeImportReport> {
     const read = readAnsibleInventory(text, format);
     if (!read.ok) throw inventoryInvalid(read.problems);
-    const { hosts, clusters, ignoredVars, vaultVars } = read.result;
-    const report: AnsibleImportReport = {
+    return this.importHosts({ kind: 'ansible', format, ...read.result }, ctx, options);
+  }
+
+  /**
+   * Imports a Rundeck resource model (resources.yaml, .xml or .json): nodes with their tags and
+   * attributes, through the same upsert, lock and audit as the Ansible import. Rundeck has no
+   * groups, so no clusters; credential references are named in the report, never imported.
+   * Nothing is stored when the document is invalid.
+   */
+  async importRundeck(
+    text: string,
+    format: RundeckFormat,
+    ctx: AuditContext,
+    options: { credential?: string } = {},
+  ): Promise<NodeImportReport> {
+    const read = readRundeckResources(text, format);
+    if (!read.ok) throw inventoryInvalid(read.problems);
+    const { nodes, notImported } = read.result;
+    return this.importHosts(
+      {
+        kind: 'rundeck',
+        format,
+        hosts: nodes,
+        clusters: [],
+        ignoredVars: [...new Set(notImported.map((n) => n.attribute))],
+        vaultVars: [],
+        notImported,
+      },
+      ctx,
+      options,
+    );
+  }
+
+  /** The one write path of every import: by name, under the nodes lock, audited, all or nothing. */
+  private async importHosts(
+    inv: ImportedInventory,
+    ctx: AuditContext,
+    options: { credential?: string },
+  ): Promise<NodeImportReport> {
+    const { kind, format, hosts, clusters, ignoredVars, vaultVars } = inv;
+    // Rundeck nodes are stored as API nodes (the node store knows no `rundeck` source).
+    const source = kind === 'ansible' ? 'ansible' : 'api';
+    const report: NodeImportReport = {
       format,
       created: [],
       updated: [],
@@ -303,6 +372,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
       clusters: { created: [], updated: [], unchanged: [], skipped: [] },
       ignoredVars,
       vaultVars,
+      ...(inv.notImported ? { notImported: inv.notImported } : {}),
     };
     await this.dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [NODES_LOCK]);
@@ -326,12 +396,12 @@ export class InventorySyncService implements OnApplicationBootstrap {
           hostname: h.hostname,
           port: h.port,
           username: h.username,
-          tags: [],
+          tags: h.tags ?? [],
           attributes: h.attributes,
           credentialId: credentialId ?? null,
           hostKeyFingerprint: null,
           trustOnFirstUse: false,
-          source: 'ansible',
+          source,
           sourcePath: null,
           disabled: false,
           connection: h.connection,
@@ -343,7 +413,10 @@ export class InventorySyncService implements OnApplicationBootstrap {
           username: h.username ?? undefined,
           // Imported nodes follow the inventory; API-made ones keep attributes it does not set.
           attributes:
-            cur.source === 'ansible' ? h.attributes : { ...cur.attributes, ...h.attributes },
+            cur.source === 'ansible' && kind === 'ansible'
+              ? h.attributes
+              : { ...cur.attributes, ...h.attributes },
+          tags: h.tags && [...new Set([...cur.tags, ...h.tags])],
           credentialId: cur.credentialId ? undefined : (credentialId ?? undefined),
         };
         const r = await upsertByName(m, NodeEntity, h.name, cur, fields, update);
@@ -351,6 +424,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
           await this.auditNode(m, ctx, 'node.create', r.row.id, h.name, {
             ...fields,
             credential: options.credential ?? null,
+            via: kind,
           });
           report.created.push(h.name);
         } else if (r.outcome === 'unchanged') {
@@ -358,7 +432,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
         } else {
           await this.auditNode(m, ctx, 'node.update', r.row.id, r.row.name, {
             changed: r.changed,
-            via: 'ansible',
+            via: kind,
           });
           report.updated.push(h.name);
         }
@@ -394,7 +468,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
         } else {
           await this.auditCluster(m, ctx, 'cluster.update', r.row.id, r.row.name, {
             changed: r.changed,
-            via: 'ansible',
+            via: kind,
           });
           report.clusters.updated.push(c.name);
         }
@@ -404,6 +478,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
         {
           action: 'node.import',
           details: {
+            kind,
             format,
             created: report.created,
             updated: report.updated,
@@ -411,6 +486,7 @@ export class InventorySyncService implements OnApplicationBootstrap {
             clusters: report.clusters,
             ignoredVars,
             vaultVars,
+            ...(inv.notImported ? { notImported: inv.notImported } : {}),
           },
         },
         m,

@@ -17,6 +17,7 @@ import {
   CreateNodeDto,
   NodeDto,
   NodeFilterDto,
+  RundeckImportDto,
   toNodeDto,
   UpdateNodeDto,
 } from './nodes.dto.js';
@@ -25,6 +26,7 @@ import {
   InventorySyncService,
   type AnsibleImportReport,
   type InventorySyncReport,
+  type NodeImportReport,
 } from './inventory-sync.service.js';
 import { NodesService } from './nodes.service.js';
 import { checkRef } from './refs.js';
@@ -95,6 +97,22 @@ export class NodesController {
     @Audit() ctx: AuditContext,
   ): Promise<AnsibleImportReport> {
     return this.inventory.importAnsible(body.content, body.format, ctx, {
+      credential: body.credential,
+    });
+  }
+
+  @Post('import/rundeck')
+  @HttpCode(200)
+  @CheckAbility('create', 'Node')
+  @ApiOperation({
+    summary:
+      'Import a Rundeck resource model (resources.yaml, .xml or .json): nodes with tags and attributes',
+  })
+  importRundeck(
+    @Body() body: RundeckImportDto,
+    @Audit() ctx: AuditContext,
+  ): Promise<NodeImportReport> {
+    return this.inventory.importRundeck(body.content, body.format, ctx, {
       credential: body.credential,
     });
   }

@@ -367,6 +367,22 @@ export class AnsibleImportDto {
   credential?: string;
 }
 
+export class RundeckImportDto {
+  @ApiProperty({ enum: ['yaml', 'xml', 'json'], description: 'resources.yaml, .xml or .json' })
+  @IsIn(['yaml', 'xml', 'json'], { message: 'must be yaml, xml or json' })
+  format: 'yaml' | 'xml' | 'json';
+
+  @ApiProperty({ description: 'The Rundeck resource model document as text' })
+  @IsString()
+  @Length(1, 1024 * 1024)
+  content: string;
+
+  @ApiPropertyOptional({ description: 'Credential for imported nodes that have none yet' })
+  @IsOptional()
+  @Matches(CREDENTIAL_NAME_RE, { message: CREDENTIAL_NAME_MESSAGE })
+  credential?: string;
+}
+
 export class CredentialRefDto {
   @ApiProperty() id: string;
   @ApiProperty() name: string;
