@@ -101,6 +101,10 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     writeFileSync(join(dir, 'diagnose-storm.yaml'), runbookOn('diagnose-storm', 'StormTest'));
     writeFileSync(join(dir, 'diagnose-queue.yaml'), runbookOn('diagnose-queue', 'QueueTest'));
     writeFileSync(join(dir, 'remediate-opted.yaml'), remediation('remediate-opted'));
+    writeFileSync(
+      join(dir, 'diagnose-own-storm.yaml'),
+      `${runbookOn('diagnose-own-storm', 'OwnStormTest')}    storm: { runs: 1, window: 24h }\n`,
+    );
     // The real queue: a test stops and restarts this Redis.
     redis = await startRedis();
     t = await startTestApp({ RUNBOOKS_DIR: dir, LOCAL_NODE: 'true', REDIS_URL: redis.url });
@@ -617,6 +621,34 @@ receivers:
     expect(told).toHaveLength(1);
     expect(told[0].details).toMatchObject({ integration: 'prom-storm', held: 1 });
     expect(await metric('firebreak_alerts_ingest_limited_total{integration="prom-storm"}')).toBe(3);
+  });
+
+  it("a trigger's own storm limit overrides the integration's", async () => {
+    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+    const o = await createIntegration({
+      name: 'prom-own-storm',
+      type: 'alertmanager',
+      autoRun: ['diagnose-own-storm'],
+      runLimit: { max: 100, windowSeconds: 86_400 },
+    });
+    for (const fp of ['os1', 'os2'])
+      await send(
+        o,
+        payload(
+          [{ fp, labels: { alertname: 'OwnStormTest', instance: 'localhost' } }],
+          '{}:{alertname="OwnStormTest"}',
+        ),
+      );
+    await processed(o, 2);
+    const deliveries = await sql<{ runs: Array<{ suppressed?: string; execution?: string }> }>(
+      'SELECT runs FROM alert_deliveries WHERE integration_id = $1 ORDER BY id',
+      [o.id],
+    );
+    expect(deliveries.map((d) => Boolean(d.runs[0].execution))).toEqual([true, false]);
+    expect(deliveries[1].runs[0].suppressed).toMatch(
+      /storm guard: over 1 automatic runs per 24 h on localhost/,
+    );
   });
 
   it('an automatic run the queue cannot take (Redis stopped) is recorded and retried with backoff, and starts once Redis is back', async () => {

@@ -461,12 +461,14 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             });
             continue;
           }
-          // The storm guard: each node (or the runbook's own targets) counts one run per window.
+          // The storm guard: each node (or the runbook's own targets) counts one run per window,
+          // under the trigger's own limit if it sets one, else the integration's.
+          const limit = run.storm ?? runLimit;
           const kept: string[] = [];
           const held: string[] = [];
           let window: Counted | undefined;
           for (const node of nodes ?? [null]) {
-            window = await count(m, null, runScope(run.runbook, node), runLimit, 1);
+            window = await count(m, null, runScope(run.runbook, node), limit, 1);
             if (window.allowed) kept.push(node ?? '*');
             else held.push(node ?? '*');
           }
@@ -478,18 +480,9 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             alert: f.id,
           };
           if (held.length) {
-            const reason = `storm guard: over ${describeLimit(runLimit, 'automatic runs')} on ${held.join(', ')}`;
+            const reason = `storm guard: over ${describeLimit(limit, 'automatic runs')} on ${held.join(', ')}`;
             if (!kept.length) planned.suppressed = reason;
-            await this.tellRunSuppressed(
-              m,
-              incident,
-              actor,
-              f,
-              run.runbook,
-              held,
-              runLimit,
-              window!,
-            );
+            await this.tellRunSuppressed(m, incident, actor, f, run.runbook, held, limit, window!);
             const [name, runbook, n] = [integration.name, run.runbook, held.length];
             this.afterCommit.push(() => this.runsSuppressed.inc({ integration: name, runbook }, n));
           }

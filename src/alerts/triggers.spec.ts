@@ -23,6 +23,19 @@ const node = (name: string): TargetNode => ({
 });
 
 describe('alert triggers', () => {
+  it("a trigger's own storm limit goes with its run; without one the integration's applies", () => {
+    const own = {
+      ...diag,
+      triggers: [{ ...diag.triggers[0], storm: { runs: 5, window: '15m' } }],
+    };
+    const labels = { alertname: 'HostOutOfMemory', severity: 'critical', instance: 'web-1' };
+    expect(triggeredRuns([own], alert(labels), ['*'])[0].storm).toEqual({
+      max: 5,
+      windowSeconds: 900,
+    });
+    expect(triggeredRuns([diag], alert(labels), ['*'])[0].storm).toBeUndefined();
+  });
+
   it('equality and anchored /regex/ values; a missing label is empty', () => {
     const t = diag.triggers[0];
     expect(triggerMatches(t, alert({ alertname: 'HostOutOfMemory', severity: 'critical' }))).toBe(

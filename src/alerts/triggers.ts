@@ -1,6 +1,6 @@
 import { renderNodeFilter } from '../nodes/node-filter.js';
 import type { NodeFilter } from '../nodes/node-filter.schema.js';
-import type { RunbookDefinition } from '../runbooks/runbook.schema.js';
+import { durationMs, type RunbookDefinition } from '../runbooks/runbook.schema.js';
 import { renderStructured, renderText } from '../runbooks/template.js';
 import type { InternalAlert } from './alert.js';
 
@@ -33,6 +33,8 @@ export interface TriggeredRun {
   options: Record<string, unknown>;
   /** The trigger's node filter with alert values as literal names; undefined: the runbook's own. */
   targets: NodeFilter | undefined;
+  /** The trigger's own storm-guard limit (`storm`); undefined: the integration's runLimit. */
+  storm?: { max: number; windowSeconds: number };
 }
 
 /**
@@ -65,7 +67,19 @@ export function triggeredRuns(
       values,
       (t, v, enc) => renderText(t, v, enc).text,
     );
-    out.push({ runbook: def.name, options, targets });
+    out.push({
+      runbook: def.name,
+      options,
+      targets,
+      ...(trigger.storm
+        ? {
+            storm: {
+              max: trigger.storm.runs,
+              windowSeconds: durationMs(trigger.storm.window) / 1000,
+            },
+          }
+        : {}),
+    });
   }
   return out;
 }

@@ -856,6 +856,37 @@ describe('parseRunbook', () => {
       expect(ok(optedIn).triggers?.[0].autoRun).toBe(true);
     });
 
+    it("parses a trigger's own storm limit and names a bad one's field", () => {
+      const storm = (lines: string[]) =>
+        runbook({
+          kind: 'diagnostic',
+          tail: [
+            'triggers:',
+            '  - alert:',
+            '      match: { alertname: Down }',
+            '    storm:',
+            ...lines,
+          ],
+        });
+      expect(ok(storm(['      runs: 5', '      window: 15m'])).triggers?.[0].storm).toEqual({
+        runs: 5,
+        window: '15m',
+      });
+      expect(problem(storm(['      runs: 5', '      window: 2s'])).path).toBe(
+        'triggers[0].storm.window',
+      );
+      expect(problem(storm(['      runs: 5', '      window: 1500ms'])).message).toMatch(
+        /whole seconds from 10s to 24h/,
+      );
+      expect(problem(storm(['      runs: 0', '      window: 15m'])).path).toBe(
+        'triggers[0].storm.runs',
+      );
+      // A misspelt field: named, and the missing one too.
+      const typo = problems(storm(['      runs: 5', '      windows: 15m']));
+      expect(typo.length).toBeGreaterThan(0);
+      for (const p of typo) expect(p.path).toMatch(/^triggers\[0\]\.storm/);
+    });
+
     it('checks trigger options, templates and label regexes', () => {
       const text = runbook({
         kind: 'diagnostic',

@@ -304,6 +304,21 @@ export const triggerSchema = z.strictObject({
     .describe(
       'A remediation runbook opts in to running automatically from matching alerts (diagnostics always may); it is still held for its approval',
     ),
+  storm: z
+    .strictObject({
+      runs: z.number().int().min(1).max(10_000).describe('Automatic runs per node per window'),
+      window: duration.refine(
+        (d) => {
+          const ms = durationMs(d);
+          return ms % 1000 === 0 && ms >= 10_000 && ms <= 86_400_000;
+        },
+        { error: 'expected whole seconds from 10s to 24h, such as 15m' },
+      ),
+    })
+    .optional()
+    .describe(
+      "This trigger's storm guard: at most `runs` automatic runs of the runbook per node per `window`, instead of the integration's runLimit",
+    ),
 });
 
 export const SCHEDULE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,47}$/;
