@@ -265,7 +265,7 @@ stage-1 ansible_connection=local environment=staging
       process.stderr.write = writeErr;
       process.stdout.write = writeOut;
     }
-    expect(codes).toEqual([1, 0]);
+    expect(codes).toEqual([5, 0]); // 5: refused in this state (docs/cli.md#exit-codes)
     expect(err.join('')).toMatch(/423 FROZEN: restart is frozen until .* by freeze prod-freeze/);
     expect(err.join('')).toMatch(/: awaiting_approval/);
     const cliRun = out.join('').trim();

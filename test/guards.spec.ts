@@ -680,7 +680,7 @@ steps:
           .then((code) => ({ code, output: err.join('') }));
       };
       const denied = await run(minted.body.token as string);
-      expect(denied.code).toBe(1);
+      expect(denied.code).toBe(3); // forbidden (docs/cli.md#exit-codes)
       expect(denied.output).toMatch(/403 FORBIDDEN: you may not run operators-only/);
       expect(
         (await denials(user.username, 'operators-only')).map((e) => [e.outcome, e.details.reason]),
