@@ -2,18 +2,27 @@
 // worker so its RSS and CPU are its own. Counts stdout log events and, per chunk, the lag of the
 // oldest event in it (the chunk's worst): now − the line's `at`. Prints one JSON line at the end.
 // FORMAT: `batch` (one `logs` event per page, what the CLI reads) or `line` (one `log` event per line).
+// Started before the run: prints `ready`, then reads the execution id from stdin and connects at
+// once, so the viewers are attached from the run's start (Node's own start-up is not a lag).
 import { request } from 'node:http';
+import { createInterface } from 'node:readline';
 
-const [port, id, auth, count, format = 'batch'] = process.argv.slice(2);
+const [port, auth, count, format = 'batch'] = process.argv.slice(2);
 
 interface Seen {
   lines: number;
   maxLagMs: number;
+  /** When the worst lag was seen, ms after this viewer's stream opened. */
+  maxLagAtMs: number;
+  /** ms from getting the id to the stream's headers. */
+  connectMs: number;
   ended: boolean;
 }
 
-function view(): Promise<Seen> {
-  const v: Seen = { lines: 0, maxLagMs: 0, ended: false };
+function view(id: string): Promise<Seen> {
+  const v: Seen = { lines: 0, maxLagMs: 0, maxLagAtMs: 0, connectMs: 0, ended: false };
+  const asked = Date.now();
+  let opened = 0;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -24,6 +33,8 @@ function view(): Promise<Seen> {
       },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
+        opened = Date.now();
+        v.connectMs = opened - asked;
         res.setEncoding('utf8');
         let tail = '';
         res.on('data', (chunk: string) => {
@@ -37,8 +48,13 @@ function view(): Promise<Seen> {
           const whole = text.slice(0, cut);
           tail = text.slice(cut + 2);
           const at = whole.indexOf('"at":"');
-          if (at !== -1)
-            v.maxLagMs = Math.max(v.maxLagMs, now - Date.parse(whole.slice(at + 6, at + 30)));
+          if (at !== -1) {
+            const lag = now - Date.parse(whole.slice(at + 6, at + 30));
+            if (lag > v.maxLagMs) {
+              v.maxLagMs = lag;
+              v.maxLagAtMs = now - opened;
+            }
+          }
           for (
             let i = whole.indexOf('"stream":"stdout"');
             i !== -1;
@@ -60,5 +76,9 @@ function view(): Promise<Seen> {
   });
 }
 
-const viewers = await Promise.all(Array.from({ length: Number(count) }, view));
+process.stdout.write('ready\n');
+const lines = createInterface({ input: process.stdin });
+const id = await new Promise<string>((resolve) => lines.once('line', resolve));
+lines.close();
+const viewers = await Promise.all(Array.from({ length: Number(count) }, () => view(id.trim())));
 process.stdout.write(JSON.stringify(viewers) + '\n');

@@ -81,27 +81,50 @@ interface Viewer {
   lines: number;
   /** Worst (receive time − the line's `at`), ms. */
   maxLagMs: number;
+  /** When it was seen, ms after the viewer's stream opened. */
+  maxLagAtMs: number;
+  /** ms from the viewer getting the id to its stream's headers. */
+  connectMs: number;
   ended: boolean;
 }
 
-/** VIEWERS SSE viewers in a child process (bench/logflood-viewers.ts), so the RSS is the app's. */
-function viewers(port: number, id: string, auth: string, n: number): Promise<Viewer[]> {
-  if (n === 0) return Promise.resolve([]);
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), id, auth, String(n), FORMAT],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+/**
+ * VIEWERS SSE viewers in a child process (bench/logflood-viewers.ts), so the RSS is the app's.
+ * Started (and ready) before the run; `attach(id)` connects them.
+ */
+async function startViewers(
+  port: number,
+  auth: string,
+  n: number,
+): Promise<{ attach: (id: string) => Promise<Viewer[]> }> {
+  if (n === 0) return { attach: () => Promise.resolve([]) };
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), auth, String(n), FORMAT],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const done = new Promise<Viewer[]>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
-        ? resolve(JSON.parse(out) as Viewer[])
+        ? resolve(JSON.parse(out.slice(out.indexOf('\n') + 1)) as Viewer[])
         : reject(new Error(`viewers exited ${code}`)),
     );
   });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.startsWith('ready\n')) resolve();
+    });
+    child.on('close', () => reject(new Error('viewers exited before ready')));
+  });
+  return {
+    attach: (id) => {
+      child.stdin.end(`${id}\n`);
+      return done;
+    },
+  };
 }
 
 describe('log flood: seq 1 N through the full path, with live viewers', () => {
@@ -144,6 +167,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         await profiler.post('Profiler.enable');
         await profiler.post('Profiler.start');
       }
+      const watchers = await startViewers(port, t.adminAuth, VIEWERS);
       const t0 = performance.now();
       const res = await t
         .http()
@@ -151,7 +175,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         .set('Authorization', t.adminAuth)
         .send({ ...body, options: {} });
       const id = res.body.id as string;
-      const watching = viewers(port, id, t.adminAuth, VIEWERS);
+      const watching = watchers.attach(id);
       const done = await waitFinished(t, id, t.adminAuth, 600_000);
       const storedMs = performance.now() - t0;
       const seen = await watching;
@@ -188,6 +212,9 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         ratio: Number((linesPerS / floorPerS).toFixed(2)),
         lastViewerDoneMs: Math.round(viewedMs),
         maxViewerLagMs: Math.max(0, ...seen.map((v) => v.maxLagMs)),
+        // When the worst viewer saw it (ms after its stream opened), and the slowest connect.
+        maxViewerLagAtMs: [...seen].sort((a, b) => b.maxLagMs - a.maxLagMs)[0]?.maxLagAtMs ?? 0,
+        maxViewerConnectMs: Math.max(0, ...seen.map((v) => v.connectMs)),
         producerPauses: t.app.get(ExecutionRunner).logStats.pauses - pausesBefore,
         rssBeforeMb: Math.round(rssBefore / 2 ** 20),
         rssPeakMb: Math.round(peak / 2 ** 20),
@@ -200,7 +227,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       .concat(
         rows.map(
           (r) =>
-            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} (${r.format}) | ${r.maxViewerLagMs} ms | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
+            `| ${r.where} | ${r.lines} | ${r.storedMs} ms | ${r.linesPerS} | ${r.floorPerS}/s | ${r.ratio}× | ${r.viewers} (${r.format}) | ${r.maxViewerLagMs} ms (at ${r.maxViewerLagAtMs} ms; connect ≤ ${r.maxViewerConnectMs} ms) | ${r.rssBeforeMb} → ${r.rssPeakMb} MB |`,
         ),
       )
       .join('\n');

@@ -322,4 +322,44 @@ describe('log floods: stored in full, with backpressure, and output limits (real
     await waitFinished(t, id, t.adminAuth, 60_000);
     await following.catch(() => undefined);
   });
+  it('a viewer far behind another is served the pages the first one read, with no reads of its own', async () => {
+    const stats = t.app.get(ExecutionsService).streamStats;
+    const res = await t
+      .http()
+      .post('/executions')
+      .set('Authorization', t.adminAuth)
+      .send({ runbook: 'sleeper', options: {} });
+    const id = res.body.id as string;
+    const token = t.adminAuth.replace(/^Bearer /, '');
+    const base = `http://127.0.0.1:${port()}`;
+    const a: Array<{ seq: number; line: string }> = [];
+    const followingA = followExecution(base, token, id, (l) => a.push(l));
+    await until(() => a.some((l) => l.line === '$ sleep 600'), 'the first lines');
+    const [{ seq: last }] = await ds().query<Array<{ seq: number }>>(
+      'SELECT max(seq) AS seq FROM execution_logs WHERE execution_id = $1',
+      [id],
+    );
+    // 15 pages of lines at once (as a flood writes them), then the notice.
+    const n = 30_000;
+    const seqs = Array.from({ length: n }, (_, i) => last + 1 + i);
+    await ds().query(
+      `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
+       SELECT $1, u.seq, now(), NULL, 'wait', 'stdout', 'line ' || u.seq
+         FROM unnest($2::int[]) AS u(seq)`,
+      [id, seqs],
+    );
+    await t.app.get(ExecutionEvents).publish({ id, kind: 'logs' });
+    await until(() => a.at(-1)?.seq === last + n, 'the first viewer to catch up');
+    // A second viewer from the start, while the first is still attached: every page it needs
+    // is kept (the first one read them), so the database is asked at most for what follows.
+    const readsBefore = stats.pageReads;
+    const b: Array<{ seq: number; line: string }> = [];
+    const followingB = followExecution(base, token, id, (l) => b.push(l));
+    await until(() => b.at(-1)?.seq === last + n, 'the second viewer to catch up');
+    expect(stats.pageReads - readsBefore).toBeLessThanOrEqual(2);
+    expect(b.map((l) => l.seq)).toEqual(a.map((l) => l.seq));
+    await t.http().post(`/executions/${id}/cancel`).set('Authorization', t.adminAuth);
+    await waitFinished(t, id, t.adminAuth, 60_000);
+    await Promise.all([followingA, followingB].map((f) => f.catch(() => undefined)));
+  });
 });

@@ -664,7 +664,7 @@ export class ExecutionsService {
   }
 
   /** The live streams' figures (tests, metrics). */
-  get streamStats(): { peakUnreadBytes: number } {
+  get streamStats(): { peakUnreadBytes: number; pageReads: number } {
     return this.logStreams.stats;
   }
 

@@ -40,8 +40,13 @@ export type LogFormat = 'line' | 'batch';
 
 /** Rows per read (and at most per chunk). */
 const PAGE = 2000;
-/** Chunks kept per execution for viewers a little behind (each ≤ PAGE rows, ≈0.7 MB in a flood). */
-const KEPT_CHUNKS = 4;
+/**
+ * Chunks kept per execution for viewers a little behind (each ≤ PAGE rows, ≈0.7 MB in a flood:
+ * ≈17 MB at most, ≈1 s of a flood). A viewer further behind than this reads on its own, which
+ * costs a read and a serialisation per viewer and page: with 4 (0.17 s of a flood) 20 viewers
+ * fell off the shared chain at the first hiccup and each then paid its own way (the lag grew).
+ */
+const KEPT_CHUNKS = 24;
 /** A viewer with nothing new re-reads at least this often (a missed NOTIFY costs this much). */
 const SAFETY_POLL_MS = 5000;
 
@@ -113,6 +118,7 @@ class LogHub {
   constructor(
     private readonly id: string,
     private readonly deps: LogStreamDeps,
+    private readonly stats: { pageReads: number },
   ) {}
 
   open(): void {
@@ -182,6 +188,7 @@ class LogHub {
       // Read up to the next kept chunk, so this viewer joins the shared chain there.
       let upTo = Infinity;
       for (const from of this.chunks.keys()) if (from > cursor && from < upTo) upTo = from;
+      this.stats.pageReads++;
       read = this.durable(() =>
         // `at` formatted by Postgres as toISOString() would (no Date parsed, none formatted).
         this.deps.dataSource.query<LogEvent[]>(
@@ -240,8 +247,11 @@ class LogHub {
  */
 export class LogStreams {
   private readonly hubs = new Map<string, LogHub>();
-  /** Most bytes any viewer's response held unsent (its socket would not take them). */
-  readonly stats = { peakUnreadBytes: 0 };
+  /**
+   * Most bytes any viewer's response held unsent (its socket would not take them), and pages
+   * read from the database (a page read once for all viewers counts once).
+   */
+  readonly stats = { peakUnreadBytes: 0, pageReads: 0 };
 
   constructor(private readonly deps: LogStreamDeps) {}
 
@@ -256,7 +266,7 @@ export class LogStreams {
     openEventStream(req, res);
     let hub = this.hubs.get(id);
     if (!hub) {
-      hub = new LogHub(id, this.deps);
+      hub = new LogHub(id, this.deps, this.stats);
       this.hubs.set(id, hub);
     }
     const h = hub;
