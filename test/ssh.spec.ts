@@ -214,6 +214,30 @@ describe.each(SSH_LOGINS.map((login, index) => ({ login, index })))(
       expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false });
     });
 
+    it('delivers every line a channel paused for backpressure still holds when the command ends', async () => {
+      // One chunk per drain: stdout ('done') ends and ssh2 closes the channel while most of
+      // stderr is still buffered in the paused stream.
+      let room = 0;
+      const backpressure = {
+        isFull: () => room-- <= 0,
+        whenDrained: (fn: () => void) =>
+          setTimeout(() => {
+            room = 1;
+            fn();
+          }, 2),
+      };
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const result = await session.exec('seq 1 20000 >&2; echo done', {
+        backpressure,
+        onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
+      });
+      expect(result.exitCode).toBe(0);
+      expect(stdout).toEqual(['done']);
+      expect(stderr.length).toBe(20000);
+      expect(stderr.at(-1)).toBe('20000');
+    });
+
     it('reuses one connection for sequential and 20 concurrent execs, at most a few at a time', async () => {
       const before = await connectionsTo(sshd.port);
       expect(before).toBe(1);

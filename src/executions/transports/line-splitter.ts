@@ -30,7 +30,12 @@ export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
   private pendingBytes = 0;
-  private ended = false;
+  private closed = false;
+
+  /** True once `end()` ran: later writes throw. */
+  get ended(): boolean {
+    return this.closed;
+  }
   /** Bytes kept behind a cut of a line still arriving (a secret's start may be among them). */
   private readonly overlap: number;
 
@@ -46,7 +51,7 @@ export class LineSplitter {
   }
 
   write(chunk: Buffer | string): void {
-    if (this.ended) throw new Error('LineSplitter: write after end');
+    if (this.closed) throw new Error('LineSplitter: write after end');
     const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -68,8 +73,8 @@ export class LineSplitter {
 
   /** Flushes what is left (a last line without a newline). Idempotent. */
   end(): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.closed) return;
+    this.closed = true;
     const line = this.pending + this.decoder.end();
     this.pending = '';
     this.pendingBytes = 0;

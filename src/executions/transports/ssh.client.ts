@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 
@@ -56,6 +57,8 @@ interface ChannelExit {
 const CLOSE_GRACE_MS = 1000;
 /** How long a stop waits for the wrapper to report the process group id. */
 const PGID_WAIT_MS = 2000;
+/** How long a finished command's paused output may take to be read to its end. */
+const DRAIN_MS = 5000;
 
 function normalizeFingerprint(value: string): string {
   const trimmed = value.trim().replace(/=+$/, '');
@@ -395,10 +398,12 @@ export class SshSession {
       // Paused, the channel stops granting the server window: the remote command blocks on write.
       const holdIfFull = pauseWhenFull(opts.backpressure, [channel, channel.stderr]);
       channel.on('data', (chunk: Buffer) => {
+        if (out.ended) return; // after a drain gave up, or a lost connection
         out.write(chunk);
         holdIfFull();
       });
       channel.stderr.on('data', (chunk: Buffer) => {
+        if (err.ended) return;
         err.write(chunk);
         holdIfFull();
       });
@@ -417,6 +422,11 @@ export class SshSession {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         this.inflight.delete(onConnectionLost);
+        // A channel paused for backpressure still holds output the server sent before closing:
+        // read it to the end before the command counts as done (never after: that lost lines).
+        void drainChannel(error ? [] : [channel, channel.stderr]).then(() => settle(error));
+      };
+      const settle = (error?: Error) => {
         out.end();
         err.end();
         stdout.end();
@@ -681,6 +691,27 @@ function sftpUpload(
 }
 
 /** A timer that does not keep the process alive (it only bounds a wait). */
+/**
+ * Lets paused `streams` flow to their end (ssh2 closes a channel once stdout ended, while stderr
+ * may still hold output); gives up after DRAIN_MS on a stream that never ends.
+ */
+function drainChannel(streams: ReadonlyArray<Readable>): Promise<void> {
+  const pending = streams
+    .filter((s) => !s.readableEnded && !s.destroyed)
+    .map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, DRAIN_MS);
+          s.once('end', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          s.resume();
+        }),
+    );
+  return Promise.all(pending).then(() => undefined);
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
