@@ -3,12 +3,16 @@
 // migration scripts call this, so a fresh clone needs no separate build step and a second start
 // is fast. A lock directory keeps concurrent callers from building over each other.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', 'src', 'main.js');
 const consoleStamp = join(root, 'console', 'dist', 'index.html');
+// The NODE_ENV the console was built under: vitest sets `test`, which makes React's development
+// bundle; `npm start` must not serve that, so a build for another NODE_ENV counts as stale.
+const consoleModeFile = join(root, 'console', 'dist', '.node-env');
+const consoleMode = () => process.env.NODE_ENV || 'production';
 const CONSOLE_SOURCES = /\.(ts|tsx|css|html|svg|json)$/;
 const lock = join(root, '.build.lock');
 
@@ -34,6 +38,8 @@ function stale() {
 }
 
 function consoleStale() {
+  const mode = existsSync(consoleModeFile) ? readFileSync(consoleModeFile, 'utf8') : '';
+  if (mode !== consoleMode()) return true;
   const built = existsSync(consoleStamp) ? statSync(consoleStamp).mtimeMs : 0;
   const sources = Math.max(
     newest(join(root, 'console'), (name) => CONSOLE_SOURCES.test(name)),
@@ -81,6 +87,7 @@ export function buildIfNeeded({ console: withConsole = false, service = true } =
         [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'console', 'vite.config.ts'), '--logLevel', 'warn'],
         { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
       );
+      writeFileSync(consoleModeFile, consoleMode());
       built = true;
     }
     return built;
