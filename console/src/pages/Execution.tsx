@@ -10,10 +10,9 @@ import {
   Text,
   Textarea,
   Title,
-  Tooltip,
 } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import {
   api,
@@ -57,8 +56,13 @@ function nodeStatuses(
   });
 }
 
-/** Per-node status grid: small cells (1,000 nodes stay light), each a button that filters the log. */
-function NodeGrid({
+/**
+ * Per-node status grid: small cells (1,000 nodes stay light), each a button that filters the log.
+ * Plain buttons with a native `title`, no tooltip component per cell: 1,000 floating tooltips made
+ * the first render one long task and every later one slow. Memoised: scrolling the log or a poll
+ * that brings the same results does not redraw it.
+ */
+const NodeGrid = memo(function NodeGrid({
   e,
   selected,
   onSelect,
@@ -67,9 +71,10 @@ function NodeGrid({
   selected: string | null;
   onSelect: (n: string | null) => void;
 }) {
-  const cells = nodeStatuses(e);
+  const cells = useMemo(() => nodeStatuses(e), [e]);
   const counts = new Map<string, number>();
   for (const c of cells) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+  const small = cells.length > 40;
   return (
     <Stack gap="xs">
       <Group gap="xs">
@@ -85,49 +90,50 @@ function NodeGrid({
         data-testid="node-grid"
         style={{
           display: 'grid',
-          gridTemplateColumns:
-            cells.length > 40 ? 'repeat(auto-fill, 18px)' : 'repeat(auto-fill, minmax(140px, 1fr))',
+          gridTemplateColumns: small
+            ? 'repeat(auto-fill, 18px)'
+            : 'repeat(auto-fill, minmax(140px, 1fr))',
           gap: 4,
         }}
       >
         {/* One row of cells that wraps visually (display: contents keeps the CSS grid). */}
         <div role="row" style={{ display: 'contents' }}>
           {cells.map((c) => (
-            <Tooltip key={c.node} label={`${c.node}: ${c.status}`} openDelay={300}>
-              <button
-                type="button"
-                role="gridcell"
-                aria-label={`${c.node}: ${c.status}`}
-                aria-selected={selected === c.node}
-                data-status={c.status}
-                onClick={() => onSelect(selected === c.node ? null : c.node)}
-                style={{
-                  height: 18,
-                  minWidth: 18,
-                  border:
-                    selected === c.node
-                      ? '2px solid var(--mantine-color-text)'
-                      : '1px solid var(--mantine-color-default-border)',
-                  borderRadius: 3,
-                  background: `var(--mantine-color-${statusColor(c.status)}-light)`,
-                  color: 'var(--mantine-color-text)',
-                  fontSize: 11,
-                  overflow: 'hidden',
-                  whiteSpace: 'nowrap',
-                  textOverflow: 'ellipsis',
-                  cursor: 'pointer',
-                  padding: cells.length > 40 ? 0 : '0 4px',
-                }}
-              >
-                {cells.length > 40 ? '' : `${c.node} · ${c.status}`}
-              </button>
-            </Tooltip>
+            <button
+              key={c.node}
+              type="button"
+              role="gridcell"
+              title={`${c.node}: ${c.status}`}
+              aria-label={`${c.node}: ${c.status}`}
+              aria-selected={selected === c.node}
+              data-status={c.status}
+              onClick={() => onSelect(selected === c.node ? null : c.node)}
+              style={{
+                height: 18,
+                minWidth: 18,
+                border:
+                  selected === c.node
+                    ? '2px solid var(--mantine-color-text)'
+                    : '1px solid var(--mantine-color-default-border)',
+                borderRadius: 3,
+                background: `var(--mantine-color-${statusColor(c.status)}-light)`,
+                color: 'var(--mantine-color-text)',
+                fontSize: 11,
+                overflow: 'hidden',
+                whiteSpace: 'nowrap',
+                textOverflow: 'ellipsis',
+                cursor: 'pointer',
+                padding: small ? 0 : '0 4px',
+              }}
+            >
+              {small ? '' : `${c.node} · ${c.status}`}
+            </button>
           ))}
         </div>
       </Box>
     </Stack>
   );
-}
+});
 
 function ApprovalBanner({
   approval,

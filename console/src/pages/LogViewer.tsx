@@ -114,8 +114,10 @@ export function LogViewer({
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
 
-  return (
-    <Box>
+  // The filter bar as one memoised element: scrolling re-renders this component (the virtualiser)
+  // but not the selects, whose options can be 1,000 node names.
+  const filters = useMemo(
+    () => (
       <Group mb="xs" align="end" wrap="wrap">
         <Select
           label="Node"
@@ -158,6 +160,28 @@ export function LogViewer({
         </Text>
         {ended && <Badge data-testid="log-ended">{ended}</Badge>}
       </Group>
+    ),
+    // (download reads id, node and step)
+    [
+      nodes,
+      steps,
+      streams,
+      node,
+      step,
+      stream,
+      follow,
+      shown.length,
+      all.length,
+      ended,
+      connected,
+      id,
+      onNode,
+    ],
+  );
+
+  return (
+    <Box>
+      {filters}
       <div
         ref={scroller}
         role="log"
