@@ -85,6 +85,19 @@ export interface ExecutionQuery {
 export type { LogEvent } from './log-stream.js';
 export { toLogEvent } from './log-stream.js';
 
+/** A resolved node as the execution row pins it (what the worker connects to). */
+function executionTarget(t: Awaited<ReturnType<NodeTargetsService['resolve']>>[number]) {
+  return {
+    id: t.id,
+    name: t.name,
+    hostname: t.hostname,
+    port: t.port,
+    user: t.user,
+    attributes: t.attributes,
+    ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
+  };
+}
+
 /**
  * The one way an execution starts, whoever asks (REST, CLI, console, Slack, alerts):
  * authorize against the concrete runbook → validate options → resolve targets → pin the version →
@@ -309,15 +322,7 @@ export class ExecutionsService {
         secretOptions: Object.keys(secrets).length
           ? sealOptions(secrets, this.optionsKey, id)
           : null,
-        targets: targets.map((t) => ({
-          id: t.id,
-          name: t.name,
-          hostname: t.hostname,
-          port: t.port,
-          user: t.user,
-          attributes: t.attributes,
-          ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
-        })),
+        targets: targets.map(executionTarget),
         actorId: actor.principal.id,
         actorName: actor.principal.username,
         trigger: req.trigger,
@@ -398,15 +403,7 @@ export class ExecutionsService {
         versionId: found.version.id,
         options,
         secretOptions: null,
-        targets: targets.map((t) => ({
-          id: t.id,
-          name: t.name,
-          hostname: t.hostname,
-          port: t.port,
-          user: t.user,
-          attributes: t.attributes,
-          ...(t.connection === 'local' ? { connection: 'local' as const } : {}),
-        })),
+        targets: targets.map(executionTarget),
         actorId: actor.principal.id,
         actorName: actor.principal.username,
         trigger: req.trigger,
