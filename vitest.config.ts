@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Two tiers, one command (`npm test`):
@@ -7,6 +8,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globals: true,
+    // Vitest's default in run mode is one worker fewer than the cores: one on this 2-core class,
+    // though the integration files mostly wait on Postgres, sshd and Chromium. Two at least.
+    maxWorkers: Math.max(2, availableParallelism()),
     reporters: ['default'],
     projects: [
       {

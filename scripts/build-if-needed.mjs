@@ -9,10 +9,12 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const stamp = join(root, 'dist', 'src', 'main.js');
 const consoleStamp = join(root, 'console', 'dist', 'index.html');
-// The NODE_ENV the console was built under: vitest sets `test`, which makes React's development
-// bundle; `npm start` must not serve that, so a build for another NODE_ENV counts as stale.
+// The console is always built for production, whoever asks (vitest sets NODE_ENV=test, which
+// would make React's development bundle): the tests drive what `npm start` serves, and a test run
+// never rebuilds under a running browser. A build recorded for another NODE_ENV (an older
+// checkout's) counts as stale.
 const consoleModeFile = join(root, 'console', 'dist', '.node-env');
-const consoleMode = () => process.env.NODE_ENV || 'production';
+const consoleMode = () => 'production';
 const CONSOLE_SOURCES = /\.(ts|tsx|css|html|svg|json)$/;
 const lock = join(root, '.build.lock');
 
@@ -85,7 +87,7 @@ export function buildIfNeeded({ console: withConsole = false, service = true } =
       execFileSync(
         process.execPath,
         [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'console', 'vite.config.ts'), '--logLevel', 'warn'],
-        { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+        { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_ENV: consoleMode() } },
       );
       writeFileSync(consoleModeFile, consoleMode());
       built = true;

@@ -68,10 +68,14 @@ describe('the service as a user runs it (npm start, embedded Postgres)', () => {
   let dataDir: string;
 
   beforeAll(() => {
-    // `npm start` builds when sources changed; do it once up front so the timings below are starts.
+    // `npm start` builds the service and the console when sources changed; do it once up front
+    // so the timings below are starts (and a start prints only its own lines).
     execFileSync(
       process.execPath,
-      ['-e', "import('./scripts/build-if-needed.mjs').then((m) => m.buildIfNeeded())"],
+      [
+        '-e',
+        "import('./scripts/build-if-needed.mjs').then((m) => m.buildIfNeeded({ console: true }))",
+      ],
       {
         cwd: ROOT,
         stdio: 'inherit',
@@ -89,7 +93,7 @@ describe('the service as a user runs it (npm start, embedded Postgres)', () => {
     const r = start({ PORT: 'abc', DATA_DIR: dataDir });
     expect(await r.exited).toBe(2);
     const lines = r.output().trim().split('\n');
-    expect(lines).toHaveLength(1);
+    expect(lines, r.output()).toHaveLength(1);
     expect(lines[0]).toMatch(
       /^firebreak: Invalid configuration: PORT="abc": expected the HTTP port/,
     );
