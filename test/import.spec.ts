@@ -222,6 +222,21 @@ describe('POST /runbooks/import', () => {
       .set('Authorization', t.adminAuth)
       .send(body(['test-copyfile-job1.yaml'], { write: true, overwrite: true }));
     expect(over.status).toBe(200);
+
+    // Another file defining the same runbook: the next sync would refuse both, so nothing is written.
+    const other = join(t.config.runbooksDir, 'mine.yaml');
+    writeFileSync(other, readFileSync(join(t.config.runbooksDir, 'test', 'copy-multi.yaml')));
+    try {
+      const clash = await t
+        .http()
+        .post('/runbooks/import')
+        .set('Authorization', t.adminAuth)
+        .send(body(['test-copyfile-job1.yaml'], { write: true, overwrite: true }));
+      expect(clash.status).toBe(409);
+      expect(clash.body.message).toContain('copy-multi (in mine.yaml)');
+    } finally {
+      rmSync(other);
+    }
   });
 
   it("sends a node kind to the server with the CLI's URL and token, printing its report", async () => {

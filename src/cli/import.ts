@@ -105,6 +105,13 @@ async function importFiles(
         subject: 'output',
         message: 'exists; nothing was written (--force replaces existing files)',
       });
+    for (const clash of outcome.clashes)
+      result.findings.push({
+        level: 'error',
+        source: { file: o.out },
+        subject: 'output',
+        message: `runbook ${clash} is already defined there; nothing was written`,
+      });
     written = outcome.written;
   }
   print(result, o.json, {

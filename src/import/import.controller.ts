@@ -84,6 +84,18 @@ export class ImportController {
         outcome.existing.map((p) => ({ path: 'overwrite', message: `${p} exists` })),
       );
     }
+    if (outcome.clashes.length) {
+      await this.audit.record(ctx, {
+        action: 'runbook.import',
+        outcome: 'failure',
+        details: { ...details, clashes: outcome.clashes },
+      });
+      throw new DomainException(
+        'CONFLICT',
+        `runbooks already defined by other files in RUNBOOKS_DIR: ${outcome.clashes.join(', ')}; nothing was written`,
+        outcome.clashes.map((c) => ({ path: 'files', message: `${c} already defines it` })),
+      );
+    }
     await this.audit.record(ctx, {
       action: 'runbook.import',
       outcome: 'success',

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { readRunbookFiles } from '../runbooks/runbook-files.js';
 import { checkReferences, type ParsedRunbook } from '../runbooks/runbook-references.js';
 import { parseRunbook } from '../runbooks/runbook.parser.js';
 import { RUNBOOK_IMPORTERS, type ImportInput } from './kinds.js';
@@ -67,13 +69,27 @@ export interface WriteOutcome {
   written: string[];
   /** Files that exist and were not to be overwritten: nothing is written then. */
   existing: string[];
+  /**
+   * Runbooks another file in the directory already defines (`name (in other/file.yaml)`): two
+   * files with one name would fail the next sync, so nothing is written then either.
+   */
+  clashes: string[];
 }
 
-/**
- * Writes every file under `dir`, or none: refuses when a file exists (unless `overwrite`), writes
- * each to a temporary name beside its target, then renames them all into place; a failure
- * before the last rename removes what was written.
- */
+/** The files under `dir` defining each runbook name (a file that does not parse: none). */
+async function namesIn(dir: string): Promise<Map<string, string[]>> {
+  const names = new Map<string, string[]>();
+  for (const f of await readRunbookFiles(dir)) {
+    try {
+      const name = (parseYaml(f.text) as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.set(name, [...(names.get(name) ?? []), f.path]);
+    } catch {
+      // a broken file is the sync's (and lint's) to report
+    }
+  }
+  return names;
+}
+
 export async function writeImport(
   dir: string,
   files: ImportResult['files'],
@@ -92,7 +108,14 @@ export async function writeImport(
     const st = await lstat(t.abs).catch(() => null);
     if (st && (!overwrite || !st.isFile())) existing.push(t.file.path);
   }
-  if (existing.length) return { written: [], existing };
+  if (existing.length) return { written: [], existing, clashes: [] };
+  const defined = await namesIn(root);
+  const clashes = targets.flatMap(({ file }) =>
+    (defined.get(file.name) ?? [])
+      .filter((at) => at !== file.path)
+      .map((at) => `${file.name} (in ${at})`),
+  );
+  if (clashes.length) return { written: [], existing: [], clashes };
   const token = randomBytes(6).toString('hex');
   const temps: string[] = [];
   const placed: string[] = [];
@@ -112,7 +135,7 @@ export async function writeImport(
     if (!overwrite) await Promise.all(placed.map((p) => rm(p, { force: true })));
     throw err;
   }
-  return { written: targets.map((t) => t.file.path), existing: [] };
+  return { written: targets.map((t) => t.file.path), existing: [], clashes: [] };
 }
 
 export { hasErrors };
