@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { Controller, HttpCode, Module, Post, Body } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -29,6 +30,25 @@ const SECONDS = Number(process.env.ALERTS_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.ALERTS_CONNECTIONS ?? 20);
 const FINGERPRINTS = Number(process.env.ALERTS_FINGERPRINTS ?? 2000);
 const LATENCY_RUNS = Number(process.env.ALERTS_LATENCY_RUNS ?? 200);
+/** A directory: the server side of each ingest measurement is CPU-profiled into it (bare, hook). */
+const PROFILE_DIR = process.env.ALERTS_CPU_PROFILE;
+
+/** Runs fn under the V8 CPU profiler of this process (the app's), when PROFILE_DIR is set. */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 const RUNBOOK = `name: bench-diagnose
 description: One line, on the Firebreak host, for each alert
@@ -159,11 +179,11 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       );
       return r.n === 0;
     });
-    const floor = await load(`${base(bare)}/bare`, auth, SECONDS * 1000);
+    const floor = await profiled('bare', () => load(`${base(bare)}/bare`, auth, SECONDS * 1000));
     const [{ before }] = await sql<{ before: number }>(
       'SELECT count(*)::int AS before FROM alert_deliveries',
     );
-    const ingest = await load(hook, auth, SECONDS * 1000);
+    const ingest = await profiled('hook', () => load(hook, auth, SECONDS * 1000));
     const loadEnded = performance.now();
     expect(ingest.non2xx).toBe(0);
     expect(floor.non2xx).toBe(0);
