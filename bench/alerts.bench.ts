@@ -179,11 +179,18 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       );
       return r.n === 0;
     });
+    // This process's CPU time (user + system) over each measurement: the server side's cost per
+    // request, which a loaded machine distorts far less than req/s (during the hook's run it
+    // includes the processor working through the deliveries in this same process).
+    let cpu = process.cpuUsage();
     const floor = await profiled('bare', () => load(`${base(bare)}/bare`, auth, SECONDS * 1000));
+    const bareCpu = process.cpuUsage(cpu);
     const [{ before }] = await sql<{ before: number }>(
       'SELECT count(*)::int AS before FROM alert_deliveries',
     );
+    cpu = process.cpuUsage();
     const ingest = await profiled('hook', () => load(hook, auth, SECONDS * 1000));
+    const hookCpu = process.cpuUsage(cpu);
     const loadEnded = performance.now();
     expect(ingest.non2xx).toBe(0);
     expect(floor.non2xx).toBe(0);
@@ -205,6 +212,12 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     // Deduplicated: one row per fingerprint ever sent, however many times.
     expect(alerts).toBeLessThanOrEqual(FINGERPRINTS);
     const ratio = Number((ingest.rps / floor.rps).toFixed(2));
+    const perRequest = (u: NodeJS.CpuUsage, n: number) => Math.round((u.user + u.system) / n);
+    const cpuUs = {
+      bare: perRequest(bareCpu, floor.requests),
+      firebreak: perRequest(hookCpu, ingest.requests),
+    };
+    const cpuRatio = Number((cpuUs.bare / cpuUs.firebreak).toFixed(2));
     results.ingest = {
       seconds: SECONDS,
       connections: CONNECTIONS,
@@ -212,11 +225,13 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       firebreak: ingest,
       bare: floor,
       ratio,
+      serverCpuUsPerRequest: cpuUs,
+      cpuRatio,
       processedAfterLoadMs: drainedMs,
       alertRows: alerts,
     };
     console.log(
-      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
+      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
     );
   });
 
