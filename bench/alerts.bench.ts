@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { Controller, HttpCode, Module, Post, Body } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -29,6 +30,25 @@ const SECONDS = Number(process.env.ALERTS_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.ALERTS_CONNECTIONS ?? 20);
 const FINGERPRINTS = Number(process.env.ALERTS_FINGERPRINTS ?? 2000);
 const LATENCY_RUNS = Number(process.env.ALERTS_LATENCY_RUNS ?? 200);
+/** A directory: the server side of each ingest measurement is CPU-profiled into it (bare, hook). */
+const PROFILE_DIR = process.env.ALERTS_CPU_PROFILE;
+
+/** Runs fn under the V8 CPU profiler of this process (the app's), when PROFILE_DIR is set. */
+async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return fn();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(PROFILE_DIR, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 const RUNBOOK = `name: bench-diagnose
 description: One line, on the Firebreak host, for each alert
@@ -159,11 +179,18 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       );
       return r.n === 0;
     });
-    const floor = await load(`${base(bare)}/bare`, auth, SECONDS * 1000);
+    // This process's CPU time (user + system) over each measurement: the server side's cost per
+    // request, which a loaded machine distorts far less than req/s (during the hook's run it
+    // includes the processor working through the deliveries in this same process).
+    let cpu = process.cpuUsage();
+    const floor = await profiled('bare', () => load(`${base(bare)}/bare`, auth, SECONDS * 1000));
+    const bareCpu = process.cpuUsage(cpu);
     const [{ before }] = await sql<{ before: number }>(
       'SELECT count(*)::int AS before FROM alert_deliveries',
     );
-    const ingest = await load(hook, auth, SECONDS * 1000);
+    cpu = process.cpuUsage();
+    const ingest = await profiled('hook', () => load(hook, auth, SECONDS * 1000));
+    const hookCpu = process.cpuUsage(cpu);
     const loadEnded = performance.now();
     expect(ingest.non2xx).toBe(0);
     expect(floor.non2xx).toBe(0);
@@ -185,6 +212,12 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     // Deduplicated: one row per fingerprint ever sent, however many times.
     expect(alerts).toBeLessThanOrEqual(FINGERPRINTS);
     const ratio = Number((ingest.rps / floor.rps).toFixed(2));
+    const perRequest = (u: NodeJS.CpuUsage, n: number) => Math.round((u.user + u.system) / n);
+    const cpuUs = {
+      bare: perRequest(bareCpu, floor.requests),
+      firebreak: perRequest(hookCpu, ingest.requests),
+    };
+    const cpuRatio = Number((cpuUs.bare / cpuUs.firebreak).toFixed(2));
     results.ingest = {
       seconds: SECONDS,
       connections: CONNECTIONS,
@@ -192,11 +225,13 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       firebreak: ingest,
       bare: floor,
       ratio,
+      serverCpuUsPerRequest: cpuUs,
+      cpuRatio,
       processedAfterLoadMs: drainedMs,
       alertRows: alerts,
     };
     console.log(
-      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
+      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
     );
   });
 

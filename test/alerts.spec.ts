@@ -245,6 +245,14 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     ]);
     const first = await hook().set('Authorization', `Bearer ${integration.secret}`).send(body);
     expect(first.status, JSON.stringify(first.body)).toBe(202);
+    // The hook routes sit early in the router (hoist-routes.ts), still behind every global
+    // middleware: request id, security headers, metrics by route pattern.
+    expect(first.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first.headers['content-security-policy']).toContain("default-src 'self'");
+    const metrics = (await t.http().get('/metrics')).text;
+    expect(metrics).toMatch(
+      /^firebreak_http_request_duration_seconds_count\{method="POST",route="\/hooks\/alertmanager\/:id",status_code="202"\} [1-9]/m,
+    );
     const repeat = await hook().auth('alertmanager', integration.secret).send(body);
     expect(repeat.status).toBe(202);
     await until('both deliveries processed', async () => {

@@ -1,4 +1,5 @@
-import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Controller, HttpCode, Param, Post, Req, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import {
@@ -7,6 +8,7 @@ import {
   validationFailed,
   type FieldProblem,
 } from '../common/errors.js';
+import { hoistRoutes, type RouterLayer } from '../common/hoist-routes.js';
 import { Public } from '../common/public.decorator.js';
 import { adaptAlertmanager } from './adapters/alertmanager.js';
 import { adaptCloudEvent } from './adapters/cloudevents.js';
@@ -22,7 +24,11 @@ import {
   verifyPagerDuty,
   type SignatureCheck,
 } from './hook-signatures.js';
-import type { IntegrationEntity, IntegrationType } from './integration.entity.js';
+import {
+  INTEGRATION_TYPES,
+  type IntegrationEntity,
+  type IntegrationType,
+} from './integration.entity.js';
 import { IntegrationsService } from './integrations.service.js';
 
 /** The secret of an `Authorization` header: a bearer token, or a basic-auth password. */
@@ -78,12 +84,29 @@ const SIGNATURE_REASONS: Record<Exclude<SignatureCheck, 'ok'>, string> = {
  */
 @ApiTags('alerts')
 @Controller('hooks')
-export class HooksController {
+export class HooksController implements OnModuleInit {
   constructor(
     private readonly integrations: IntegrationsService,
     private readonly intake: AlertIntakeService,
     private readonly rejections: HookRejections,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
+
+  /**
+   * The hook routes are the last module's, so Express would test a hook request against every
+   * route before them: they move up to just after the global middleware (hoist-routes.ts: the
+   * same layers run for every request as before, in the same order).
+   */
+  onModuleInit(): void {
+    const app = this.adapterHost.httpAdapter?.getInstance<{ router?: { stack?: RouterLayer[] } }>();
+    const stack = app?.router?.stack;
+    if (!stack) return;
+    hoistRoutes(
+      stack,
+      '/hooks/',
+      INTEGRATION_TYPES.map((t) => `/hooks/${t}/00000000-0000-4000-8000-000000000000`),
+    );
+  }
 
   private async integrationFor(type: IntegrationType, id: string): Promise<IntegrationEntity> {
     const integration = await this.integrations.forHook(type, id);

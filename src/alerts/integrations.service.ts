@@ -106,6 +106,9 @@ export const INTEGRATION_CHANNEL = 'firebreak_integration';
 export const HOOK_CACHE_MS = 2_000;
 const HOOK_CACHE_MAX = 1_000;
 
+/** Built once: a zod schema is an object graph, and a hook request must not build one. */
+const UUID = z.uuid();
+
 const generateSecret = () => `fbi_${randomBytes(32).toString('base64url')}`;
 const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
@@ -119,6 +122,8 @@ export class IntegrationsService implements OnModuleInit, OnModuleDestroy {
   private readonly key: Buffer;
   /** Hook lookups by id (existing integrations only: an unknown id is not remembered). */
   private readonly hookCache = new Map<string, { row: IntegrationEntity; at: number }>();
+  /** Reads of the hook cache's rows in flight, by id (shared by the requests that missed). */
+  private readonly hookReads = new Map<string, Promise<IntegrationEntity | null>>();
   /** Moves on every invalidation, so a lookup that raced one is not cached. */
   private generation = 0;
   private unsubscribe: (() => void) | undefined;
@@ -150,8 +155,14 @@ export class IntegrationsService implements OnModuleInit, OnModuleDestroy {
   /** Drops one integration (or all) from the hook cache. */
   private forget(id?: string): void {
     this.generation++;
-    if (id === undefined) this.hookCache.clear();
-    else this.hookCache.delete(id);
+    // A read in flight may have started before the change: later requests start their own.
+    if (id === undefined) {
+      this.hookCache.clear();
+      this.hookReads.clear();
+    } else {
+      this.hookCache.delete(id);
+      this.hookReads.delete(id);
+    }
   }
 
   /** Whether the hook cache holds this integration (tests). */
@@ -345,7 +356,7 @@ export class IntegrationsService implements OnModuleInit, OnModuleDestroy {
   }
 
   async get(id: string): Promise<IntegrationEntity> {
-    const row = z.uuid().safeParse(id).success ? await this.repo.findOneBy({ id }) : null;
+    const row = UUID.safeParse(id).success ? await this.repo.findOneBy({ id }) : null;
     if (!row) throw notFound('Integration', id);
     return row;
   }
@@ -356,24 +367,38 @@ export class IntegrationsService implements OnModuleInit, OnModuleDestroy {
    * (PATCH, a new secret, or SQL) drops it in every process at once (INTEGRATION_CHANNEL).
    */
   async forHook(type: string, id: string): Promise<IntegrationEntity | null> {
-    if (!z.uuid().safeParse(id).success) return null;
+    if (!UUID.safeParse(id).success) return null;
     const hit = this.hookCache.get(id);
-    let row: IntegrationEntity | null;
-    if (hit && Date.now() - hit.at < HOOK_CACHE_MS) row = hit.row;
-    else {
-      const generation = this.generation;
-      row = await this.repo
-        .createQueryBuilder('i')
-        .addSelect(['i.secretHash', 'i.secretCiphertext', 'i.secretIv', 'i.secretAuthTag'])
-        .where('i.id = :id', { id })
-        .getOne();
-      if (!row) this.hookCache.delete(id);
-      else if (generation === this.generation) {
-        if (this.hookCache.size >= HOOK_CACHE_MAX) this.hookCache.clear();
-        this.hookCache.set(id, { row, at: Date.now() });
-      }
-    }
+    const row = hit && Date.now() - hit.at < HOOK_CACHE_MS ? hit.row : await this.readForHook(id);
     return row && row.type === type && !row.disabled ? row : null;
+  }
+
+  /**
+   * One read per integration at a time: the requests that miss the cache together (it expired
+   * under load) share the read in flight instead of each sending its own.
+   */
+  private readForHook(id: string): Promise<IntegrationEntity | null> {
+    const pending = this.hookReads.get(id);
+    if (pending) return pending;
+    const generation = this.generation;
+    const read = this.repo
+      .createQueryBuilder('i')
+      .addSelect(['i.secretHash', 'i.secretCiphertext', 'i.secretIv', 'i.secretAuthTag'])
+      .where('i.id = :id', { id })
+      .getOne()
+      .then((row) => {
+        if (!row) this.hookCache.delete(id);
+        else if (generation === this.generation) {
+          if (this.hookCache.size >= HOOK_CACHE_MAX) this.hookCache.clear();
+          this.hookCache.set(id, { row, at: Date.now() });
+        }
+        return row;
+      })
+      .finally(() => {
+        if (this.hookReads.get(id) === read) this.hookReads.delete(id);
+      });
+    this.hookReads.set(id, read);
+    return read;
   }
 
   /** Constant-time check of a presented secret against the stored digest. */

@@ -5,6 +5,7 @@ import { DomainException } from '../common/errors.js';
 import { auditContextOf } from '../audit/request-audit.js';
 import type { FirebreakRequest } from '../common/request-context.js';
 import { REQUIRED_ABILITY, type RequiredAbility } from '../common/access/acl.decorator.js';
+import { RouteMetadataCache } from '../common/route-metadata.js';
 
 /**
  * Route-level permission check (`@CheckAbility(action, subject)`), run after authentication.
@@ -12,16 +13,17 @@ import { REQUIRED_ABILITY, type RequiredAbility } from '../common/access/acl.dec
  */
 @Injectable()
 export class AbilityGuard implements CanActivate {
+  private readonly required: RouteMetadataCache<RequiredAbility>;
+
   constructor(
-    private readonly reflector: Reflector,
+    reflector: Reflector,
     private readonly audit: AuditService,
-  ) {}
+  ) {
+    this.required = new RouteMetadataCache(reflector, REQUIRED_ABILITY);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const required = this.reflector.getAllAndOverride<RequiredAbility | undefined>(
-      REQUIRED_ABILITY,
-      [context.getHandler(), context.getClass()],
-    );
+    const required = this.required.get(context);
     if (!required) return true;
     const req = context.switchToHttp().getRequest<FirebreakRequest>();
     if (req.ability?.can(required.action, required.subject)) return true;

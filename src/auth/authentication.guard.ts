@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { DomainException } from '../common/errors.js';
 import { IS_PUBLIC } from '../common/public.decorator.js';
+import { RouteMetadataCache } from '../common/route-metadata.js';
 import type { FirebreakRequest } from '../common/request-context.js';
 import { API_TOKEN_PREFIX } from './secrets.js';
 import type { Principal } from '../common/access/ability.js';
@@ -47,19 +48,18 @@ class ApiTokenGuard extends AuthGuard('api-token') {
 export class AuthenticationGuard implements CanActivate {
   private readonly jwt = new JwtGuard();
   private readonly apiToken = new ApiTokenGuard();
+  private readonly isPublic: RouteMetadataCache<boolean>;
 
   constructor(
-    private readonly reflector: Reflector,
+    reflector: Reflector,
     private readonly abilities: AbilityFactory,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.isPublic = new RouteMetadataCache(reflector, IS_PUBLIC);
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (isPublic) return true;
+    if (this.isPublic.get(context)) return true;
     const req = context.switchToHttp().getRequest<FirebreakRequest>();
     const header = req.headers.authorization;
     const cookie = header ? undefined : sessionCookieOf(req);
