@@ -359,7 +359,7 @@ export class ExecutionRunner implements OnModuleDestroy {
       : undefined;
     const sessions = new SshSessionPool(
       {
-        connectionTarget: (id) => this.nodes.connectionTarget(id),
+        connectionTargets: (ids) => this.nodes.connectionTargets(ids),
         learnHostKey: (...a) => this.hostKeys.learnHostKey(...a),
         reportHostKeyMismatch: (...a) => this.hostKeys.reportHostKeyMismatch(...a),
       },
