@@ -1,6 +1,7 @@
 import type { AuditContext } from '../../audit/audit.service.js';
 import type { SshTarget } from '../../nodes/node-connection.js';
 import type { ExecutionTarget } from '../execution.entity.js';
+import { Semaphore } from '../semaphore.js';
 import { SshSession } from './ssh.client.js';
 import { SshError } from './ssh-errors.js';
 
@@ -37,6 +38,12 @@ export class SshSessionPool {
     private readonly nodes: NodeConnections,
     private readonly actor: AuditContext,
     private readonly note: (node: string, line: string) => void,
+    /**
+     * Bounds the handshakes in flight (a slot from TCP connect to authenticated): with 1,000
+     * at once on a busy worker, each took its share of the CPU and many ran past their ready
+     * timeout. Waiting for a slot does not count against that timeout.
+     */
+    private readonly connectSlots = new Semaphore(Infinity),
   ) {}
 
   get(target: ExecutionTarget): Promise<SshSession> {
@@ -89,7 +96,7 @@ export class SshSessionPool {
       throw new SshError('unreachable', `${target.name} is not in the node inventory`, target.name);
     const conn = await this.connectionTarget(target.id);
     try {
-      const session = await SshSession.connect(conn);
+      const session = await this.connectSlots.use(() => SshSession.connect(conn));
       if (session.learnedHostKey) {
         await this.nodes.learnHostKey(target.id, session.hostKeyFingerprint, this.actor);
         this.note(target.name, `trusted host key ${session.hostKeyFingerprint} on first use`);
