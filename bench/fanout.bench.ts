@@ -328,7 +328,7 @@ describe('bench/fanout', () => {
         names.slice(i, i + 50).map((name, j) => registerFleet(t, sshdOf(sshds, i + j), [name])),
       );
     }
-  });
+  }, 900_000); // 1,000 audited node registrations: minutes on a loaded machine
   afterAll(async () => {
     await t?.close();
     await Promise.all(sshds.map((s) => s.stop()));
@@ -394,23 +394,29 @@ describe('bench/fanout', () => {
           // until the client saw it.
           return Date.parse(done.finishedAt) - t0;
         });
-        const [span] = await t.app.get(DataSource).query<
-          Array<{ first: number; last: number; ended: number; final: number }>
-        >(
-          `SELECT extract(epoch FROM min(r.started_at) - e.started_at) * 1000 AS first,
+        const [span] = await t.app
+          .get(DataSource)
+          .query<Array<{ first: number; last: number; ended: number; final: number }>>(
+            `SELECT extract(epoch FROM min(r.started_at) - e.started_at) * 1000 AS first,
                   extract(epoch FROM max(r.started_at) - e.started_at) * 1000 AS last,
                   extract(epoch FROM max(r.finished_at) - e.started_at) * 1000 AS ended,
                   extract(epoch FROM e.finished_at - e.started_at) * 1000 AS final
              FROM execution_results r JOIN executions e ON e.id = r.execution_id
             WHERE e.id = $1 GROUP BY e.id`,
-          [id],
-        );
+            [id],
+          );
         const ms = (x: number) => Math.round(Number(x));
         cpu.at(-1)!.what =
           `Firebreak (ms after the claim: the nodes' steps started ${ms(span.first)}–${ms(span.last)}, ` +
           `the last ended ${ms(span.ended)}, final status ${ms(span.final)})`;
         fb.push(cpu.at(-1)!.ms);
         await profile?.(`fanout-${n}-${r}`);
+        const failures = new Map<string, number>();
+        for (const x of done!.results.filter((x) => x.status !== 'succeeded')) {
+          const why = typeof x.error === 'string' ? x.error : `exit ${JSON.stringify(x.exitCode)}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
+        if (failures.size) console.log(`N=${n}: failed nodes, by error:`, failures);
         expect(done!.status, done!.error ?? '').toBe('succeeded');
         expect(done!.results).toHaveLength(n);
         expect(
