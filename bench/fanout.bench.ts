@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,9 +7,14 @@ import {
   unsubscribe as unsubscribeChannel,
 } from 'node:diagnostics_channel';
 
+import { Session } from 'node:inspector/promises';
+
 import { Client } from 'ssh2';
 
+import { DataSource } from 'typeorm';
+
 import { ExecutionEvents } from '../src/executions/execution-events.js';
+import { isFinal, type ExecutionStatus } from '../src/executions/execution-state.js';
 
 import { registerFleet, waitFinished } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
@@ -37,6 +42,21 @@ const DISPATCH_RUNS = Number(process.env.DISPATCH_RUNS ?? 200);
 const SSHDS = Number(process.env.FANOUT_SSHDS ?? 4);
 /** SSH commands in flight: Firebreak's SSH_MAX_PARALLEL (its default) and the floor's bound. */
 const PARALLEL = Number(process.env.FANOUT_PARALLEL ?? 100);
+/**
+ * The test fleet's sshd, the same for Firebreak and the floor. On a real fleet each server does
+ * its login work (re-exec, key exchange, host-key signature, checking the user's signature,
+ * session fork) on its own CPU; here every sshd shares the 2 cores with the client, and that
+ * server work is most of the floor (see README "Benchmarks").
+ * - `light` (default): `sshd -r` (no re-exec per connection), ECDH P-256 key exchange and ECDSA
+ *   P-256 host and client keys, which OpenSSH 9.2 computes with OpenSSL's optimised code rather
+ *   than its portable curve25519/ed25519 code: the same checks, less server CPU per login.
+ * - `stock`: OpenSSH's defaults (re-exec, curve25519, ed25519), as measured before 2026-12-02.
+ */
+const FLEET = (process.env.FANOUT_FLEET ?? 'light') as 'light' | 'stock';
+const FLEET_OPTIONS =
+  FLEET === 'stock'
+    ? {}
+    : { reexec: false, keyType: 'ecdsa' as const, kexAlgorithms: ['ecdh-sha2-nistp256'] };
 
 const RUNBOOKS: Record<string, string> = {
   'fanout-uname': `name: fanout-uname
@@ -107,6 +127,134 @@ async function bareFloor(sshds: SshServer[], n: number, parallel: number): Promi
   return performance.now() - t0;
 }
 
+/**
+ * FANOUT_CPU_PROF=DIR: a CPU profile of this process (the api and the worker run in it) during
+ * each Firebreak round, written as DIR/fanout-N-ROUND.cpuprofile (open in Chrome DevTools).
+ */
+async function startProfile(): Promise<((name: string) => Promise<void>) | undefined> {
+  const dir = process.env.FANOUT_CPU_PROF;
+  if (!dir) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return async (name) => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+const TICK_MS = 10; // USER_HZ 100 on Linux
+
+/** CPU ms of a process (user + system), with its waited-for children's when `children`. */
+function procCpuMs(pid: number, children: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // f[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
+    const own = Number(f[11]) + Number(f[12]);
+    return (own + (children ? Number(f[13]) + Number(f[14]) : 0)) * TICK_MS;
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** Live children of `ppid` (from /proc). */
+function childrenOf(ppid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) pids.push(+name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/**
+ * Where a round's CPU goes, in ms: this process (the bench's client, and Firebreak's api and
+ * worker: they run in it), the fleet's sshd (listeners and every finished login under them) and
+ * the test database's Postgres (postmaster, finished and live backends).
+ */
+interface CpuSplit {
+  clientMs: number;
+  sshdMs: number;
+  postgresMs: number;
+}
+function cpuMeter(sshdPids: number[], postmaster: number): () => CpuSplit {
+  const read = () => {
+    const { user, system } = process.cpuUsage();
+    return {
+      clientMs: (user + system) / 1000,
+      sshdMs: sshdPids.reduce((sum, pid) => sum + procCpuMs(pid, true), 0),
+      postgresMs:
+        procCpuMs(postmaster, true) +
+        childrenOf(postmaster).reduce((sum, pid) => sum + procCpuMs(pid, false), 0),
+    };
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    return {
+      clientMs: Math.round(end.clientMs - start.clientMs),
+      sshdMs: Math.round(end.sshdMs - start.sshdMs),
+      postgresMs: Math.round(end.postgresMs - start.postgresMs),
+    };
+  };
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Waits until no login is left under the fleet's sshd (their CPU is then counted). */
+async function settled(sshds: SshServer[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && sshds.some((s) => childrenOf(s.pid).length > 0))
+    await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * Resolves with the execution once it is final: woken by its status notices (no polling load
+ * on the api while the round runs), checked by one GET each time, and every 5 s regardless.
+ */
+async function waitFinal(t: TestApp, id: string, timeoutMs: number) {
+  let wake = () => {};
+  const unsubscribe = await t.app.get(ExecutionEvents).subscribe(id, (n) => {
+    if (n.kind === 'status') wake();
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const res = await t.http().get(`/executions/${id}`).set('Authorization', t.adminAuth);
+      if (isFinal(res.body.status as ExecutionStatus))
+        return res.body as {
+          status: string;
+          error: string | null;
+          finishedAt: string;
+          results: Array<Record<string, unknown>>;
+        };
+      if (Date.now() > deadline) throw new Error(`execution ${id} still ${res.body.status}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (xs: number[], p: number) => {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -155,6 +303,7 @@ describe('bench/fanout', () => {
   const results: Record<string, unknown> = {
     at: new Date().toISOString(),
     target: 'lean',
+    fleet: FLEET,
     sshds: SSHDS,
     parallel: PARALLEL,
   };
@@ -164,7 +313,9 @@ describe('bench/fanout', () => {
     for (const [name, text] of Object.entries(RUNBOOKS))
       writeFileSync(join(dir, `${name}.yaml`), text);
     [sshds, t] = await Promise.all([
-      Promise.all(Array.from({ length: SSHDS }, () => startSshd({ login: 'lean' }))),
+      Promise.all(
+        Array.from({ length: SSHDS }, () => startSshd({ login: 'lean', ...FLEET_OPTIONS })),
+      ),
       startTestApp({ RUNBOOKS_DIR: dir, SSH_MAX_PARALLEL: String(PARALLEL), LOG_LEVEL: 'silent' }),
     ]);
     // One credential (the first sshd's key) for every node: the others accept it too.
@@ -177,7 +328,7 @@ describe('bench/fanout', () => {
         names.slice(i, i + 50).map((name, j) => registerFleet(t, sshdOf(sshds, i + j), [name])),
       );
     }
-  });
+  }, 900_000); // 1,000 audited node registrations: minutes on a loaded machine
   afterAll(async () => {
     await t?.close();
     await Promise.all(sshds.map((s) => s.stop()));
@@ -189,6 +340,11 @@ describe('bench/fanout', () => {
   });
 
   it('fan-out: uname -a on N nodes, against the bare ssh2 floor', async () => {
+    const [{ pid }] = await t.app
+      .get(DataSource)
+      .query<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid');
+    const postmaster = parentOf(pid);
+    const cpu: Array<{ n: number; round: number; what: string; ms: number } & CpuSplit> = [];
     const rows: Array<{
       n: number;
       firebreakMs: number;
@@ -204,28 +360,71 @@ describe('bench/fanout', () => {
       const bounded: number[] = [];
       const allAtOnce: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        bounded.push(await bareFloor(sshds, n, PARALLEL));
-        allAtOnce.push(n > PARALLEL ? await bareFloor(sshds, n, n) : bounded.at(-1)!);
+        const measured = async (work: () => Promise<number>) => {
+          const meter = cpuMeter(
+            sshds.map((x) => x.pid),
+            postmaster,
+          );
+          const ms = await work();
+          await settled(sshds);
+          cpu.push({ n, round: r, what: '', ms: Math.round(ms), ...meter() });
+          return ms;
+        };
+        bounded.push(await measured(() => bareFloor(sshds, n, PARALLEL)));
+        cpu.at(-1)!.what = `floor, at most ${PARALLEL} at once`;
+        if (n > PARALLEL) {
+          allAtOnce.push(await measured(() => bareFloor(sshds, n, n)));
+          cpu.at(-1)!.what = 'floor, all at once';
+        } else allAtOnce.push(bounded.at(-1)!);
         floor.push(Math.min(bounded.at(-1)!, allAtOnce.at(-1)!));
-        const t0 = Date.now();
-        const res = await t
-          .http()
-          .post('/executions')
-          .set('Authorization', t.adminAuth)
-          .send({ runbook: 'fanout-uname', nodes });
-        expect(res.status, JSON.stringify(res.body)).toBe(201);
-        const done = await waitFinished(t, res.body.id as string, t.adminAuth, 600_000);
-        // Until the final status was recorded (its time, from this machine's clock), not until
-        // the next poll saw it.
-        fb.push(Date.parse((done as unknown as { finishedAt: string }).finishedAt) - t0);
-        expect(done.status, done.error ?? '').toBe('succeeded');
-        expect(done.results).toHaveLength(n);
+        let id = '';
+        let done: Awaited<ReturnType<typeof waitFinal>> | undefined;
+        const profile = await startProfile();
+        await measured(async () => {
+          const t0 = Date.now();
+          const res = await t
+            .http()
+            .post('/executions')
+            .set('Authorization', t.adminAuth)
+            .send({ runbook: 'fanout-uname', nodes });
+          expect(res.status, JSON.stringify(res.body)).toBe(201);
+          id = res.body.id as string;
+          done = await waitFinal(t, id, 600_000);
+          // Until the final status was recorded (its time, from this machine's clock), not
+          // until the client saw it.
+          return Date.parse(done.finishedAt) - t0;
+        });
+        const [span] = await t.app
+          .get(DataSource)
+          .query<Array<{ first: number; last: number; ended: number; final: number }>>(
+            `SELECT extract(epoch FROM min(r.started_at) - e.started_at) * 1000 AS first,
+                  extract(epoch FROM max(r.started_at) - e.started_at) * 1000 AS last,
+                  extract(epoch FROM max(r.finished_at) - e.started_at) * 1000 AS ended,
+                  extract(epoch FROM e.finished_at - e.started_at) * 1000 AS final
+             FROM execution_results r JOIN executions e ON e.id = r.execution_id
+            WHERE e.id = $1 GROUP BY e.id`,
+            [id],
+          );
+        const ms = (x: number) => Math.round(Number(x));
+        cpu.at(-1)!.what =
+          `Firebreak (ms after the claim: the nodes' steps started ${ms(span.first)}–${ms(span.last)}, ` +
+          `the last ended ${ms(span.ended)}, final status ${ms(span.final)})`;
+        fb.push(cpu.at(-1)!.ms);
+        await profile?.(`fanout-${n}-${r}`);
+        const failures = new Map<string, number>();
+        for (const x of done!.results.filter((x) => x.status !== 'succeeded')) {
+          const why = typeof x.error === 'string' ? x.error : `exit ${JSON.stringify(x.exitCode)}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
+        if (failures.size) console.log(`N=${n}: failed nodes, by error:`, failures);
+        expect(done!.status, done!.error ?? '').toBe('succeeded');
+        expect(done!.results).toHaveLength(n);
         expect(
-          done.results.filter((x) => x.exitCode === 0 && x.status === 'succeeded'),
+          done!.results.filter((x) => x.exitCode === 0 && x.status === 'succeeded'),
         ).toHaveLength(n);
         const logs = await t
           .http()
-          .get(`/executions/${res.body.id}/logs?limit=10000`)
+          .get(`/executions/${id}/logs?limit=10000`)
           .set('Authorization', t.adminAuth);
         expect(
           (logs.body.items as Array<{ stream: string }>).filter((l) => l.stream === 'stdout'),
@@ -254,7 +453,17 @@ describe('bench/fanout', () => {
     console.log(
       `\nfan-out on the lean login, ${SSHDS} sshd, SSH_MAX_PARALLEL ${PARALLEL}, floor bounded at ${PARALLEL}, median of ${ROUNDS} rounds\n${table}\n`,
     );
-    results.fanout = { rounds: ROUNDS, rows };
+    console.log(
+      `CPU of each measured run (ms; ${SSHDS} sshd incl. their logins, Postgres incl. backends):\n` +
+        cpu
+          .map(
+            (c) =>
+              `  N=${c.n} round ${c.round + 1} ${c.what}: wall ${c.ms}, client ${c.clientMs}, sshd ${c.sshdMs}, postgres ${c.postgresMs}; per node: client ${(c.clientMs / c.n).toFixed(1)}, sshd ${(c.sshdMs / c.n).toFixed(1)}, postgres ${(c.postgresMs / c.n).toFixed(1)}`,
+          )
+          .join('\n') +
+        '\n',
+    );
+    results.fanout = { rounds: ROUNDS, rows, cpu };
   });
 
   it('dispatch latency: POST /executions → first output line on the SSE stream', async () => {

@@ -12,6 +12,8 @@ import { Client, utils, type ConnectConfig } from 'ssh2';
 import type { SshTarget } from '../src/nodes/node-connection.js';
 import { MAX_CONCURRENT_CHANNELS, SshSession } from '../src/executions/transports/ssh.client.js';
 import { SshError } from '../src/executions/transports/ssh-errors.js';
+import { SshSessionPool } from '../src/executions/transports/ssh-sessions.js';
+import { Semaphore } from '../src/executions/semaphore.js';
 import { wrapRemoteCommand } from '../src/executions/transports/remote-command.js';
 import type { ExecResult } from '../src/executions/transports/exec.js';
 import { renderShell } from '../src/runbooks/template.js';
@@ -700,6 +702,91 @@ describe('SshSession lifecycle', () => {
       expect(s.closed).toBe(true);
     } finally {
       await other.stop();
+    }
+  });
+});
+
+describe('SshSessionPool', () => {
+  it('reads the connection targets of nodes connecting together in one read; a node without one fails alone', async () => {
+    const reads: string[][] = [];
+    const pool = new SshSessionPool(
+      {
+        connectionTargets: async (ids) => {
+          reads.push(ids);
+          return new Map(
+            ids.map((id) => [
+              id,
+              id === 'gone' ? new Error('node gone is disabled') : target({ node: id }),
+            ]),
+          );
+        },
+        learnHostKey: async () => undefined,
+        reportHostKeyMismatch: async () => undefined,
+      },
+      { actorId: null, actorName: 'test' },
+      () => {},
+    );
+    const names = ['web-1', 'web-2', 'web-3', 'gone'];
+    try {
+      const got = await Promise.allSettled(
+        names.map((name) => pool.get({ id: name, name, hostname: sshd.host })),
+      );
+      expect(reads).toEqual([names]);
+      expect(got.slice(0, 3).map((g) => g.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect(got[3]).toMatchObject({
+        status: 'rejected',
+        reason: { message: 'node gone is disabled' },
+      });
+      const result = await (
+        await pool.get({ id: 'web-2', name: 'web-2', hostname: sshd.host })
+      ).exec('echo pooled', {
+        onLine: () => {},
+      });
+      expect(result.exitCode).toBe(0);
+      // Asked later (a later batch of a rolling run): read then, on its own.
+      await pool.get({ id: 'web-4', name: 'web-4', hostname: sshd.host });
+      expect(reads).toEqual([names, ['web-4']]);
+    } finally {
+      await pool.closeAll();
+    }
+  });
+});
+
+describe('SshSessionPool handshakes', () => {
+  it('holds a connect slot from TCP connect to authenticated, at most the slots at once', async () => {
+    let holding = 0;
+    let peak = 0;
+    class Counting extends Semaphore {
+      override async use<T>(fn: () => Promise<T>): Promise<T> {
+        return super.use(async () => {
+          peak = Math.max(peak, ++holding);
+          try {
+            return await fn();
+          } finally {
+            holding--;
+          }
+        });
+      }
+    }
+    const pool = new SshSessionPool(
+      {
+        connectionTargets: async (ids) => new Map(ids.map((id) => [id, target({ node: id })])),
+        learnHostKey: async () => undefined,
+        reportHostKeyMismatch: async () => undefined,
+      },
+      { actorId: null, actorName: 'test' },
+      () => {},
+      new Counting(2),
+    );
+    try {
+      const names = ['a-1', 'a-2', 'a-3', 'a-4', 'a-5', 'a-6'];
+      const sessions = await Promise.all(
+        names.map((name) => pool.get({ id: name, name, hostname: sshd.host })),
+      );
+      expect(sessions.every((s) => !s.closed)).toBe(true);
+      expect(peak).toBe(2);
+    } finally {
+      await pool.closeAll();
     }
   });
 });

@@ -200,7 +200,9 @@ const envSchema = z.object({
     'expected comma-separated origins such as https://console.example.com (scheme, host, optional port; never null or *)',
   ).prefault(''),
   WORKER_CONCURRENCY: positiveInt('executions run at once per worker').prefault('4'),
-  SSH_MAX_PARALLEL: positiveInt('SSH commands in flight per worker').prefault('100'),
+  SSH_MAX_PARALLEL: positiveInt('SSH commands (and SSH handshakes) in flight per worker').prefault(
+    '100',
+  ),
   HEARTBEAT_TIMEOUT: positiveInt(
     'seconds before a silent worker’s executions are interrupted',
   ).prefault('60'),

@@ -61,6 +61,8 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly workerId = `${hostname()}:${process.pid}`;
   /** SSH commands in flight across every execution on this worker. */
   private readonly sshSlots: Semaphore;
+  /** SSH handshakes in flight (SSH_MAX_PARALLEL too), so a big fan-out never times out its own. */
+  private readonly sshConnectSlots: Semaphore;
   private readonly active = new Map<string, AbortController>();
   private readonly optionsKey: Buffer;
   /** Local process groups in flight, for the leftover reaper (DATA_DIR/run). */
@@ -94,6 +96,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     private readonly abilities: AbilityFactory,
   ) {
     this.sshSlots = new Semaphore(config.sshMaxParallel);
+    this.sshConnectSlots = new Semaphore(config.sshMaxParallel);
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
     this.localRunUser = config.localRunUser;
@@ -359,16 +362,18 @@ export class ExecutionRunner implements OnModuleDestroy {
       : undefined;
     const sessions = new SshSessionPool(
       {
-        connectionTarget: (id) => this.nodes.connectionTarget(id),
+        connectionTargets: (ids) => this.nodes.connectionTargets(ids),
         learnHostKey: (...a) => this.hostKeys.learnHostKey(...a),
         reportHostKeyMismatch: (...a) => this.hostKeys.reportHostKeyMismatch(...a),
       },
       { actorId: execution.actorId, actorName: execution.actorName },
       (node, line) => write(node, null, 'system', line),
+      this.sshConnectSlots,
     );
     let status: RunOutcome | 'interrupted' = 'succeeded';
     let error: string | null = null;
     let paused: Paused | undefined;
+    let workflowReturned = false;
     const started = Date.now();
     try {
       write(
@@ -404,6 +409,7 @@ export class ExecutionRunner implements OnModuleDestroy {
           run: (step, req) => this.runChild(execution, chain, step, req, write, pending),
         },
       });
+      workflowReturned = true;
       if (!ok) {
         status = 'failed';
         error = 'one or more steps failed';
@@ -436,10 +442,13 @@ export class ExecutionRunner implements OnModuleDestroy {
       clearTimeout(timeout);
       link?.signal.removeEventListener('abort', onParentStop);
     }
-    // The connections are ended here (a command still stopping dies with its connection, as
-    // before); their teardown is awaited after the outcome is stored, not before it (sshd's
-    // side took 20-200 ms of a 10-node run).
-    const closing = sessions.closeAll();
+    // A run that stopped early ends its connections here (a command still stopping dies with
+    // its connection, as before). One whose workflow returned has no command left running: its
+    // connections are ended once the outcome is stored, as the teardown of 1,000 sshd sessions
+    // at once competes for the CPU with storing it (1.3 s of a loaded 1,000-node run). Either
+    // way the teardown is awaited last (sshd's side took 20-200 ms of a 10-node run).
+    let closing: Promise<void> | undefined = workflowReturned ? undefined : sessions.closeAll();
+    const closeAll = () => (closing ??= sessions.closeAll());
     try {
       await results.flush();
     } catch (err) {
@@ -458,7 +467,7 @@ export class ExecutionRunner implements OnModuleDestroy {
         { ...execution.options, ...secrets },
         mask,
       );
-      await closing;
+      await closeAll();
       return {
         status: paused.checkpoint.child ? 'awaiting_child' : 'awaiting_approval',
         error: null,
@@ -491,8 +500,9 @@ export class ExecutionRunner implements OnModuleDestroy {
       );
     } finally {
       this.active.delete(execution.id);
+      void closeAll(); // also when recording it threw
     }
-    await closing;
+    await closeAll();
     return { status, error };
   }
 

@@ -57,6 +57,20 @@ export interface StartSshdOptions {
    * service-manager stand-in of test/support/service-host.ts. Not for `own`.
    */
   path?: string[];
+  /**
+   * Re-exec sshd for every connection (its default: a fresh address space per login). The
+   * fan-out bench turns it off (`sshd -r`) in the fleet both Firebreak and its floor log in to:
+   * on a real fleet each server pays its own re-exec; here all 1,000 land on the same 2 cores.
+   */
+  reexec?: boolean;
+  /**
+   * Host and client key type (default `ed25519`). OpenSSH 9.2 signs and verifies ed25519 with
+   * its portable C code; `ecdsa` (P-256) goes through OpenSSL's optimised code: less server CPU
+   * per login, the same host-key pinning and public-key auth.
+   */
+  keyType?: 'ed25519' | 'ecdsa';
+  /** The server's `KexAlgorithms` (default: OpenSSH's own list). */
+  kexAlgorithms?: string[];
 }
 
 export interface SshServer {
@@ -64,13 +78,15 @@ export interface SshServer {
   port: number;
   /** The first configured user; the throwaway key pair logs in as any configured user. */
   username: string;
-  /** Throwaway ed25519 client private key, OpenSSH PEM format (ssh2 `privateKey`). */
+  /** The listening sshd's process id (its per-connection processes are its children). */
+  pid: number;
+  /** Throwaway client private key (ed25519 unless `keyType`), OpenSSH PEM format (ssh2 `privateKey`). */
   privateKey: string;
   /** Path of the same private key file, mode 0600 (for `ssh -i`). */
   privateKeyPath: string;
-  /** The client public key, `ssh-ed25519 AAAA… comment`. */
+  /** The client public key, `ssh-ed25519 AAAA… comment` (or `ecdsa-sha2-nistp256 …`). */
   publicKey: string;
-  /** The server host public key, `ssh-ed25519 AAAA… comment`. */
+  /** The server host public key, `ssh-ed25519 AAAA… comment` (or `ecdsa-sha2-nistp256 …`). */
   hostPublicKey: string;
   /** `SHA256:…` (unpadded base64), exactly as `ssh-keygen -lf` prints it. */
   hostKeyFingerprint: string;
@@ -113,10 +129,12 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
   try {
     // sshd reads authorized_keys as the target user: let non-root users traverse and read.
     await chmod(dir, 0o755);
+    const keyType = options.keyType ?? 'ed25519';
+    const typeArgs = keyType === 'ecdsa' ? ['-t', 'ecdsa', '-b', '256'] : ['-t', 'ed25519'];
     const keygen = (file: string, comment: string) =>
-      execFileAsync(sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
-    const hostKeyPath = path.join(dir, 'ssh_host_ed25519_key');
-    const privateKeyPath = path.join(dir, 'id_ed25519');
+      execFileAsync(sshKeygen, ['-q', ...typeArgs, '-N', '', '-C', comment, '-f', file]);
+    const hostKeyPath = path.join(dir, `ssh_host_${keyType}_key`);
+    const privateKeyPath = path.join(dir, `id_${keyType}`);
     await Promise.all([
       keygen(hostKeyPath, 'firebreak-test-host'),
       keygen(privateKeyPath, 'firebreak-test-client'),
@@ -146,10 +164,16 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshServ
     }
 
     const setEnv = await loginEnvironment(login, dir, options.path ?? []);
-    const server = await listen(sshd, dir, hostKeyPath, keysDir, setEnv);
+    const extra = options.kexAlgorithms?.length
+      ? [`KexAlgorithms ${options.kexAlgorithms.join(',')}`]
+      : [];
+    const server = await listen(sshd, dir, hostKeyPath, keysDir, setEnv, extra, [
+      ...(options.reexec === false ? ['-r'] : []),
+    ]);
     return {
       host: HOST,
       port: server.port,
+      pid: server.pid,
       username: users[0].username,
       privateKey,
       privateKeyPath,
@@ -250,6 +274,7 @@ function sshdConfig(
   hostKeyPath: string,
   keysDir: string,
   setEnv: string[],
+  extra: string[],
 ): string {
   const lines = [
     `ListenAddress ${HOST}`,
@@ -275,6 +300,7 @@ function sshdConfig(
   ];
   if (perSourcePenaltiesSupported !== false) lines.push('PerSourcePenalties no');
   if (setEnv.length > 0) lines.push(`SetEnv ${setEnv.join(' ')}`);
+  lines.push(...extra);
   return `${lines.join('\n')}\n`;
 }
 
@@ -285,12 +311,13 @@ async function writeCheckedConfig(
   keysDir: string,
   port: number,
   setEnv: string[],
+  extra: string[],
 ): Promise<string> {
   const configPath = path.join(dir, 'sshd_config');
   for (;;) {
     // Decided before the write: a parallel start may settle it while this one writes.
     const decided = perSourcePenaltiesSupported !== undefined;
-    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, setEnv));
+    await writeFile(configPath, sshdConfig(port, dir, hostKeyPath, keysDir, setEnv, extra));
     if (decided) return configPath;
     try {
       await execFileAsync(sshd, ['-t', '-f', configPath]);
@@ -312,13 +339,23 @@ async function listen(
   hostKeyPath: string,
   keysDir: string,
   setEnv: string[],
-): Promise<{ port: number; stop(): Promise<void> }> {
+  extra: string[],
+  args: string[],
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
     const port = await findFreePort(HOST);
-    const configPath = await writeCheckedConfig(sshd, dir, hostKeyPath, keysDir, port, setEnv);
+    const configPath = await writeCheckedConfig(
+      sshd,
+      dir,
+      hostKeyPath,
+      keysDir,
+      port,
+      setEnv,
+      extra,
+    );
     try {
-      return await startOn(sshd, configPath, dir, port);
+      return await startOn(sshd, configPath, dir, port, args);
     } catch (error) {
       lastError = error;
       if (!(error instanceof PortInUseError)) throw error;
@@ -332,9 +369,10 @@ async function startOn(
   configPath: string,
   dir: string,
   port: number,
-): Promise<{ port: number; stop(): Promise<void> }> {
+  args: string[],
+): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   // sshd insists on being started by absolute path (it re-execs itself per connection).
-  const child = spawn(sshd, ['-D', '-e', '-f', configPath], {
+  const child = spawn(sshd, ['-D', '-e', ...args, '-f', configPath], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -376,6 +414,7 @@ async function startOn(
   let stopping: Promise<void> | undefined;
   return {
     port,
+    pid: child.pid!,
     stop: () =>
       (stopping ??= (async () => {
         await terminate(child, { tree: true });
