@@ -7,6 +7,8 @@ import { followExecution } from '../src/cli/sse.js';
 import { ExecutionEvents } from '../src/executions/execution-events.js';
 import { ExecutionRunner } from '../src/executions/execution.runner.js';
 import { ExecutionsService } from '../src/executions/executions.service.js';
+import { ExecutionLogWriter } from '../src/executions/log-writer.js';
+import { SecretMask } from '../src/executions/secret-mask.js';
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -361,5 +363,43 @@ describe('log floods: stored in full, with backpressure, and output limits (real
     await t.http().post(`/executions/${id}/cancel`).set('Authorization', t.adminAuth);
     await waitFinished(t, id, t.adminAuth, 60_000);
     await Promise.all([followingA, followingB].map((f) => f.catch(() => undefined)));
+  });
+
+  it("a step's first line is written at once while a flood of another step is still batched", async () => {
+    const { id } = await run({ runbook: 'limit-truncate', options: { token: 'x' } });
+    // Its own seq range past the run's lines; batches wait a minute for company, no eager ones.
+    const w = new ExecutionLogWriter(
+      ds(),
+      t.app.get(ExecutionEvents),
+      id,
+      1_000_000,
+      new SecretMask([]),
+      {
+        flushMs: 60_000,
+        eagerBatches: 0,
+      },
+    );
+    w.write(null, 'one', 'stdout', 'first line of one');
+    await until(() => w.stats.stored === 1, 'the first line of step one');
+    // A flood of the same step goes in full batches (5,000 rows), not a statement a line.
+    for (let i = 0; i < 12_000; i++) w.write(null, 'one', 'stdout', `flood ${i}`);
+    await until(() => w.stats.stored === 12_001, 'the flood');
+    expect(w.stats.batches).toBeLessThanOrEqual(4);
+    const before = w.stats.batches;
+    // A later line of step one waits for company (a minute here); the first line of step two
+    // does not, and takes it along: one batch for both.
+    w.write(null, 'one', 'stdout', 'later line of one');
+    w.write(null, 'two', 'stdout', 'first line of two');
+    await until(() => w.stats.stored === 12_003, 'the first line of step two');
+    expect(w.stats.batches).toBe(before + 1);
+    // Step two's next line waits again (flushed here by hand).
+    w.write(null, 'two', 'stdout', 'second line of two');
+    await w.flush();
+    expect(w.stats.batches).toBe(before + 2);
+    const [{ n }] = await ds().query<Array<{ n: string }>>(
+      'SELECT count(*) AS n FROM execution_logs WHERE execution_id = $1 AND seq > 1000000',
+      [id],
+    );
+    expect(Number(n)).toBe(12_004);
   });
 });

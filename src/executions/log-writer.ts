@@ -22,6 +22,8 @@ export interface LogWriterOptions {
    * The first this many batches do not wait: an idle writer writes at the next turn of the
    * event loop (with whatever arrived in the same read), so a run's first lines reach live
    * viewers after one INSERT + NOTIFY; later lines wait up to `flushMs` and go in batches.
+   * Nor do a step's first line and its first output line (a step that starts after a quiet
+   * spell shows at once); the lines after them batch as before.
    */
   eagerBatches?: number;
   /** Rows per INSERT. */
@@ -56,6 +58,8 @@ export interface LogWriterStats {
   truncated: number;
   /** Most rows waiting at once. */
   peakQueued: number;
+  /** Batches (INSERTs) committed. */
+  batches: number;
 }
 
 interface Row {
@@ -103,7 +107,12 @@ export class ExecutionLogWriter implements Backpressure {
     dropped: 0,
     truncated: 0,
     peakQueued: 0,
+    batches: 0,
   };
+  /** Steps that have had a (system / output) line: a step's first of each does not wait. */
+  private readonly steps = new Set<string>();
+  /** The scheduled start is at the next turn of the event loop (not after `flushMs`). */
+  private scheduledNow = false;
   private queue: Row[] = [];
   private atMs = 0;
   private atIso = '';
@@ -193,9 +202,16 @@ export class ExecutionLogWriter implements Backpressure {
     }
     this.queue.push({ seq: ++this.seq, at: this.atIso, node, step, stream, line });
     if (this.queue.length > this.stats.peakQueued) this.stats.peakQueued = this.queue.length;
+    // The step's first line (its `$ command`) and its first output line.
+    const key = step === null ? null : `${stream === 'system' ? 's' : 'o'}:${step}`;
+    const firstOfStep = key !== null && !this.steps.has(key);
+    if (firstOfStep) this.steps.add(key);
     if (this.loop) return; // the running loop takes it with the next batch
     if (this.queue.length >= this.maxBatch) this.startLoop();
-    else this.scheduled ??= this.schedule();
+    else if (firstOfStep && !this.scheduledNow) {
+      this.scheduled?.();
+      this.scheduled = this.scheduleNow();
+    } else this.scheduled ??= this.schedule();
   }
 
   private withinLimit(node: string | null, step: string | null, line: string): boolean {
@@ -230,9 +246,15 @@ export class ExecutionLogWriter implements Backpressure {
   private schedule(): () => void {
     if (this.eagerBatches > 0) this.eagerBatches--;
     else if (this.flushMs > 0) {
+      this.scheduledNow = false;
       const timer = setTimeout(() => this.startLoop(), this.flushMs);
       return () => clearTimeout(timer);
     }
+    return this.scheduleNow();
+  }
+
+  private scheduleNow(): () => void {
+    this.scheduledNow = true;
     const immediate = setImmediate(() => this.startLoop());
     return () => clearImmediate(immediate);
   }
@@ -240,6 +262,7 @@ export class ExecutionLogWriter implements Backpressure {
   private startLoop(): void {
     this.scheduled?.();
     this.scheduled = undefined;
+    this.scheduledNow = false;
     if (this.loop || this.queue.length === 0 || this.failure) return;
     this.loop = this.drain().finally(() => {
       this.loop = undefined;
@@ -286,6 +309,7 @@ export class ExecutionLogWriter implements Backpressure {
       away = undefined;
       this.queue.splice(0, batch.length);
       this.stats.stored += batch.length;
+      this.stats.batches++;
       if (this.queue.length <= this.highWater / 2) this.wakeProducers();
     }
   }
