@@ -5,6 +5,7 @@ import { didYouMean } from '../../common/suggest.js';
 import { parseRunbook } from '../../runbooks/runbook.parser.js';
 import { NAME_RE, OPTION_NAME_RE } from '../../runbooks/runbook.schema.js';
 import type { ImportInput } from '../kinds.js';
+import { slugify } from '../shell-refs.js';
 import type { Finding, FindingLevel, ImportedFile, ImportResult } from '../report.js';
 import { hasJinja, translateShell, type ParamValue } from './jinja.js';
 
@@ -147,22 +148,13 @@ const norm = (p: string) => posix.normalize(p.replace(/\\/g, '/'));
 
 /** `linux.rm` → `linux-rm`: Firebreak runbook names are lower-case letters, digits and dashes. */
 export function runbookName(pack: string | undefined, name: string): string {
-  const slug = `${pack ? `${pack}-` : ''}${name}`
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/, '');
+  const slug = slugify(`${pack ? `${pack}-` : ''}${name}`);
   return slug.length >= 2 ? slug : `${slug || 'action'}-action`;
 }
 
 function optionName(param: string): string {
-  let n = param
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_');
-  if (!/^[a-z]/.test(n)) n = `p_${n}`;
-  return n.slice(0, 63);
+  const n = slugify(param, { sep: '_', camel: true });
+  return /^[a-z]/.test(n) ? n : `p_${n}`.slice(0, 63).replace(/_+$/, '');
 }
 
 /** `…/PACK/actions/x.yaml` → PACK. */
