@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ExecutionRepository } from '../src/executions/execution.repository.js';
-import { startTestApp, type TestApp } from './support/app.js';
+import type { TestApp } from './support/app.js';
+import { executionCalls, restartOnSameDatabase, useRunbookApp } from './support/runbook-app.js';
 import { FINAL_STATUSES } from '../src/executions/execution-state.js';
 
 /**
@@ -87,49 +85,23 @@ onError:
 const FINAL = FINAL_STATUSES;
 
 describe('approvals (real app, Postgres)', () => {
+  const app = useRunbookApp('approvals', RUNBOOKS);
   let t: TestApp;
-  let dir: string;
   let requester: { id: string; username: string; auth: string };
   let lead1: { id: string; username: string; auth: string };
   let lead2: { id: string; username: string; auth: string };
   let outsider: { id: string; username: string; auth: string };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'firebreak-approvals-'));
-    for (const [name, text] of Object.entries(RUNBOOKS))
-      writeFileSync(join(dir, `${name}.yaml`), text);
-    t = await startTestApp({ RUNBOOKS_DIR: dir });
+    t = app.t;
     // The requester is an admin and an sre-lead too: four eyes holds whatever their roles.
     requester = await t.userWithRoles(['admin'], ['sre-lead']);
     lead1 = await t.userWithRoles(['operator'], ['sre-lead']);
     lead2 = await t.userWithRoles(['viewer'], ['sre-lead']);
     outsider = await t.userWithRoles(['operator']);
   });
-  afterAll(async () => {
-    await t?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
-  const post = (path: string, body: object, auth: string) =>
-    t.http().post(path).set('Authorization', auth).send(body);
-  const get = (path: string, auth = t.adminAuth) => t.http().get(path).set('Authorization', auth);
-  const decide = (id: string, auth: string, body: object) =>
-    post(`/executions/${id}/approvals`, body, auth);
-  /** Polls (generous deadline) until the execution's status is one of `statuses`. */
-  const waitStatus = async (id: string, statuses: readonly string[], timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const res = await get(`/executions/${id}`);
-      if (statuses.includes(res.body.status as string)) return res.body;
-      if (Date.now() > deadline)
-        throw new Error(`execution ${id} is ${res.body.status}, not ${statuses.join('|')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const logLines = async (id: string) =>
-    ((await get(`/executions/${id}/logs`)).body.items as Array<{ line: string }>).map(
-      (l) => l.line,
-    );
+  const { get, post, decide, waitStatus, resultsOf, logLines } = executionCalls(app);
   const audited = async (subjectId: string) =>
     (
       (await get(`/audit?subjectId=${subjectId}&limit=100`)).body.items as Array<{
@@ -314,11 +286,6 @@ describe('approvals (real app, Postgres)', () => {
     expect(trail.at(-1)).toBe('approval.approve');
   });
 
-  const resultsOf = async (id: string) =>
-    ((await get(`/executions/${id}`)).body.results as Array<{ step: string; status: string }>).map(
-      (r) => `${r.step}:${r.status}`,
-    );
-
   it('an approval step pauses the run (no worker, no reaping); its choice is read by when:', async () => {
     const started = await post(
       '/executions',
@@ -390,10 +357,7 @@ describe('approvals (real app, Postgres)', () => {
         'awaiting_approval',
       );
     // The first app goes away (its database stays); a second one, same key, takes over.
-    const first = t;
-    await first.app.close();
-    rmSync(first.config.dataDir, { recursive: true, force: true });
-    t = await startTestApp({ RUNBOOKS_DIR: dir, SECRET_KEY: first.config.secretKey }, first.db);
+    t = await restartOnSameDatabase(app);
 
     const go = await decide(a.body.id as string, lead2.auth, {
       decision: 'approve',

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestApp, type TestApp } from './support/app.js';
+import { executionCalls, restartOnSameDatabase, useRunbookApp } from './support/runbook-app.js';
 import { FINAL_STATUSES } from '../src/executions/execution-state.js';
 
 /**
@@ -74,47 +71,21 @@ steps:
 const FINAL = FINAL_STATUSES;
 
 describe('runbook steps whose child waits for approval (real app, Postgres)', () => {
-  let t: TestApp;
-  let dir: string;
+  const app = useRunbookApp('child-approval', RUNBOOKS);
   let requester: { id: string; username: string; auth: string };
   let lead: { id: string; username: string; auth: string };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'firebreak-child-approval-'));
-    for (const [name, text] of Object.entries(RUNBOOKS))
-      writeFileSync(join(dir, `${name}.yaml`), text);
-    t = await startTestApp({ RUNBOOKS_DIR: dir });
     // An sre-lead too: four eyes keeps them from approving the child they started.
-    requester = await t.userWithRoles(['operator'], ['sre-lead']);
-    lead = await t.userWithRoles(['operator'], ['sre-lead']);
-  });
-  afterAll(async () => {
-    await t?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    requester = await app.t.userWithRoles(['operator'], ['sre-lead']);
+    lead = await app.t.userWithRoles(['operator'], ['sre-lead']);
   });
 
-  const get = (path: string, auth = t.adminAuth) => t.http().get(path).set('Authorization', auth);
+  const { post, decide, waitStatus, resultsOf, logLines } = executionCalls(app);
   const start = async (runbook: string) => {
-    const res = await t
-      .http()
-      .post('/executions')
-      .set('Authorization', requester.auth)
-      .send({ runbook });
+    const res = await post('/executions', { runbook }, requester.auth);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body.id as string;
-  };
-  const decide = (id: string, auth: string, body: object) =>
-    t.http().post(`/executions/${id}/approvals`).set('Authorization', auth).send(body);
-  /** Polls (generous deadline) until the execution's status is one of `statuses`. */
-  const waitStatus = async (id: string, statuses: readonly string[], timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const res = await get(`/executions/${id}`);
-      if (statuses.includes(res.body.status as string)) return res.body;
-      if (Date.now() > deadline)
-        throw new Error(`execution ${id} is ${res.body.status}, not ${statuses.join('|')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   };
   /** The parent waiting for its child, and that child (held), once both say so. */
   const waiting = async (parentId: string) => {
@@ -126,14 +97,6 @@ describe('runbook steps whose child waits for approval (real app, Postgres)', ()
     expect(child.status).toBe('awaiting_approval');
     return { parent, childId, child };
   };
-  const resultsOf = async (id: string) =>
-    ((await get(`/executions/${id}`)).body.results as Array<{ step: string; status: string }>).map(
-      (r) => `${r.step}:${r.status}`,
-    );
-  const logLines = async (id: string) =>
-    ((await get(`/executions/${id}/logs`)).body.items as Array<{ line: string }>).map(
-      (l) => l.line,
-    );
 
   it('the parent waits while its child is held; four eyes applies to the child; approved, the child runs and the parent resumes', async () => {
     const id = await start('parent-of-held');
@@ -186,7 +149,7 @@ describe('runbook steps whose child waits for approval (real app, Postgres)', ()
   it('canceling the waiting parent cancels its held child', async () => {
     const id = await start('parent-of-held');
     const { childId } = await waiting(id);
-    const cancel = await t
+    const cancel = await app.t
       .http()
       .post(`/executions/${id}/cancel`)
       .set('Authorization', requester.auth);
@@ -212,10 +175,7 @@ describe('runbook steps whose child waits for approval (real app, Postgres)', ()
     const { childId, child } = await waiting(id);
     expect(child.approvals[0]).toMatchObject({ state: 'pending', step: 'gate' });
 
-    const first = t;
-    await first.app.close();
-    rmSync(first.config.dataDir, { recursive: true, force: true });
-    t = await startTestApp({ RUNBOOKS_DIR: dir, SECRET_KEY: first.config.secretKey }, first.db);
+    await restartOnSameDatabase(app);
 
     const ok = await decide(childId, lead.auth, { decision: 'approve' });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);

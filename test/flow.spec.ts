@@ -189,6 +189,16 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       results: Array<Row & { error: string | null }>;
       children: Array<{ id: string; runbook: string; step: string; status: string; logs: string }>;
     };
+  /** Cancels the parent run `id`; both it and its child `childId` end canceled. */
+  const cancelParentAndChild = async (id: string, childId: string) => {
+    const cancel = await t
+      .http()
+      .post(`/executions/${id}/cancel`)
+      .set('Authorization', t.adminAuth);
+    expect(cancel.status).toBe(201);
+    expect((await waitFinished(t, id)).status).toBe('canceled');
+    expect((await waitFinished(t, childId)).status).toBe('canceled');
+  };
   const nodesOf = (rows: Row[], step: string) =>
     rows
       .filter((r) => r.step === step)
@@ -370,13 +380,7 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
       const child = await get(childId);
       expect(child).toMatchObject({ status: 'awaiting_approval', targets: ['c-1', 'c-2'] });
       expect(child.approvals[0].reason).toBe('risky');
-      const cancel = await t
-        .http()
-        .post(`/executions/${id}/cancel`)
-        .set('Authorization', t.adminAuth);
-      expect(cancel.status).toBe(201);
-      expect((await waitFinished(t, id)).status).toBe('canceled');
-      expect((await waitFinished(t, childId)).status).toBe('canceled');
+      await cancelParentAndChild(id, childId);
     });
 
     it('canceling the parent cancels the child', async () => {
@@ -399,13 +403,7 @@ describe('rolling health gates and runbook steps (real app, Postgres, sshd)', ()
         else if (Date.now() > deadline) throw new Error('the child never started its command');
         else await new Promise((r) => setTimeout(r, 100));
       }
-      const cancel = await t
-        .http()
-        .post(`/executions/${id}/cancel`)
-        .set('Authorization', t.adminAuth);
-      expect(cancel.status).toBe(201);
-      expect((await waitFinished(t, id)).status).toBe('canceled');
-      expect((await waitFinished(t, childId)).status).toBe('canceled');
+      await cancelParentAndChild(id, childId);
     });
 
     it('a runbook as a between gate runs on the batch just done; its failure stops the rollout', async () => {

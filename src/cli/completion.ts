@@ -4,54 +4,43 @@
  * server through `firebreak runbooks list --json` (the stored login or FIREBREAK_TOKEN); without
  * one, nothing is offered and nothing is printed.
  */
+import { flagsOf, type Command } from './dispatch.js';
 import { CliError, EXIT } from './errors.js';
 
-const GLOBAL = ['--url', '--token', '--json', '--help'];
+/** The command table, as completion needs it: each command's sub-commands and flags. */
+export type CommandTable = Readonly<Record<string, Command>>;
 
-/** Command → its subcommands (may be empty) and flags. */
-export const COMMAND_TREE: Record<string, { subs: string[]; flags: string[] }> = {
-  login: {
-    subs: [],
-    flags: ['--url', '--username', '--password-stdin', '--name', '--expires', '--json'],
-  },
-  logout: { subs: [], flags: ['--url'] },
-  whoami: { subs: [], flags: GLOBAL },
-  lint: { subs: [], flags: [] },
-  plan: { subs: [], flags: ['-o', '--node', '--version', ...GLOBAL] },
-  run: { subs: [], flags: ['-o', '--node', '--follow', '--break-glass', '--url', '--token'] },
-  tail: { subs: [], flags: ['--url', '--token'] },
-  runbooks: {
-    subs: ['list', 'show', 'versions', 'diff'],
-    flags: ['--search', '--tag', '--kind', '--include-disabled', '--from', '--to', ...GLOBAL],
-  },
-  executions: {
-    subs: ['list', 'show'],
-    flags: ['--status', '--runbook', '--actor', '--limit', ...GLOBAL],
-  },
-  approve: { subs: [], flags: ['--comment', '--choice', ...GLOBAL] },
-  reject: { subs: [], flags: ['--comment', ...GLOBAL] },
-  incidents: {
-    subs: ['list', 'declare', 'show', 'note', 'status'],
-    flags: [
-      '--title',
-      '--severity',
-      '--summary',
-      '--service',
-      '--status',
-      '--note',
-      '--limit',
-      ...GLOBAL,
-    ],
-  },
-  completion: { subs: ['bash', 'zsh', 'fish'], flags: [] },
-};
+interface Tree {
+  commands: Array<[string, { subs: readonly string[]; flags: string[] }]>;
+  /** Words after which a runbook name comes (`run`, `runbooks show`…). */
+  runbookAfter: string[];
+  /** Commands whose arguments are files (`lint`). */
+  files: string[];
+}
 
-const RUNBOOK_NAME_AFTER = ['run', 'plan', 'show', 'versions', 'diff'];
+function treeOf(table: CommandTable): Tree {
+  const commands = Object.entries(table).map(
+    ([name, c]) => [name, { subs: c.subs, flags: flagsOf(c) }] as Tree['commands'][number],
+  );
+  const runbookAfter = new Set<string>();
+  for (const [name, c] of Object.entries(table)) {
+    if (c.completes === 'runbook') runbookAfter.add(name);
+    for (const sub of c.runbookAfter ?? []) runbookAfter.add(sub);
+  }
+  const files = Object.keys(table).filter((name) => table[name].completes === 'files');
+  return { commands, runbookAfter: [...runbookAfter], files };
+}
+
+/** A shell test: is the command word (`$cmd`) one whose arguments are files? */
+function fileTest(t: Tree, word: string): string {
+  return `[[ " ${t.files.join(' ')} " == *" ${word} "* ]]`;
+}
+
 const LIST_NAMES =
   'firebreak runbooks list --json 2>/dev/null | sed -n \'s/^    "name": "\\([^"]*\\)",$/\\1/p\'';
 
-function bash(): string {
-  const cases = Object.entries(COMMAND_TREE)
+function bash(t: Tree): string {
+  const cases = t.commands
     .map(
       ([c, { subs, flags }]) => `    ${c}) subs="${subs.join(' ')}"; flags="${flags.join(' ')}" ;;`,
     )
@@ -63,7 +52,7 @@ _firebreak() {
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   cmd="\${COMP_WORDS[1]}"
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=( $(compgen -W "${Object.keys(COMMAND_TREE).join(' ')} --help" -- "$cur") )
+    COMPREPLY=( $(compgen -W "${t.commands.map(([c]) => c).join(' ')} --help" -- "$cur") )
     return
   fi
   case "$cmd" in
@@ -74,11 +63,11 @@ ${cases}
     COMPREPLY=( $(compgen -W "$flags" -- "$cur") )
   elif [ "$COMP_CWORD" -eq 2 ] && [ -n "$subs" ]; then
     COMPREPLY=( $(compgen -W "$subs" -- "$cur") )
-  elif [ "$cmd" = lint ]; then
+  elif ${fileTest(t, '$cmd')}; then
     COMPREPLY=( $(compgen -f -- "$cur") )
   else
     case "$prev" in
-      ${RUNBOOK_NAME_AFTER.join('|')}) COMPREPLY=( $(compgen -W "$(${LIST_NAMES})" -- "$cur") ) ;;
+      ${t.runbookAfter.join('|')}) COMPREPLY=( $(compgen -W "$(${LIST_NAMES})" -- "$cur") ) ;;
     esac
   fi
 }
@@ -86,8 +75,8 @@ complete -F _firebreak firebreak
 `;
 }
 
-function zsh(): string {
-  const subs = Object.entries(COMMAND_TREE)
+function zsh(t: Tree): string {
+  const subs = t.commands
     .map(
       ([c, { subs, flags }]) => `    ${c}) subs=(${subs.join(' ')}); flags=(${flags.join(' ')}) ;;`,
     )
@@ -97,7 +86,7 @@ function zsh(): string {
 _firebreak() {
   local -a subs flags
   if (( CURRENT == 2 )); then
-    compadd -- ${Object.keys(COMMAND_TREE).join(' ')} --help
+    compadd -- ${t.commands.map(([c]) => c).join(' ')} --help
     return
   fi
   case "\${words[2]}" in
@@ -108,11 +97,11 @@ ${subs}
     compadd -- $flags
   elif (( CURRENT == 3 )) && (( \${#subs} )); then
     compadd -- $subs
-  elif [[ "\${words[2]}" == lint ]]; then
+  elif ${fileTest(t, '${words[2]}')}; then
     _files
   else
     case "\${words[CURRENT-1]}" in
-      ${RUNBOOK_NAME_AFTER.join('|')}) compadd -- \${(f)"$(${LIST_NAMES})"} ;;
+      ${t.runbookAfter.join('|')}) compadd -- \${(f)"$(${LIST_NAMES})"} ;;
     esac
   fi
 }
@@ -120,14 +109,14 @@ if [[ "\${zsh_eval_context[-1]}" == loadautoload ]]; then _firebreak "$@"; else 
 `;
 }
 
-function fish(): string {
-  const cmds = Object.keys(COMMAND_TREE);
+function fish(t: Tree): string {
+  const cmds = t.commands.map(([c]) => c);
   const lines = [
     '# firebreak fish completion: firebreak completion fish > ~/.config/fish/completions/firebreak.fish',
     'complete -c firebreak -f',
     `complete -c firebreak -n __fish_use_subcommand -a '${cmds.join(' ')}'`,
   ];
-  for (const [c, { subs, flags }] of Object.entries(COMMAND_TREE)) {
+  for (const [c, { subs, flags }] of t.commands) {
     if (subs.length)
       lines.push(
         `complete -c firebreak -n '__fish_seen_subcommand_from ${c}; and not __fish_seen_subcommand_from ${subs.join(' ')}' -a '${subs.join(' ')}'`,
@@ -138,17 +127,25 @@ function fish(): string {
     }
   }
   lines.push(
-    `complete -c firebreak -n '__fish_seen_subcommand_from ${RUNBOOK_NAME_AFTER.join(' ')}' -a '(${LIST_NAMES.replace(/'/g, "\\'")})'`,
-    "complete -c firebreak -n '__fish_seen_subcommand_from lint' -F",
+    `complete -c firebreak -n '__fish_seen_subcommand_from ${t.runbookAfter.join(' ')}' -a '(${LIST_NAMES.replace(/'/g, "\\'")})'`,
+    ...t.files.map((c) => `complete -c firebreak -n '__fish_seen_subcommand_from ${c}' -F`),
   );
   return `${lines.join('\n')}\n`;
 }
 
-export function completion(argv: string[]): number {
-  const shell = argv[0];
-  const scripts: Record<string, () => string> = { bash, zsh, fish };
-  if (argv.length !== 1 || !scripts[shell])
-    throw new CliError(EXIT.usage, 'usage: firebreak completion bash|zsh|fish');
-  process.stdout.write(scripts[shell]());
+const SCRIPTS: Record<string, (t: Tree) => string> = { bash, zsh, fish };
+export const SHELLS = Object.keys(SCRIPTS);
+
+/** The completion script for `shell` over `table` (every command, sub-command and flag in it). */
+export function completionScript(shell: string, table: CommandTable): string {
+  if (!Object.hasOwn(SCRIPTS, shell))
+    throw new CliError(EXIT.usage, `usage: firebreak completion ${SHELLS.join('|')}`);
+  return SCRIPTS[shell](treeOf(table));
+}
+
+export function completion(argv: string[], table: CommandTable): number {
+  if (argv.length !== 1)
+    throw new CliError(EXIT.usage, `usage: firebreak completion ${SHELLS.join('|')}`);
+  process.stdout.write(completionScript(argv[0], table));
   return EXIT.ok;
 }

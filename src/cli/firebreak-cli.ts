@@ -5,16 +5,24 @@
  * `firebreak login`, else http://127.0.0.1:3000) and --token / FIREBREAK_TOKEN, else the token
  * `firebreak login` stored for that URL (credentials.ts). Exit codes: errors.ts.
  */
-import { parseArgs } from 'node:util';
 import { followExecution } from './sse.js';
-import { importCommand } from './import.js';
-import { decide, executions, incidents, runbooks } from './commands.js';
-import { completion } from './completion.js';
+import { IMPORT_KINDS, IMPORT_OPTIONS, importCommand } from './import.js';
+import { approve, executions, incidents, reject, runbooks } from './commands.js';
+import { completion, SHELLS, type CommandTable } from './completion.js';
 import { readCredentials } from './credentials.js';
+import { leaf, own } from './dispatch.js';
 import { CliError, EXIT, describeHttpError, exitCodeForStatus } from './errors.js';
-import { login, logout, serverUrl, whoami } from './login.js';
+import {
+  login,
+  LOGIN_OPTIONS,
+  logout,
+  LOGOUT_OPTIONS,
+  serverUrl,
+  whoami,
+  WHOAMI_OPTIONS,
+} from './login.js';
 
-const USAGE = `usage: firebreak COMMAND [ARGS] [--json] [--url URL] [--token TOKEN]
+export const USAGE = `usage: firebreak COMMAND [ARGS] [--json] [--url URL] [--token TOKEN]
 
 sign in (a named, expiring API token stored 0600 under $XDG_CONFIG_HOME/firebreak/):
   firebreak login [--url URL] [--username U] [--password-stdin] [--name NAME] [--expires 30d]
@@ -105,62 +113,62 @@ interface PlanResponse {
   };
 }
 
-async function plan(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      option: { type: 'string', short: 'o', multiple: true },
-      node: { type: 'string', multiple: true },
-      version: { type: 'string' },
-      json: { type: 'boolean' },
-      url: { type: 'string' },
-      token: { type: 'string' },
-    },
-  });
-  const name = positionals[0];
-  if (!name || positionals.length > 1) throw new Error('plan needs exactly one runbook NAME');
-  const { url, token } = server(values, env);
-  const body = {
-    options: parseOptionArgs(values.option ?? []),
-    ...(values.node ? { nodes: values.node.map(parseNodeArg) } : {}),
-    ...(values.version ? { version: Number(values.version) } : {}),
-  };
-  const res = await fetch(`${url}/runbooks/${encodeURIComponent(name)}/plan`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const payload = (await res.json()) as PlanResponse & { code?: string; message?: string };
-  if (!res.ok) {
-    throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
-  }
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
-    return 0;
-  }
-  const p = payload.plan;
-  const out: string[] = [
-    `${payload.runbook} v${payload.version}${payload.disabled ? ' (DISABLED)' : ''}${payload.canRun ? '' : ' (you may not run it)'}`,
-    `targets (${p.strategy}): ${p.targets.map((t) => t.name).join(', ') || 'none'}`,
-    p.approval.required
-      ? `approval required (${p.approval.approvers.join(', ')}):\n  - ${p.approval.reasons.join('\n  - ')}`
-      : 'no approval required',
-  ];
-  for (const s of p.steps) {
-    out.push(
-      `\n[${s.name}] ${s.kind}${s.when ? `  when ${s.when.condition} → ${s.when.decided}` : ''}`,
-    );
-    for (const a of s.actions) {
-      const where = a.node ? `${a.node}: ` : '';
-      if (a.skip) out.push(`  ${where}(skipped)`);
-      else if (a.command) out.push(`  ${where}$ ${a.command}`);
-      else if (a.request) out.push(`  ${where}${a.request.method} ${a.request.url}`);
+const plan = leaf(
+  'usage: firebreak plan NAME [-o key=value ...] [--node NAME[:attr=value,...] ...] [--version N]',
+  {
+    option: { type: 'string', short: 'o', multiple: true },
+    node: { type: 'string', multiple: true },
+    version: { type: 'string' },
+    json: { type: 'boolean' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+  },
+  async ({ values, positionals, server }) => {
+    const name = positionals[0];
+    if (!name || positionals.length > 1) throw new Error('plan needs exactly one runbook NAME');
+    const { url, token } = server();
+    const body = {
+      options: parseOptionArgs(values.option ?? []),
+      ...(values.node ? { nodes: values.node.map(parseNodeArg) } : {}),
+      ...(values.version ? { version: Number(values.version) } : {}),
+    };
+    const res = await fetch(`${url}/runbooks/${encodeURIComponent(name)}/plan`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const payload = (await res.json()) as PlanResponse & { code?: string; message?: string };
+    if (!res.ok) {
+      throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
     }
-  }
-  process.stdout.write(`${out.join('\n')}\n`);
-  return 0;
-}
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
+      return 0;
+    }
+    const p = payload.plan;
+    const out: string[] = [
+      `${payload.runbook} v${payload.version}${payload.disabled ? ' (DISABLED)' : ''}${payload.canRun ? '' : ' (you may not run it)'}`,
+      `targets (${p.strategy}): ${p.targets.map((t) => t.name).join(', ') || 'none'}`,
+      p.approval.required
+        ? `approval required (${p.approval.approvers.join(', ')}):\n  - ${p.approval.reasons.join('\n  - ')}`
+        : 'no approval required',
+    ];
+    for (const s of p.steps) {
+      out.push(
+        `\n[${s.name}] ${s.kind}${s.when ? `  when ${s.when.condition} → ${s.when.decided}` : ''}`,
+      );
+      for (const a of s.actions) {
+        const where = a.node ? `${a.node}: ` : '';
+        if (a.skip) out.push(`  ${where}(skipped)`);
+        else if (a.command) out.push(`  ${where}$ ${a.command}`);
+        else if (a.request) out.push(`  ${where}${a.request.method} ${a.request.url}`);
+      }
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  },
+  { completes: 'runbook' },
+);
 
 /**
  * The one place that says which server and token a command uses: --url / FIREBREAK_URL (else the
@@ -192,61 +200,81 @@ async function follow(url: string, token: string, id: string): Promise<number> {
   return status === 'succeeded' ? 0 : 1;
 }
 
-async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      option: { type: 'string', short: 'o', multiple: true },
-      node: { type: 'string', multiple: true },
-      follow: { type: 'boolean', short: 'f' },
-      'break-glass': { type: 'string' },
-      url: { type: 'string' },
-      token: { type: 'string' },
-    },
-  });
-  const name = positionals[0];
-  if (!name || positionals.length > 1) throw new Error('run needs exactly one runbook NAME');
-  const breakGlass = values['break-glass'];
-  const { url, token } = server(values, env);
-  const res = await fetch(`${url}/executions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      runbook: name,
-      options: parseOptionArgs(values.option ?? []),
-      via: 'cli',
-      ...(values.node ? { nodes: values.node } : {}),
-      ...(breakGlass !== undefined ? { breakGlass: { reason: breakGlass } } : {}),
-    }),
-  });
-  const payload = (await res.json()) as {
-    id?: string;
-    status?: string;
-    code?: string;
-    message?: string;
-  };
-  if (!res.ok) {
-    throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
-  }
-  process.stderr.write(`execution ${payload.id}: ${payload.status ?? 'queued'}\n`);
-  if (!values.follow) {
-    process.stdout.write(`${payload.id}\n`);
-    return 0;
-  }
-  return follow(url, token, payload.id!);
-}
+const run = leaf(
+  'usage: firebreak run NAME [-o key=value ...] [--node NAME ...] [--follow] [--break-glass REASON]',
+  {
+    option: { type: 'string', short: 'o', multiple: true },
+    node: { type: 'string', multiple: true },
+    follow: { type: 'boolean', short: 'f' },
+    'break-glass': { type: 'string' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+  },
+  async ({ values, positionals, server }) => {
+    const name = positionals[0];
+    if (!name || positionals.length > 1) throw new Error('run needs exactly one runbook NAME');
+    const breakGlass = values['break-glass'];
+    const { url, token } = server();
+    const res = await fetch(`${url}/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        runbook: name,
+        options: parseOptionArgs(values.option ?? []),
+        via: 'cli',
+        ...(values.node ? { nodes: values.node } : {}),
+        ...(breakGlass !== undefined ? { breakGlass: { reason: breakGlass } } : {}),
+      }),
+    });
+    const payload = (await res.json()) as {
+      id?: string;
+      status?: string;
+      code?: string;
+      message?: string;
+    };
+    if (!res.ok) {
+      throw new CliError(exitCodeForStatus(res.status), describeHttpError(res.status, payload));
+    }
+    process.stderr.write(`execution ${payload.id}: ${payload.status ?? 'queued'}\n`);
+    if (!values.follow) {
+      process.stdout.write(`${payload.id}\n`);
+      return 0;
+    }
+    return follow(url, token, payload.id!);
+  },
+  { completes: 'runbook' },
+);
 
-async function tail(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { url: { type: 'string' }, token: { type: 'string' } },
-  });
-  if (positionals.length !== 1) throw new Error('tail needs one EXECUTION_ID');
-  const { url, token } = server(values, env);
-  return follow(url, token, positionals[0]);
-}
+const tail = leaf(
+  'usage: firebreak tail EXECUTION_ID',
+  { url: { type: 'string' }, token: { type: 'string' } },
+  async ({ positionals, server }) => {
+    if (positionals.length !== 1) throw new Error('tail needs one EXECUTION_ID');
+    const { url, token } = server();
+    return follow(url, token, positionals[0]);
+  },
+);
+
+/**
+ * Every command: `firebreak COMMAND …` runs COMMANDS[COMMAND], and `firebreak completion` offers
+ * exactly these commands, their sub-commands and their flags.
+ */
+export const COMMANDS: CommandTable = {
+  login: own(LOGIN_OPTIONS, (argv, env) => login(argv, env)),
+  logout: own(LOGOUT_OPTIONS, (argv, env) => logout(argv, env)),
+  whoami: own(WHOAMI_OPTIONS, whoami),
+  lint: own({}, (argv) => lint(argv), { completes: 'files' }),
+  plan,
+  run,
+  tail,
+  import: own(IMPORT_OPTIONS, importCommand, { subs: IMPORT_KINDS, completes: 'files' }),
+  runbooks,
+  executions,
+  approve,
+  reject,
+  incidents,
+  completion: own({}, async (argv) => completion(argv, COMMANDS), { subs: SHELLS }),
+};
 
 export async function runCli(
   argv: string[],
@@ -254,20 +282,8 @@ export async function runCli(
 ): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === 'lint') return await lint(rest);
-    if (command === 'plan') return await plan(rest, env);
-    if (command === 'run') return await run(rest, env);
-    if (command === 'tail') return await tail(rest, env);
-    if (command === 'import') return await importCommand(rest, env, server);
-    if (command === 'login') return await login(rest, env);
-    if (command === 'logout') return await logout(rest, env);
-    if (command === 'whoami') return await whoami(rest, env, server);
-    if (command === 'runbooks') return await runbooks(rest, env, server);
-    if (command === 'executions') return await executions(rest, env, server);
-    if (command === 'approve' || command === 'reject')
-      return await decide(command, rest, env, server);
-    if (command === 'incidents') return await incidents(rest, env, server);
-    if (command === 'completion') return completion(rest);
+    if (command !== undefined && Object.hasOwn(COMMANDS, command))
+      return await COMMANDS[command].run(rest, env, server);
     const help =
       command === undefined || command === '--help' || command === '-h' || command === 'help';
     (help ? process.stdout : process.stderr).write(`${USAGE}\n`);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { hasErrors, importRunbooks, writeImport } from '../import/index.js';
 import { NODE_IMPORTERS, RUNBOOK_IMPORTERS, type ImportInput } from '../import/kinds.js';
 import { formatReport, type Finding, type ImportResult } from '../import/report.js';
@@ -13,6 +13,9 @@ import { formatReport, type Finding, type ImportResult } from '../import/report.
  * route (--url/--token as for `run`), which owns the inventory. Exit 0, 1 when the report has
  * errors (nothing written), 2 on usage.
  */
+/** The kinds `firebreak import` takes (completion offers them as its first word). */
+export const IMPORT_KINDS = [...Object.keys(RUNBOOK_IMPORTERS), ...Object.keys(NODE_IMPORTERS)];
+
 export const IMPORT_USAGE = `usage: firebreak import KIND FILE... [-o DIR] [--dry-run] [--force] [--json] [--url URL] [--token TOKEN]
 kinds:
 ${[...Object.values(RUNBOOK_IMPORTERS), ...Object.values(NODE_IMPORTERS)]
@@ -26,6 +29,16 @@ type Server = (
 
 class UsageError extends Error {}
 
+export const IMPORT_OPTIONS = {
+  out: { type: 'string', short: 'o' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
+  json: { type: 'boolean' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsOptionsConfig;
+
 export async function importCommand(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -36,15 +49,7 @@ export async function importCommand(
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        'dry-run': { type: 'boolean' },
-        force: { type: 'boolean' },
-        json: { type: 'boolean' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: IMPORT_OPTIONS,
     });
   } catch (err) {
     process.stderr.write(`firebreak import: ${(err as Error).message}\n${IMPORT_USAGE}\n`);

@@ -5,7 +5,7 @@
  * token on the server (DELETE /auth/tokens/:id) before forgetting it.
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { request } from './api.js';
 import { credentialsPath, readCredentials, writeCredentials } from './credentials.js';
 import { CliError, EXIT } from './errors.js';
@@ -85,18 +85,20 @@ function promptTty(prompt: string, hidden: boolean): Promise<string> {
   });
 }
 
+export const LOGIN_OPTIONS = {
+  url: { type: 'string' },
+  username: { type: 'string', short: 'u' },
+  'password-stdin': { type: 'boolean' },
+  name: { type: 'string' },
+  expires: { type: 'string', default: '30d' },
+  json: { type: 'boolean' },
+} as const satisfies ParseArgsOptionsConfig;
+
 export async function login(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: false,
-    options: {
-      url: { type: 'string' },
-      username: { type: 'string', short: 'u' },
-      'password-stdin': { type: 'boolean' },
-      name: { type: 'string' },
-      expires: { type: 'string', default: '30d' },
-      json: { type: 'boolean' },
-    },
+    options: LOGIN_OPTIONS,
   });
   void positionals;
   const url = serverUrl(values.url, env);
@@ -169,8 +171,10 @@ export async function login(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   return EXIT.ok;
 }
 
+export const LOGOUT_OPTIONS = { url: { type: 'string' } } as const satisfies ParseArgsOptionsConfig;
+
 export async function logout(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { url: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: LOGOUT_OPTIONS });
   const url = serverUrl(values.url, env);
   const file = readCredentials(env);
   const stored = file.servers[url];
@@ -194,6 +198,12 @@ export async function logout(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
   return EXIT.ok;
 }
 
+export const WHOAMI_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies ParseArgsOptionsConfig;
+
 export async function whoami(
   argv: string[],
   env: NodeJS.ProcessEnv,
@@ -204,7 +214,7 @@ export async function whoami(
 ): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean' } },
+    options: WHOAMI_OPTIONS,
   });
   const s = server(values, env);
   const me = await request<{

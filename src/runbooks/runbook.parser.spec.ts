@@ -66,6 +66,9 @@ const problem = (text: string): RunbookProblem => {
 };
 
 const messages = (text: string) => problems(text).map((p) => p.message);
+/** `text` has one problem: at `path`, saying `message`, at the line and column of `near`. */
+const expectProblem = (text: string, path: string, message: string, near: string, from?: string) =>
+  expect(problem(text)).toMatchObject({ path, message, ...where(text, near, from) });
 
 describe('parseRunbook', () => {
   describe('a valid runbook', () => {
@@ -365,11 +368,12 @@ describe('parseRunbook', () => {
       const text = runbook({
         options: ['  - name: count', '    type: integer', '    pattern: "[0-9]+"'],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'options[0].pattern',
-        ...where(text, 'pattern'),
-        message: '"pattern" is not allowed for options of type integer',
-      });
+      expectProblem(
+        text,
+        'options[0].pattern',
+        '"pattern" is not allowed for options of type integer',
+        'pattern',
+      );
     });
 
     it('rejects a secure option with a default (no secret in the runbook)', () => {
@@ -422,20 +426,12 @@ describe('parseRunbook', () => {
       const text = runbook({
         options: ['  - name: svc', '    type: string', '  - name: svc', '    type: integer'],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'options[1].name',
-        ...where(text, 'svc', 'type: string'),
-        message: 'duplicate option name "svc"',
-      });
+      expectProblem(text, 'options[1].name', 'duplicate option name "svc"', 'svc', 'type: string');
     });
 
     it('reports a step with two kinds', () => {
       const text = runbook({ steps: ['  - name: both', '    run: x', '    sleep: 5s'] });
-      expect(problem(text)).toMatchObject({
-        path: 'steps[0]',
-        ...where(text, 'name: both'),
-        message: 'step has run and sleep: choose one',
-      });
+      expectProblem(text, 'steps[0]', 'step has run and sleep: choose one', 'name: both');
     });
 
     it('reports a step with no kind', () => {
@@ -686,11 +682,12 @@ describe('parseRunbook', () => {
         options: ['  - name: force', '    type: boolean'],
         steps: ['  - name: a', '    run: x', '    when: options.force == true ; reboot'],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'steps[0].when',
-        ...where(text, 'options.force =='),
-        message: 'condition: unexpected character ";" at character 23',
-      });
+      expectProblem(
+        text,
+        'steps[0].when',
+        'condition: unexpected character ";" at character 23',
+        'options.force ==',
+      );
     });
 
     it('reports undefined names in a when condition', () => {
@@ -723,11 +720,12 @@ describe('parseRunbook', () => {
       const text = runbook({
         options: ['  - name: s', '    type: string', '    pattern: "([a-z"'],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'options[0].pattern',
-        ...where(text, '"([a-z"'),
-        message: expect.stringMatching(/^invalid regular expression: /),
-      });
+      expectProblem(
+        text,
+        'options[0].pattern',
+        expect.stringMatching(/^invalid regular expression: /),
+        '"([a-z"',
+      );
     });
 
     it('reports a bad regular expression in a capture and in check.expect.stdout', () => {
@@ -758,11 +756,7 @@ describe('parseRunbook', () => {
           '    default: "Nginx;x"',
         ],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'options[0].default',
-        ...where(text, '"Nginx;x"'),
-        message: 'default must match [a-z]+',
-      });
+      expectProblem(text, 'options[0].default', 'default must match [a-z]+', '"Nginx;x"');
     });
 
     it('reports a default outside min and max, and min greater than max', () => {
@@ -804,11 +798,12 @@ describe('parseRunbook', () => {
           `        ${header}: Bearer abc123`,
         ],
       });
-      expect(problem(text)).toMatchObject({
-        path: `steps[0].http.headers.${header}`,
-        ...where(text, 'Bearer abc123'),
-        message: `a literal ${header} header puts a secret in the runbook: take it from a secure option instead`,
-      });
+      expectProblem(
+        text,
+        `steps[0].http.headers.${header}`,
+        `a literal ${header} header puts a secret in the runbook: take it from a secure option instead`,
+        'Bearer abc123',
+      );
     });
 
     it('rejects a literal Authorization header in an http check', () => {
@@ -958,11 +953,12 @@ describe('parseRunbook', () => {
           '    run: echo ok',
         ],
       });
-      expect(problem(text)).toMatchObject({
-        path: 'targets.between',
-        ...where(text, 'name: gate'),
-        message: 'between is a gate: a check or runbook step, not a run step',
-      });
+      expectProblem(
+        text,
+        'targets.between',
+        'between is a gate: a check or runbook step, not a run step',
+        'name: gate',
+      );
     });
 
     it('refuses between and maxFailures without batches, and a malformed batch size', () => {

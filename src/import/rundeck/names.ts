@@ -2,6 +2,7 @@
  * Rundeck names are free text ("Restart Web Servers"); Firebreak's are 2-63 lower-case letters,
  * digits and dashes (runbooks), lower_snake_case (options), a step name per step.
  */
+import { slugify } from '../shell-refs.js';
 
 function ascii(s: string): string {
   return s.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
@@ -9,13 +10,7 @@ function ascii(s: string): string {
 
 /** "Restart Web Servers" → "restart-web-servers". */
 export function jobSlug(name: string): string {
-  let s = ascii(name)
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 63)
-    .replace(/-+$/, '');
+  let s = slugify(name, { camel: true });
   if (s.length < 2) s = `job-${s || 'unnamed'}`.replace(/-+$/, '');
   return s;
 }
@@ -31,23 +26,13 @@ export function pathSlug(segment: string): string {
 
 /** "reqOpt1", "target-host", "db.name" → "req_opt1", "target_host", "db_name". */
 export function optionSlug(name: string): string {
-  let s = ascii(name)
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, 60);
+  let s = slugify(name, { sep: '_', max: 60, camel: true });
   if (!/^[a-z]/.test(s)) s = `opt_${s}`.replace(/_+$/, '');
   return s;
 }
 
 export function stepSlug(text: string): string {
-  return ascii(text)
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40)
-    .replace(/-+$/, '');
+  return slugify(text, { max: 40 });
 }
 
 /** `base`, else `prefix-base`, else `base-2`, `base-3`… (never one in `taken`). */

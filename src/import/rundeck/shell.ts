@@ -1,4 +1,5 @@
 import { shellQuote } from '../../runbooks/template.js';
+import { ShellWriter } from '../shell-refs.js';
 
 /**
  * Rundeck references in a command or script → Firebreak templates, so the converted command is
@@ -8,9 +9,10 @@ import { shellQuote } from '../../runbooks/template.js';
  * a value lands inside whatever quotes surround the reference (and a value `$(…)` inside double
  * quotes runs). The shell expands `$RD_OPTION_X` itself (not inside single quotes). Firebreak
  * quotes every value as one word and refuses a template inside quotes, so a reference inside a
- * quoted string closes the quotes, takes the template and reopens them:
- * `echo "deploying ${option.version} now"` → `echo "deploying "{{ options.version }}" now"`: for
- * plain values the shell sees the same word; a hostile value stays one literal argument.
+ * quoted string closes the quotes, takes the template and reopens them (ShellWriter, shared with
+ * the StackStorm import): `echo "deploying ${option.version} now"` →
+ * `echo "deploying "{{ options.version }}" now"`: for plain values the shell sees the same word;
+ * a hostile value stays one literal argument.
  */
 
 /** What a Rundeck reference becomes: a template path, literal text, or why it cannot. */
@@ -34,10 +36,7 @@ const ENV_REF = /^\$(\{)?RD_([A-Z]+)_([A-Z0-9_]+)(\})?/;
 export function convertShell(input: string, resolve: Resolve): ShellConversion {
   const errors: string[] = [];
   const refs: string[] = [];
-  let out = '';
-  let quote: '"' | "'" | null = null;
-  /** Index in `out` of the quote character that opened the current quoted string. */
-  let openAt = -1;
+  const w = new ShellWriter();
   let comment = false;
   let heredoc: string | null = null;
   let pendingHeredoc: string | null = null;
@@ -46,37 +45,22 @@ export function convertShell(input: string, resolve: Resolve): ShellConversion {
   const emit = (r: Resolution, source: string, i: number, len: number): number => {
     if ('error' in r) {
       errors.push(`${source}: ${r.error}`);
-      out += source;
+      w.raw(source);
       return i + len;
     }
     if ('literal' in r) {
-      out +=
-        quote === null
+      // Rundeck pastes the text into the quotes it stands in: so does the import, escaped.
+      w.raw(
+        w.quote === null
           ? shellQuote(r.literal)
-          : quote === "'"
+          : w.quote === "'"
             ? r.literal.replace(/'/g, `'\\''`)
-            : r.literal.replace(/(["\\$`])/g, '\\$1');
+            : r.literal.replace(/(["\\$`])/g, '\\$1'),
+      );
       return i + len;
     }
     refs.push(r.ref);
-    const template = `{{ ${r.ref} }}`;
-    if (quote === null) {
-      out += template;
-      return i + len;
-    }
-    const q = quote;
-    if (out.length === openAt + 1) out = out.slice(0, openAt);
-    else out += q;
-    out += template;
-    let next = i + len;
-    if (input[next] === q) {
-      next++;
-      quote = null;
-    } else {
-      out += q;
-      openAt = out.length - 1;
-    }
-    return next;
+    return i + len + w.word(`{{ ${r.ref} }}`, input[i + len]);
   };
 
   for (let i = 0; i < input.length;) {
@@ -97,24 +81,24 @@ export function convertShell(input: string, resolve: Resolve): ShellConversion {
             `${m[0]} is in a here-document, where Firebreak cannot quote a value: pass it as an argument instead`,
           );
       }
-      out += line + (eol === -1 ? '' : '\n');
+      w.raw(line + (eol === -1 ? '' : '\n'));
       i = eol === -1 ? input.length : eol + 1;
       lineStart = true;
       continue;
     }
     if (ch === '\n') {
-      out += ch;
+      w.raw(ch);
       i++;
       comment = false;
       lineStart = true;
-      if (pendingHeredoc !== null && quote === null) {
+      if (pendingHeredoc !== null && w.quote === null) {
         heredoc = pendingHeredoc;
         pendingHeredoc = null;
       }
       continue;
     }
     if (comment) {
-      out += ch;
+      w.raw(ch);
       i++;
       continue;
     }
@@ -125,7 +109,7 @@ export function convertShell(input: string, resolve: Resolve): ShellConversion {
       lineStart = false;
       continue;
     }
-    if (quote !== "'" && ch === '$') {
+    if (w.quote !== "'" && ch === '$') {
       const e = ENV_REF.exec(rest);
       if (e && Boolean(e[1]) === Boolean(e[4])) {
         i = emit(resolve(e[2].toLowerCase(), e[3], 'env'), e[0], i, e[0].length);
@@ -133,33 +117,29 @@ export function convertShell(input: string, resolve: Resolve): ShellConversion {
         continue;
       }
     }
-    if (quote !== "'" && ch === '\\') {
-      out += input.slice(i, i + 2);
+    if (w.quote !== "'" && ch === '\\') {
+      w.raw(input.slice(i, i + 2));
       i += 2;
       continue;
     }
-    if (quote === null && ch === '#' && (lineStart || /\s/.test(input[i - 1] ?? ' '))) {
+    if (w.quote === null && ch === '#' && (lineStart || /\s/.test(input[i - 1] ?? ' '))) {
       comment = true;
-      out += ch;
+      w.raw(ch);
       i++;
       continue;
     }
-    if (quote === null && input.startsWith('<<', i) && input[i + 2] !== '<') {
+    if (w.quote === null && input.startsWith('<<', i) && input[i + 2] !== '<') {
       const h = /^<<(-?)\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/.exec(rest);
       if (h) {
         pendingHeredoc = h[3];
-        out += h[0];
+        w.raw(h[0]);
         i += h[0].length;
         continue;
       }
     }
-    if (quote === null && (ch === '"' || ch === "'")) {
-      quote = ch;
-      openAt = out.length;
-    } else if (quote === ch) quote = null;
-    out += ch;
+    w.char(ch);
     i++;
     if (!/\s/.test(ch)) lineStart = false;
   }
-  return { text: out, errors, refs };
+  return { text: w.text, errors, refs };
 }

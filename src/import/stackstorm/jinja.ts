@@ -1,12 +1,13 @@
 import { shellQuote } from '../../runbooks/template.js';
+import { ShellWriter } from '../shell-refs.js';
 
 /**
  * StackStorm's Jinja in a shell command (`cmd`, script arguments) turned into Firebreak
  * templating. Only a bare parameter reference (`{{ name }}`) maps: it becomes
  * `{{ options.NAME }}`, or the quoted literal of a fixed (immutable) value. Firebreak quotes each
  * value as one shell word, so a reference StackStorm pasted inside quotes (`echo "{{ msg }}"`) is
- * moved out of them (`echo {{ options.msg }}`, `"a "{{ options.b }}" c"`): the text around it stays quoted, the value is
- * one word either way. Everything else (`{% %}` blocks, filters, `st2kv.…` datastore values,
+ * moved out of them (`echo {{ options.msg }}`, `"a "{{ options.b }}" c"`: ShellWriter, shared with
+ * the Rundeck import): the text around it stays quoted, the value is one word either way. Everything else (`{% %}` blocks, filters, `st2kv.…` datastore values,
  * attribute access, comments) does not map and is returned as unconverted.
  */
 
@@ -41,11 +42,9 @@ export function translateShell(
   text: string,
   lookup: (param: string) => ParamValue | undefined,
 ): Translated {
-  let out = '';
-  let quote: '"' | "'" | null = null;
+  const w = new ShellWriter();
   const refs: string[] = [];
   const unconverted: Translated['unconverted'] = [];
-  let unquoted = false;
   for (let i = 0; i < text.length; i++) {
     const two = text.slice(i, i + 2);
     if (two === '{{' || two === '{%' || two === '{#') {
@@ -72,23 +71,16 @@ export function translateShell(
       }
       refs.push(m[1]);
       const word = 'option' in value ? `{{ options.${value.option} }}` : shellQuote(value.fixed);
-      if (quote) {
-        unquoted = true;
-        out += `${quote}${word}${quote}`;
-      } else out += word;
+      i += w.word(word, text[i + 1]);
       continue;
     }
     const ch = text[i];
-    if (quote !== "'" && ch === '\\' && i + 1 < text.length) {
-      out += ch + text[i + 1];
+    if (w.quote !== "'" && ch === '\\' && i + 1 < text.length) {
+      w.raw(ch + text[i + 1]);
       i++;
       continue;
     }
-    if (quote === null && (ch === '"' || ch === "'")) quote = ch;
-    else if (quote === ch) quote = null;
-    out += ch;
+    w.char(ch);
   }
-  // A reference that filled its quotes (`"{{ msg }}"`) needs no empty quotes around it.
-  out = out.replace(/(["'])\1(\{\{ options\.[a-z0-9_]+ \}\})\1\1/g, '$2');
-  return { text: out, refs, unconverted, unquoted };
+  return { text: w.text, refs, unconverted, unquoted: w.unquoted };
 }
