@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { AuditService } from '../audit/audit.service.js';
 import { PgNotifications } from '../database/pg-notifications.js';
+import type { ExecutionEntity } from '../executions/execution.entity.js';
 import type { Actor } from '../executions/executions.service.js';
 import { QueueUnavailable } from '../executions/execution-queue.js';
 import { ExecutionsService } from '../executions/executions.service.js';
@@ -42,6 +43,24 @@ import { triggeredRuns } from './triggers.js';
 
 /** Without a notice (a missed one, another process's intake), pending deliveries are looked for this often. */
 const POLL_MS = 2_000;
+
+/**
+ * The business key of an automatic run (the executions' unique `schedule_fire` column, shared
+ * with schedule fires): one firing episode of one alert (the delivery it started firing in: a
+ * re-fire after a resolve comes in another delivery) × runbook × nodes (`*`: the runbook's own
+ * targets). A start whose key exists links that execution instead of starting another.
+ */
+export function alertRunKey(
+  delivery: string,
+  run: Pick<PlannedRun, 'alert' | 'runbook' | 'nodes'>,
+) {
+  const what = `${run.runbook}@${run.nodes ? run.nodes.join(',') : '*'}`;
+  const key = `alert:${run.alert}@${delivery}@${what}`;
+  // The column holds 200 characters: a long runbook name or node list is hashed.
+  return key.length <= 200
+    ? key
+    : `alert:${run.alert}@${delivery}@#${createHash('sha256').update(what).digest('hex')}`;
+}
 
 /** `INC-42` (the incidents module's human id). */
 const incidentRef = (i: Pick<IncidentEntity, 'number'>) => `INC-${i.number}`;
@@ -92,6 +111,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly runsSuppressed: Counter<'integration' | 'runbook'>;
   private readonly ingestLimited: Counter<'integration'>;
   private readonly runsDeferred: Counter<'integration'>;
+  /**
+   * Test seam: called after an automatic run started and before it is recorded; a test throws
+   * there to play a process dying in between (the step rolls back, the run stays started).
+   */
+  readonly testSeams: { afterStart?: (executionId: string) => void | Promise<void> } = {};
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -642,38 +666,31 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     let deferred: QueueUnavailable | undefined;
     for (const run of runs) {
       if (!run.execution && !run.error && !run.suppressed) {
+        const key = alertRunKey(d.id, run);
+        let e: ExecutionEntity | undefined;
         try {
-          const e = await this.executions.start(
-            {
-              runbook: run.runbook,
-              options: run.options,
-              ...(run.nodes ? { nodes: run.nodes } : {}),
-              incidentId: run.incident,
-              trigger: 'alert',
-            },
-            actor,
-          );
-          run.execution = e.id;
-          await this.timeline.append(
-            run.incident,
-            {
-              kind: 'execution.started',
-              summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s) for alert ${run.alert}`,
-              details: {
-                runbook: e.runbookName,
-                version: e.runbookVersion,
-                nodes: e.targets.map((t) => t.name),
-                trigger: 'alert',
-                link: `/executions/${e.id}`,
-                logs: `/executions/${e.id}/logs`,
-              },
-              subjectType: 'Execution',
-              subjectId: e.id,
-              dedupeKey: `execution:${e.id}:started`,
-            },
-            actor.audit,
-          );
-          continue;
+          // Started before a crash (or a failure) kept it from being recorded: linked, not
+          // started again. The unique business key makes that hold under any race as well.
+          e =
+            (await this.executions.byScheduleFire(key)) ??
+            (await this.executions
+              .start(
+                {
+                  runbook: run.runbook,
+                  options: run.options,
+                  ...(run.nodes ? { nodes: run.nodes } : {}),
+                  incidentId: run.incident,
+                  trigger: 'alert',
+                  scheduleFire: key,
+                },
+                actor,
+              )
+              .catch(async (err: unknown) => {
+                if (err instanceof QueueUnavailable) throw err;
+                const existing = await this.executions.byScheduleFire(key);
+                if (existing) return existing;
+                throw err;
+              }));
         } catch (err) {
           if (err instanceof QueueUnavailable) {
             // Redis down: nothing was written; this run and the rest wait for the next attempt.
@@ -682,6 +699,32 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             break;
           }
           run.error = (err as Error).message;
+        }
+        if (e) {
+          run.execution = e.id;
+          await this.testSeams.afterStart?.(e.id);
+          await this.timeline
+            .append(
+              run.incident,
+              {
+                kind: 'execution.started',
+                summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s) for alert ${run.alert}`,
+                details: {
+                  runbook: e.runbookName,
+                  version: e.runbookVersion,
+                  nodes: e.targets.map((t) => t.name),
+                  trigger: 'alert',
+                  link: `/executions/${e.id}`,
+                  logs: `/executions/${e.id}/logs`,
+                },
+                subjectType: 'Execution',
+                subjectId: e.id,
+                dedupeKey: `execution:${e.id}:started`,
+              },
+              actor.audit,
+            )
+            .catch((err: Error) => (run.error = err.message));
+          continue;
         }
       }
       if (run.error && !run.execution) {
