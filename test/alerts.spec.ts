@@ -782,6 +782,35 @@ receivers:
     expect(timeline.filter((e) => e.kind === 'execution.started')).toHaveLength(1);
   });
 
+  it('a delivery with one fingerprint twice is taken in order, as one alert at a time (the batched upsert)', async () => {
+    const b = await createIntegration({ name: 'prom-twice', type: 'alertmanager' });
+    const groupKey = '{}:{alertname="TwiceTest"}';
+    const body = payload(
+      [
+        { fp: 'twice-1', labels: { alertname: 'TwiceTest', instance: 'db-3' } },
+        { fp: 'twice-2', labels: { alertname: 'TwiceTest', instance: 'db-4' } },
+        { fp: 'twice-1', status: 'resolved', labels: { alertname: 'TwiceTest', instance: 'db-3' } },
+      ],
+      groupKey,
+    );
+    await send(b, body);
+    await processed(b, 1);
+    const alerts = await sql<{ fingerprint: string; status: string; incident_id: string }>(
+      'SELECT fingerprint, status, incident_id FROM alerts WHERE integration_id = $1 ORDER BY fingerprint',
+      [b.id],
+    );
+    expect(alerts.map((a) => [a.fingerprint, a.status])).toEqual([
+      ['twice-1', 'resolved'],
+      ['twice-2', 'firing'],
+    ]);
+    const kinds = (await timelineOf(alerts[0].incident_id))
+      .filter((e) => e.kind.startsWith('alert.'))
+      .map((e) => `${e.kind} ${String((e.details as { fingerprint?: string }).fingerprint)}`);
+    // As one at a time: the resolve came before the incident was opened, so only the firings
+    // are on its timeline (twice-1 resolved on its row).
+    expect(kinds).toEqual(['alert.fired twice-1', 'alert.fired twice-2']);
+  });
+
   it('a runbook added, changed or disabled after the processor read the runbooks is what the next alert sees', async () => {
     const l = await createIntegration({ name: 'prom-late', type: 'alertmanager', autoRun: ['*'] });
     const late = (fp: string) =>

@@ -269,8 +269,20 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         // Deliveries of one group are recorded in the order they were stored: one waits while
         // an older one of its group is still to be recorded (held by another process, say),
         // unless that one is waiting out a failure's backoff (then the later ones go on).
-        const [row] = await m.query<Array<{ id: string }>>(
-          `SELECT d."id"::text AS id FROM "alert_deliveries" d
+        // The delivery itself comes with its claim (one round trip less per delivery).
+        const [row] = await m.query<
+          Array<{
+            id: string;
+            integration_id: string;
+            state: AlertDeliveryEntity['state'];
+            group_key: string;
+            alerts: InternalAlert[];
+            runs: PlannedRun[];
+          }>
+        >(
+          `SELECT d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts",
+                  d."runs"
+             FROM "alert_deliveries" d
             WHERE d."processed_at" IS NULL AND d."audited"
               AND (d."next_attempt_at" IS NULL OR d."next_attempt_at" <= now())
               AND NOT (d."state" = 'received' AND EXISTS (
@@ -282,7 +294,17 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         );
         if (!row) return false;
         current = row.id;
-        return this.step(m, row.id);
+        return this.step(
+          m,
+          m.create(AlertDeliveryEntity, {
+            id: row.id,
+            integrationId: row.integration_id,
+            state: row.state,
+            groupKey: row.group_key,
+            alerts: row.alerts,
+            runs: row.runs,
+          }),
+        );
       });
       for (const f of this.afterCommit) f();
       return more;
@@ -300,8 +322,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** One step of one locked delivery: received → starting, or starting → processed. */
-  private async step(m: EntityManager, id: string): Promise<boolean> {
-    const d = await m.findOneByOrFail(AlertDeliveryEntity, { id });
+  private async step(m: EntityManager, d: AlertDeliveryEntity): Promise<boolean> {
     const integration = await m.findOneBy(IntegrationEntity, { id: d.integrationId });
     let actor: Actor | undefined;
     try {
@@ -353,66 +374,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       this.afterCommit.push(() => this.ingestLimited.inc({ integration: name }, d.alerts.length));
       if (held > 0) await this.tellIngestLimited(m, d, integration, actor, ingest, held);
     }
-    const fired: AlertEntity[] = [];
-    const resolved: AlertEntity[] = [];
-    for (const a of alerts) {
-      const [old] = await m.query<Array<{ status: string; last: string }>>(
-        `SELECT "status", "last_delivery_id"::text AS last FROM "alerts"
-          WHERE "integration_id" = $1 AND "fingerprint" = $2 FOR UPDATE`,
-        [integration.id, a.fingerprint],
-      );
-      // A delivery older than the one that last changed the alert changes nothing.
-      if (old && BigInt(old.last) > BigInt(d.id)) continue;
-      // Inserted or updated in one statement (TypeORM's save reads the row again first).
-      const [row] = await m.query<
-        Array<{
-          id: string;
-          incident_id: string | null;
-          starts_at: Date | null;
-          ends_at: Date | null;
-        }>
-      >(
-        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
-           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, now())
-         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
-           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
-           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
-           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
-           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
-           "last_seen_at" = EXCLUDED."last_seen_at"
-         RETURNING "id", "incident_id", "starts_at", "ends_at"`,
-        [
-          integration.id,
-          a.fingerprint,
-          a.status,
-          JSON.stringify(a.labels),
-          JSON.stringify(a.annotations),
-          a.startsAt ? new Date(a.startsAt) : null,
-          a.endsAt ? new Date(a.endsAt) : null,
-          a.generatorURL,
-          d.groupKey,
-          d.id,
-        ],
-      );
-      if (old && old.status === a.status) continue;
-      const alert = m.create(AlertEntity, {
-        id: row.id,
-        integrationId: integration.id,
-        fingerprint: a.fingerprint,
-        status: a.status,
-        labels: a.labels,
-        annotations: a.annotations,
-        startsAt: row.starts_at,
-        endsAt: row.ends_at,
-        generatorUrl: a.generatorURL,
-        groupKey: d.groupKey,
-        incidentId: row.incident_id,
-        lastDeliveryId: d.id,
-      });
-      if (a.status === 'firing') fired.push(alert);
-      else if (old) resolved.push(alert);
-    }
+    const { fired, resolved } = await this.upsertAlerts(m, d, integration.id, alerts);
 
     // Resolves first: they go to incidents that exist (their locks before any audit lock).
     for (const r of resolved) {
@@ -451,11 +413,17 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         ));
       }
       const ref = incidentRef(incident);
-      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run).
-      const candidates = await this.runbooks.listCurrent(actor.ability);
+      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run);
+      // an integration that may auto-run none does not read the runbooks.
+      const candidates = integration.settings.autoRun.length
+        ? await this.runbooks.listCurrent(actor.ability)
+        : [];
+      await m.query(`UPDATE "alerts" SET "incident_id" = $1 WHERE "id" = ANY($2::uuid[])`, [
+        incident.id,
+        fired.map((f) => f.id),
+      ]);
       for (const f of fired) {
         f.incidentId = incident.id;
-        await m.update(AlertEntity, f.id, { incidentId: incident.id });
         await this.timeline.insert(m, incident, actor.audit, {
           kind: 'alert.fired',
           summary: `firing: ${label(f)}${f.annotations.summary ? ` — ${f.annotations.summary}` : ''}`,
@@ -521,6 +489,114 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
          "processed_at" = CASE WHEN $4::varchar = 'processed' THEN now() END WHERE "id" = $1`,
       [d.id, JSON.stringify(runs), limited, done ? 'processed' : 'starting'],
     );
+  }
+
+  /**
+   * Each alert upserted by (integration, fingerprint), in batches: per run of alerts with distinct
+   * fingerprints (a fingerprint seen again in the delivery starts the next run, so the outcome is
+   * that of taking them one at a time in order), one locked read of the rows there are (in
+   * fingerprint order, as every process takes them) and one upsert of all of them. A delivery
+   * older than the one that last changed an alert changes nothing of it. Returns the alerts whose
+   * status changed (new and firing, firing again; resolved after firing), in delivery order.
+   */
+  private async upsertAlerts(
+    m: EntityManager,
+    d: AlertDeliveryEntity,
+    integrationId: string,
+    alerts: InternalAlert[],
+  ): Promise<{ fired: AlertEntity[]; resolved: AlertEntity[] }> {
+    const fired: AlertEntity[] = [];
+    const resolved: AlertEntity[] = [];
+    const runs: InternalAlert[][] = [];
+    let seen = new Set<string>();
+    for (const a of alerts) {
+      if (!runs.length || seen.has(a.fingerprint)) {
+        runs.push([]);
+        seen = new Set();
+      }
+      seen.add(a.fingerprint);
+      runs[runs.length - 1].push(a);
+    }
+    for (const run of runs) {
+      const olds = await m.query<Array<{ fingerprint: string; status: string; last: string }>>(
+        `SELECT "fingerprint", "status", "last_delivery_id"::text AS last FROM "alerts"
+          WHERE "integration_id" = $1 AND "fingerprint" = ANY($2::varchar[])
+          ORDER BY "fingerprint" FOR UPDATE`,
+        [integrationId, run.map((a) => a.fingerprint)],
+      );
+      const old = new Map(olds.map((o) => [o.fingerprint, o]));
+      // A delivery older than the one that last changed the alert changes nothing.
+      const changing = run.filter((a) => {
+        const o = old.get(a.fingerprint);
+        return !o || BigInt(o.last) <= BigInt(d.id);
+      });
+      if (!changing.length) continue;
+      // Inserted or updated in one statement, new rows in fingerprint order too.
+      const rows = await m.query<
+        Array<{
+          fingerprint: string;
+          id: string;
+          incident_id: string | null;
+          starts_at: Date | null;
+          ends_at: Date | null;
+        }>
+      >(
+        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
+           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
+         SELECT $1, x."fingerprint", x."status", x."labels", x."annotations", x."starts_at",
+                x."ends_at", x."generator_url", $3, $4, now()
+           FROM jsonb_to_recordset($2::jsonb) AS x("fingerprint" varchar, "status" varchar,
+                  "labels" jsonb, "annotations" jsonb, "starts_at" timestamptz,
+                  "ends_at" timestamptz, "generator_url" text)
+          ORDER BY x."fingerprint"
+         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
+           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
+           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
+           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
+           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
+           "last_seen_at" = EXCLUDED."last_seen_at"
+         RETURNING "fingerprint", "id", "incident_id", "starts_at", "ends_at"`,
+        [
+          integrationId,
+          JSON.stringify(
+            changing.map((a) => ({
+              fingerprint: a.fingerprint,
+              status: a.status,
+              labels: a.labels,
+              annotations: a.annotations,
+              starts_at: a.startsAt ? new Date(a.startsAt).toISOString() : null,
+              ends_at: a.endsAt ? new Date(a.endsAt).toISOString() : null,
+              generator_url: a.generatorURL,
+            })),
+          ),
+          d.groupKey,
+          d.id,
+        ],
+      );
+      const upserted = new Map(rows.map((r) => [r.fingerprint, r]));
+      for (const a of changing) {
+        const o = old.get(a.fingerprint);
+        if (o && o.status === a.status) continue;
+        const row = upserted.get(a.fingerprint)!;
+        const alert = m.create(AlertEntity, {
+          id: row.id,
+          integrationId,
+          fingerprint: a.fingerprint,
+          status: a.status,
+          labels: a.labels,
+          annotations: a.annotations,
+          startsAt: row.starts_at,
+          endsAt: row.ends_at,
+          generatorUrl: a.generatorURL,
+          groupKey: d.groupKey,
+          incidentId: row.incident_id,
+          lastDeliveryId: d.id,
+        });
+        if (a.status === 'firing') fired.push(alert);
+        else if (o) resolved.push(alert);
+      }
+    }
+    return { fired, resolved };
   }
 
   /**
