@@ -218,6 +218,11 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       firebreak: perRequest(hookCpu, ingest.requests),
     };
     const cpuRatio = Number((cpuUs.bare / cpuUs.firebreak).toFixed(2));
+    // Processing rate: the deliveries stored under the load over the time from its start until
+    // the last was processed (processing runs during the load as well).
+    const processedPerSecond = Math.round(
+      ingest.requests / ((ingest.elapsedMs + drainedMs) / 1000),
+    );
     results.ingest = {
       seconds: SECONDS,
       connections: CONNECTIONS,
@@ -228,10 +233,74 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       serverCpuUsPerRequest: cpuUs,
       cpuRatio,
       processedAfterLoadMs: drainedMs,
+      processedPerSecond,
       alertRows: alerts,
     };
     console.log(
-      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load; ${alerts} alert rows`,
+      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load (${processedPerSecond} deliveries/s processed); ${alerts} alert rows; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×`,
+    );
+  });
+
+  it('processing: Alertmanager groups of 100 alerts', async () => {
+    const i = await integration('bench-groups', []);
+    const hook = `/hooks/alertmanager/${i.id}`;
+    const DELIVERIES = Number(process.env.ALERTS_GROUP_DELIVERIES ?? 30);
+    // One group of 100 alerts: new in the first delivery, then repeats (deduplicated), every
+    // third one resolving the odd ones and the next firing them again (status changes).
+    const body = (n: number) => ({
+      version: '4',
+      groupKey: '{}:{alertname="BenchGroup"}',
+      truncatedAlerts: 0,
+      status: 'firing',
+      receiver: 'firebreak',
+      groupLabels: { alertname: 'BenchGroup' },
+      commonLabels: { alertname: 'BenchGroup' },
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager.invalid',
+      alerts: Array.from({ length: 100 }, (_, k) => {
+        const resolved = n % 3 === 2 && k % 2 === 1;
+        return {
+          status: resolved ? 'resolved' : 'firing',
+          labels: { alertname: 'BenchGroup', instance: `group-${k}`, severity: 'warning' },
+          annotations: { summary: `group alert ${k}` },
+          startsAt: '2026-12-01T10:00:00Z',
+          endsAt: resolved ? '2026-12-01T10:05:00Z' : '0001-01-01T00:00:00Z',
+          generatorURL: 'http://prometheus.invalid/graph',
+          fingerprint: `group-${k}`,
+        };
+      }),
+    });
+    const t0 = performance.now();
+    for (let n = 0; n < DELIVERIES; n++) {
+      const res = await t
+        .http()
+        .post(hook)
+        .set('Authorization', `Bearer ${i.secret}`)
+        .send(body(n));
+      expect(res.status).toBe(202);
+    }
+    await until(async () => {
+      const [r] = await sql<{ n: number }>(
+        'SELECT count(*)::int AS n FROM alert_deliveries WHERE integration_id = $1 AND processed_at IS NULL',
+        [i.id],
+      );
+      return r.n === 0;
+    }, 600_000);
+    const ms = performance.now() - t0;
+    const [{ alerts }] = await sql<{ alerts: number }>(
+      'SELECT count(*)::int AS alerts FROM alerts WHERE integration_id = $1',
+      [i.id],
+    );
+    expect(alerts).toBe(100);
+    const alertsPerSecond = Math.round((DELIVERIES * 100) / (ms / 1000));
+    results.groups = {
+      deliveries: DELIVERIES,
+      alertsPerDelivery: 100,
+      ms: Math.round(ms),
+      alertsPerSecond,
+    };
+    console.log(
+      `processing: ${DELIVERIES} deliveries of one group of 100 alerts, stored and processed in ${Math.round(ms)} ms: ${alertsPerSecond} alerts/s`,
     );
   });
 

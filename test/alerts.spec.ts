@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { AlertProcessor } from '../src/alerts/alert-processor.js';
+import { AlertProcessor, alertRunKey } from '../src/alerts/alert-processor.js';
 import { startAlertmanager, type Alertmanager } from './support/alertmanager.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { waitFinished } from './support/fleet.js';
@@ -100,6 +100,7 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     writeFileSync(join(dir, 'diagnose-alert.yaml'), RUNBOOK);
     writeFileSync(join(dir, 'diagnose-storm.yaml'), runbookOn('diagnose-storm', 'StormTest'));
     writeFileSync(join(dir, 'diagnose-queue.yaml'), runbookOn('diagnose-queue', 'QueueTest'));
+    writeFileSync(join(dir, 'diagnose-crash.yaml'), runbookOn('diagnose-crash', 'CrashTest'));
     writeFileSync(join(dir, 'remediate-opted.yaml'), remediation('remediate-opted'));
     writeFileSync(
       join(dir, 'diagnose-own-storm.yaml'),
@@ -670,7 +671,10 @@ receivers:
     await send(
       q,
       payload(
-        [{ fp: 'q1', labels: { alertname: 'QueueTest', instance: 'localhost' } }],
+        [
+          { fp: 'q1', labels: { alertname: 'QueueTest', instance: 'localhost' } },
+          { fp: 'q2', labels: { alertname: 'QueueTest', instance: 'web-1' } },
+        ],
         '{}:{alertname="QueueTest"}',
       ),
     );
@@ -695,19 +699,124 @@ receivers:
 
     redis = await startRedis({ port: redis.port });
     await processed(q, 1);
-    const runs = (await get('/executions?runbook=diagnose-queue')).body as Array<{
+    // Exactly one run per runbook × node, each under its business key.
+    const runs = await sql<{
       id: string;
-      incidentId: string;
-    }>;
-    expect(runs).toHaveLength(1);
-    expect(runs[0].incidentId).toBe(ref);
-    expect((await waitFinished(t, runs[0].id)).status).toBe('succeeded');
+      incident_id: string;
+      targets: Array<{ name: string }>;
+      schedule_fire: string;
+    }>(
+      `SELECT id::text, incident_id, targets, schedule_fire FROM executions
+        WHERE runbook_name = 'diagnose-queue' ORDER BY schedule_fire`,
+    );
+    const [d] = await sql<{ runs: Array<{ alert: string; nodes: string[]; execution: string }> }>(
+      'SELECT runs FROM alert_deliveries WHERE id = $1',
+      [waiting.id],
+    );
+    expect(runs).toHaveLength(2);
+    expect(d.runs.map((r) => r.nodes).sort()).toEqual([['localhost'], ['web-1']]);
+    for (const r of d.runs) {
+      const e = runs.find((x) => x.id === r.execution);
+      expect(e?.targets.map((n) => n.name)).toEqual(r.nodes);
+      expect(e?.schedule_fire).toBe(alertRunKey(waiting.id, { ...r, runbook: 'diagnose-queue' }));
+    }
+    expect(runs.every((r) => r.incident_id === ref)).toBe(true);
+    const local = runs.find((r) => r.targets[0].name === 'localhost')!;
+    expect((await waitFinished(t, local.id)).status).toBe('succeeded');
     const timeline = await timelineOf(ref);
     expect(timeline.filter((e) => e.kind === 'alert.run_deferred')).toHaveLength(1);
     expect(timeline.filter((e) => e.kind === 'alert.run_refused')).toHaveLength(0);
     expect(
       await metric('firebreak_alert_runs_deferred_total{integration="prom-queue"}'),
     ).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a run started before the process died (not recorded) is linked by its business key when the delivery is processed again, never started twice', async () => {
+    const c = await createIntegration({
+      name: 'prom-crash',
+      type: 'alertmanager',
+      autoRun: ['diagnose-crash'],
+    });
+    const processor = t.app.get(AlertProcessor);
+    const started: string[] = [];
+    // The process "dies" once between starting the run and recording it: the step rolls back.
+    processor.testSeams.afterStart = (id) => {
+      started.push(id);
+      delete processor.testSeams.afterStart;
+      throw new Error('the process died here (test)');
+    };
+    try {
+      await send(
+        c,
+        payload(
+          [{ fp: 'crash-1', labels: { alertname: 'CrashTest', instance: 'localhost' } }],
+          '{}:{alertname="CrashTest"}',
+        ),
+      );
+      const [died] = await until('the attempt that died', async () => {
+        const rows = await sql<{ id: string; state: string; error: string | null }>(
+          'SELECT id::text, state, error FROM alert_deliveries WHERE integration_id = $1',
+          [c.id],
+        );
+        return rows[0]?.error ? rows : undefined;
+      });
+      expect(died.error).toMatch(/the process died here/);
+      expect(died.state).toBe('starting');
+      // Processed again now (not after the backoff): the started run is linked, not started again.
+      await sql('UPDATE alert_deliveries SET next_attempt_at = now() WHERE id = $1', [died.id]);
+      processor.kick();
+      await processed(c, 1);
+    } finally {
+      delete processor.testSeams.afterStart;
+    }
+    expect(started).toHaveLength(1);
+    const runs = await sql<{ id: string; schedule_fire: string; incident_id: string }>(
+      "SELECT id::text, schedule_fire, incident_id FROM executions WHERE runbook_name = 'diagnose-crash'",
+    );
+    expect(runs.map((r) => r.id)).toEqual(started);
+    const [d] = await sql<{ id: string; runs: Array<{ execution?: string; alert: string }> }>(
+      'SELECT id::text, runs FROM alert_deliveries WHERE integration_id = $1',
+      [c.id],
+    );
+    expect(d.runs.map((r) => r.execution)).toEqual(started);
+    expect(runs[0].schedule_fire).toBe(
+      alertRunKey(d.id, {
+        alert: d.runs[0].alert,
+        runbook: 'diagnose-crash',
+        nodes: ['localhost'],
+      }),
+    );
+    const timeline = await timelineOf(runs[0].incident_id);
+    expect(timeline.filter((e) => e.kind === 'execution.started')).toHaveLength(1);
+  });
+
+  it('a delivery with one fingerprint twice is taken in order, as one alert at a time (the batched upsert)', async () => {
+    const b = await createIntegration({ name: 'prom-twice', type: 'alertmanager' });
+    const groupKey = '{}:{alertname="TwiceTest"}';
+    const body = payload(
+      [
+        { fp: 'twice-1', labels: { alertname: 'TwiceTest', instance: 'db-3' } },
+        { fp: 'twice-2', labels: { alertname: 'TwiceTest', instance: 'db-4' } },
+        { fp: 'twice-1', status: 'resolved', labels: { alertname: 'TwiceTest', instance: 'db-3' } },
+      ],
+      groupKey,
+    );
+    await send(b, body);
+    await processed(b, 1);
+    const alerts = await sql<{ fingerprint: string; status: string; incident_id: string }>(
+      'SELECT fingerprint, status, incident_id FROM alerts WHERE integration_id = $1 ORDER BY fingerprint',
+      [b.id],
+    );
+    expect(alerts.map((a) => [a.fingerprint, a.status])).toEqual([
+      ['twice-1', 'resolved'],
+      ['twice-2', 'firing'],
+    ]);
+    const kinds = (await timelineOf(alerts[0].incident_id))
+      .filter((e) => e.kind.startsWith('alert.'))
+      .map((e) => `${e.kind} ${String((e.details as { fingerprint?: string }).fingerprint)}`);
+    // As one at a time: the resolve came before the incident was opened, so only the firings
+    // are on its timeline (twice-1 resolved on its row).
+    expect(kinds).toEqual(['alert.fired twice-1', 'alert.fired twice-2']);
   });
 
   it('a runbook added, changed or disabled after the processor read the runbooks is what the next alert sees', async () => {

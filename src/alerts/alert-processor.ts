@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { Counter } from 'prom-client';
 import { AuditService } from '../audit/audit.service.js';
 import { PgNotifications } from '../database/pg-notifications.js';
+import type { ExecutionEntity } from '../executions/execution.entity.js';
 import type { Actor } from '../executions/executions.service.js';
 import { QueueUnavailable } from '../executions/execution-queue.js';
 import { ExecutionsService } from '../executions/executions.service.js';
@@ -42,6 +43,24 @@ import { triggeredRuns } from './triggers.js';
 
 /** Without a notice (a missed one, another process's intake), pending deliveries are looked for this often. */
 const POLL_MS = 2_000;
+
+/**
+ * The business key of an automatic run (the executions' unique `schedule_fire` column, shared
+ * with schedule fires): one firing episode of one alert (the delivery it started firing in: a
+ * re-fire after a resolve comes in another delivery) × runbook × nodes (`*`: the runbook's own
+ * targets). A start whose key exists links that execution instead of starting another.
+ */
+export function alertRunKey(
+  delivery: string,
+  run: Pick<PlannedRun, 'alert' | 'runbook' | 'nodes'>,
+) {
+  const what = `${run.runbook}@${run.nodes ? run.nodes.join(',') : '*'}`;
+  const key = `alert:${run.alert}@${delivery}@${what}`;
+  // The column holds 200 characters: a long runbook name or node list is hashed.
+  return key.length <= 200
+    ? key
+    : `alert:${run.alert}@${delivery}@#${createHash('sha256').update(what).digest('hex')}`;
+}
 
 /** `INC-42` (the incidents module's human id). */
 const incidentRef = (i: Pick<IncidentEntity, 'number'>) => `INC-${i.number}`;
@@ -92,6 +111,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly runsSuppressed: Counter<'integration' | 'runbook'>;
   private readonly ingestLimited: Counter<'integration'>;
   private readonly runsDeferred: Counter<'integration'>;
+  /**
+   * Test seam: called after an automatic run started and before it is recorded; a test throws
+   * there to play a process dying in between (the step rolls back, the run stays started).
+   */
+  readonly testSeams: { afterStart?: (executionId: string) => void | Promise<void> } = {};
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -245,8 +269,20 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         // Deliveries of one group are recorded in the order they were stored: one waits while
         // an older one of its group is still to be recorded (held by another process, say),
         // unless that one is waiting out a failure's backoff (then the later ones go on).
-        const [row] = await m.query<Array<{ id: string }>>(
-          `SELECT d."id"::text AS id FROM "alert_deliveries" d
+        // The delivery itself comes with its claim (one round trip less per delivery).
+        const [row] = await m.query<
+          Array<{
+            id: string;
+            integration_id: string;
+            state: AlertDeliveryEntity['state'];
+            group_key: string;
+            alerts: InternalAlert[];
+            runs: PlannedRun[];
+          }>
+        >(
+          `SELECT d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts",
+                  d."runs"
+             FROM "alert_deliveries" d
             WHERE d."processed_at" IS NULL AND d."audited"
               AND (d."next_attempt_at" IS NULL OR d."next_attempt_at" <= now())
               AND NOT (d."state" = 'received' AND EXISTS (
@@ -258,7 +294,17 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         );
         if (!row) return false;
         current = row.id;
-        return this.step(m, row.id);
+        return this.step(
+          m,
+          m.create(AlertDeliveryEntity, {
+            id: row.id,
+            integrationId: row.integration_id,
+            state: row.state,
+            groupKey: row.group_key,
+            alerts: row.alerts,
+            runs: row.runs,
+          }),
+        );
       });
       for (const f of this.afterCommit) f();
       return more;
@@ -276,8 +322,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** One step of one locked delivery: received → starting, or starting → processed. */
-  private async step(m: EntityManager, id: string): Promise<boolean> {
-    const d = await m.findOneByOrFail(AlertDeliveryEntity, { id });
+  private async step(m: EntityManager, d: AlertDeliveryEntity): Promise<boolean> {
     const integration = await m.findOneBy(IntegrationEntity, { id: d.integrationId });
     let actor: Actor | undefined;
     try {
@@ -329,66 +374,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       this.afterCommit.push(() => this.ingestLimited.inc({ integration: name }, d.alerts.length));
       if (held > 0) await this.tellIngestLimited(m, d, integration, actor, ingest, held);
     }
-    const fired: AlertEntity[] = [];
-    const resolved: AlertEntity[] = [];
-    for (const a of alerts) {
-      const [old] = await m.query<Array<{ status: string; last: string }>>(
-        `SELECT "status", "last_delivery_id"::text AS last FROM "alerts"
-          WHERE "integration_id" = $1 AND "fingerprint" = $2 FOR UPDATE`,
-        [integration.id, a.fingerprint],
-      );
-      // A delivery older than the one that last changed the alert changes nothing.
-      if (old && BigInt(old.last) > BigInt(d.id)) continue;
-      // Inserted or updated in one statement (TypeORM's save reads the row again first).
-      const [row] = await m.query<
-        Array<{
-          id: string;
-          incident_id: string | null;
-          starts_at: Date | null;
-          ends_at: Date | null;
-        }>
-      >(
-        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
-           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
-         VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7, $8, $9, $10, now())
-         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
-           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
-           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
-           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
-           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
-           "last_seen_at" = EXCLUDED."last_seen_at"
-         RETURNING "id", "incident_id", "starts_at", "ends_at"`,
-        [
-          integration.id,
-          a.fingerprint,
-          a.status,
-          JSON.stringify(a.labels),
-          JSON.stringify(a.annotations),
-          a.startsAt ? new Date(a.startsAt) : null,
-          a.endsAt ? new Date(a.endsAt) : null,
-          a.generatorURL,
-          d.groupKey,
-          d.id,
-        ],
-      );
-      if (old && old.status === a.status) continue;
-      const alert = m.create(AlertEntity, {
-        id: row.id,
-        integrationId: integration.id,
-        fingerprint: a.fingerprint,
-        status: a.status,
-        labels: a.labels,
-        annotations: a.annotations,
-        startsAt: row.starts_at,
-        endsAt: row.ends_at,
-        generatorUrl: a.generatorURL,
-        groupKey: d.groupKey,
-        incidentId: row.incident_id,
-        lastDeliveryId: d.id,
-      });
-      if (a.status === 'firing') fired.push(alert);
-      else if (old) resolved.push(alert);
-    }
+    const { fired, resolved } = await this.upsertAlerts(m, d, integration.id, alerts);
 
     // Resolves first: they go to incidents that exist (their locks before any audit lock).
     for (const r of resolved) {
@@ -427,11 +413,17 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         ));
       }
       const ref = incidentRef(incident);
-      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run).
-      const candidates = await this.runbooks.listCurrent(actor.ability);
+      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run);
+      // an integration that may auto-run none does not read the runbooks.
+      const candidates = integration.settings.autoRun.length
+        ? await this.runbooks.listCurrent(actor.ability)
+        : [];
+      await m.query(`UPDATE "alerts" SET "incident_id" = $1 WHERE "id" = ANY($2::uuid[])`, [
+        incident.id,
+        fired.map((f) => f.id),
+      ]);
       for (const f of fired) {
         f.incidentId = incident.id;
-        await m.update(AlertEntity, f.id, { incidentId: incident.id });
         await this.timeline.insert(m, incident, actor.audit, {
           kind: 'alert.fired',
           summary: `firing: ${label(f)}${f.annotations.summary ? ` — ${f.annotations.summary}` : ''}`,
@@ -497,6 +489,114 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
          "processed_at" = CASE WHEN $4::varchar = 'processed' THEN now() END WHERE "id" = $1`,
       [d.id, JSON.stringify(runs), limited, done ? 'processed' : 'starting'],
     );
+  }
+
+  /**
+   * Each alert upserted by (integration, fingerprint), in batches: per run of alerts with distinct
+   * fingerprints (a fingerprint seen again in the delivery starts the next run, so the outcome is
+   * that of taking them one at a time in order), one locked read of the rows there are (in
+   * fingerprint order, as every process takes them) and one upsert of all of them. A delivery
+   * older than the one that last changed an alert changes nothing of it. Returns the alerts whose
+   * status changed (new and firing, firing again; resolved after firing), in delivery order.
+   */
+  private async upsertAlerts(
+    m: EntityManager,
+    d: AlertDeliveryEntity,
+    integrationId: string,
+    alerts: InternalAlert[],
+  ): Promise<{ fired: AlertEntity[]; resolved: AlertEntity[] }> {
+    const fired: AlertEntity[] = [];
+    const resolved: AlertEntity[] = [];
+    const runs: InternalAlert[][] = [];
+    let seen = new Set<string>();
+    for (const a of alerts) {
+      if (!runs.length || seen.has(a.fingerprint)) {
+        runs.push([]);
+        seen = new Set();
+      }
+      seen.add(a.fingerprint);
+      runs[runs.length - 1].push(a);
+    }
+    for (const run of runs) {
+      const olds = await m.query<Array<{ fingerprint: string; status: string; last: string }>>(
+        `SELECT "fingerprint", "status", "last_delivery_id"::text AS last FROM "alerts"
+          WHERE "integration_id" = $1 AND "fingerprint" = ANY($2::varchar[])
+          ORDER BY "fingerprint" FOR UPDATE`,
+        [integrationId, run.map((a) => a.fingerprint)],
+      );
+      const old = new Map(olds.map((o) => [o.fingerprint, o]));
+      // A delivery older than the one that last changed the alert changes nothing.
+      const changing = run.filter((a) => {
+        const o = old.get(a.fingerprint);
+        return !o || BigInt(o.last) <= BigInt(d.id);
+      });
+      if (!changing.length) continue;
+      // Inserted or updated in one statement, new rows in fingerprint order too.
+      const rows = await m.query<
+        Array<{
+          fingerprint: string;
+          id: string;
+          incident_id: string | null;
+          starts_at: Date | null;
+          ends_at: Date | null;
+        }>
+      >(
+        `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
+           "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
+         SELECT $1, x."fingerprint", x."status", x."labels", x."annotations", x."starts_at",
+                x."ends_at", x."generator_url", $3, $4, now()
+           FROM jsonb_to_recordset($2::jsonb) AS x("fingerprint" varchar, "status" varchar,
+                  "labels" jsonb, "annotations" jsonb, "starts_at" timestamptz,
+                  "ends_at" timestamptz, "generator_url" text)
+          ORDER BY x."fingerprint"
+         ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
+           "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
+           "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
+           "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
+           "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
+           "last_seen_at" = EXCLUDED."last_seen_at"
+         RETURNING "fingerprint", "id", "incident_id", "starts_at", "ends_at"`,
+        [
+          integrationId,
+          JSON.stringify(
+            changing.map((a) => ({
+              fingerprint: a.fingerprint,
+              status: a.status,
+              labels: a.labels,
+              annotations: a.annotations,
+              starts_at: a.startsAt ? new Date(a.startsAt).toISOString() : null,
+              ends_at: a.endsAt ? new Date(a.endsAt).toISOString() : null,
+              generator_url: a.generatorURL,
+            })),
+          ),
+          d.groupKey,
+          d.id,
+        ],
+      );
+      const upserted = new Map(rows.map((r) => [r.fingerprint, r]));
+      for (const a of changing) {
+        const o = old.get(a.fingerprint);
+        if (o && o.status === a.status) continue;
+        const row = upserted.get(a.fingerprint)!;
+        const alert = m.create(AlertEntity, {
+          id: row.id,
+          integrationId,
+          fingerprint: a.fingerprint,
+          status: a.status,
+          labels: a.labels,
+          annotations: a.annotations,
+          startsAt: row.starts_at,
+          endsAt: row.ends_at,
+          generatorUrl: a.generatorURL,
+          groupKey: d.groupKey,
+          incidentId: row.incident_id,
+          lastDeliveryId: d.id,
+        });
+        if (a.status === 'firing') fired.push(alert);
+        else if (o) resolved.push(alert);
+      }
+    }
+    return { fired, resolved };
   }
 
   /**
@@ -642,38 +742,31 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     let deferred: QueueUnavailable | undefined;
     for (const run of runs) {
       if (!run.execution && !run.error && !run.suppressed) {
+        const key = alertRunKey(d.id, run);
+        let e: ExecutionEntity | undefined;
         try {
-          const e = await this.executions.start(
-            {
-              runbook: run.runbook,
-              options: run.options,
-              ...(run.nodes ? { nodes: run.nodes } : {}),
-              incidentId: run.incident,
-              trigger: 'alert',
-            },
-            actor,
-          );
-          run.execution = e.id;
-          await this.timeline.append(
-            run.incident,
-            {
-              kind: 'execution.started',
-              summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s) for alert ${run.alert}`,
-              details: {
-                runbook: e.runbookName,
-                version: e.runbookVersion,
-                nodes: e.targets.map((t) => t.name),
-                trigger: 'alert',
-                link: `/executions/${e.id}`,
-                logs: `/executions/${e.id}/logs`,
-              },
-              subjectType: 'Execution',
-              subjectId: e.id,
-              dedupeKey: `execution:${e.id}:started`,
-            },
-            actor.audit,
-          );
-          continue;
+          // Started before a crash (or a failure) kept it from being recorded: linked, not
+          // started again. The unique business key makes that hold under any race as well.
+          e =
+            (await this.executions.byScheduleFire(key)) ??
+            (await this.executions
+              .start(
+                {
+                  runbook: run.runbook,
+                  options: run.options,
+                  ...(run.nodes ? { nodes: run.nodes } : {}),
+                  incidentId: run.incident,
+                  trigger: 'alert',
+                  scheduleFire: key,
+                },
+                actor,
+              )
+              .catch(async (err: unknown) => {
+                if (err instanceof QueueUnavailable) throw err;
+                const existing = await this.executions.byScheduleFire(key);
+                if (existing) return existing;
+                throw err;
+              }));
         } catch (err) {
           if (err instanceof QueueUnavailable) {
             // Redis down: nothing was written; this run and the rest wait for the next attempt.
@@ -682,6 +775,32 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
             break;
           }
           run.error = (err as Error).message;
+        }
+        if (e) {
+          run.execution = e.id;
+          await this.testSeams.afterStart?.(e.id);
+          await this.timeline
+            .append(
+              run.incident,
+              {
+                kind: 'execution.started',
+                summary: `started ${e.runbookName} v${e.runbookVersion} on ${e.targets.length} node(s) for alert ${run.alert}`,
+                details: {
+                  runbook: e.runbookName,
+                  version: e.runbookVersion,
+                  nodes: e.targets.map((t) => t.name),
+                  trigger: 'alert',
+                  link: `/executions/${e.id}`,
+                  logs: `/executions/${e.id}/logs`,
+                },
+                subjectType: 'Execution',
+                subjectId: e.id,
+                dedupeKey: `execution:${e.id}:started`,
+              },
+              actor.audit,
+            )
+            .catch((err: Error) => (run.error = err.message));
+          continue;
         }
       }
       if (run.error && !run.execution) {

@@ -86,8 +86,9 @@ export class ExecutionEntity {
   parentStep: string | null;
 
   /**
-   * A scheduled run's business key, `SCHEDULE_ID@FIRE_TIME` (unique): a fire time has one
-   * execution however often, and by however many processes, it is started.
+   * A run's business key (unique): a scheduled run's `SCHEDULE_ID@FIRE_TIME` (a fire time has one
+   * execution however often, and by however many processes, it is started), or an alert's
+   * automatic run's `alert:ALERT@DELIVERY@RUNBOOK@NODES` (one per firing episode and target).
    */
   @Column({ name: 'schedule_fire', type: 'varchar', length: 200, nullable: true })
   scheduleFire: string | null;

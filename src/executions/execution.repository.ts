@@ -388,6 +388,8 @@ export class ExecutionRepository {
     await this.dataSource.transaction(async (m) => {
       const moved = await this.move(execution.id, 'cancelQueued', 'canceled', { error }, m);
       if (!moved) return;
+      // It never reached the queue: its business key is given back, so a retry starts the run.
+      await m.query('UPDATE executions SET schedule_fire = NULL WHERE id = $1', [execution.id]);
       await this.audit.record(
         { actorId: execution.actorId, actorName: execution.actorName },
         {

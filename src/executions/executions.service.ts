@@ -47,7 +47,10 @@ export interface StartRequest {
    * someone else (four eyes) instead of refused.
    */
   breakGlass?: { reason: string };
-  /** A scheduled run: its fire time's key (`SCHEDULE_ID@FIRE_TIME`), unique among executions. */
+  /**
+   * A business key, unique among executions: a scheduled run's fire time (`SCHEDULE_ID@FIRE_TIME`)
+   * or an alert's automatic run (`alert:ALERT@DELIVERY@RUNBOOK@NODES`, see alert-processor.ts).
+   */
   scheduleFire?: string;
 }
 
@@ -513,7 +516,7 @@ export class ExecutionsService {
     return this.repo.findOneBy({ id });
   }
 
-  /** The execution of a schedule's fire time (its `scheduleFire` key), for the scheduler. */
+  /** The execution of a business key (`scheduleFire`), for the scheduler and the alert processor. */
   byScheduleFire(key: string): Promise<ExecutionEntity | null> {
     return this.repo.findOneBy({ scheduleFire: key });
   }
