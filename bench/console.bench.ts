@@ -61,6 +61,7 @@ interface FrameStats {
   longTaskMs: number;
   longestTaskMs: number;
   ms: number;
+  reachedEnd: boolean;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -92,7 +93,9 @@ async function scrollToEnd(page: Page, selector: string | null) {
     const t0 = performance.now();
     const deltas: number[] = [];
     let last = await frame();
-    for (let i = 0; i < 5000; i++) {
+    // Bounded in time as well, so a page that never reaches its end says so instead of using up
+    // the test's budget in silence.
+    for (let i = 0; i < 5000 && performance.now() - t0 < 180_000; i++) {
       if (el.scrollTop + el.clientHeight >= el.scrollHeight - 1) break;
       el.scrollTop += el.clientHeight;
       const now = await frame();
@@ -103,7 +106,13 @@ async function scrollToEnd(page: Page, selector: string | null) {
     const end = await frame();
     deltas.push(end - last);
     const tasks = w.__longTasks.filter((t) => t.start >= t0);
-    return { deltas, tasks, ms: end - t0, scrollHeight: el.scrollHeight };
+    return {
+      deltas,
+      tasks,
+      ms: end - t0,
+      scrollHeight: el.scrollHeight,
+      reachedEnd: el.scrollTop + el.clientHeight >= el.scrollHeight - 1,
+    };
   }, selector);
 }
 
@@ -118,7 +127,61 @@ function frameStats(raw: Awaited<ReturnType<typeof scrollToEnd>>): FrameStats {
     longTaskMs: Math.round(raw.tasks.reduce((a, t) => a + t.duration, 0)),
     longestTaskMs: Math.round(Math.max(0, ...raw.tasks.map((t) => t.duration))),
     ms: Math.round(raw.ms),
+    reachedEnd: raw.reachedEnd,
   };
+}
+
+const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
+
+/**
+ * What the page is doing when it stops answering: if its main thread still runs a script, the
+ * state of the log; if not, where it is busy (the debugger paused there, the top stack frames).
+ */
+async function diagnose(cdp: CDPSession): Promise<string> {
+  const alive = await Promise.race([
+    cdp
+      .send('Runtime.evaluate', {
+        expression: `(() => { const l = document.querySelector('[data-testid=log]'); return JSON.stringify({ state: document.querySelector('[data-testid=log-state]')?.textContent, scrollTop: l?.scrollTop, scrollHeight: l?.scrollHeight, clientHeight: l?.clientHeight, lines: document.querySelectorAll('[data-testid=log-line]').length, hidden: document.hidden }); })()`,
+        returnByValue: true,
+      })
+      .then((r) => `main thread answers: ${String(r.result.value)}`),
+    sleep(5000),
+  ]);
+  if (alive) return alive;
+  const paused = new Promise<string[]>((r) =>
+    cdp.once('Debugger.paused', (e) =>
+      r(
+        e.callFrames
+          .slice(0, 12)
+          .map(
+            (f) =>
+              `${f.functionName || '(anonymous)'} ${f.url}:${f.location.lineNumber + 1}:${(f.location.columnNumber ?? 0) + 1}`,
+          ),
+      ),
+    ),
+  );
+  await Promise.race([cdp.send('Debugger.enable'), sleep(5000)]);
+  await Promise.race([cdp.send('Debugger.pause'), sleep(5000)]);
+  const frames = await Promise.race([paused, sleep(10_000)]);
+  if (!frames) return 'main thread busy, and the debugger could not pause it';
+  return `main thread busy in:\n    ${frames.join('\n    ')}`;
+}
+
+/** `work`, or an error saying what the page was doing once it went `ms` without answering. */
+async function guarded<T>(cdp: CDPSession, what: string, work: Promise<T>, ms = 120_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void diagnose(cdp).then((d) =>
+        reject(new Error(`${what}: no answer in ${ms / 1000} s; ${d}`)),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function metrics(cdp: CDPSession) {
@@ -222,6 +285,7 @@ describe('bench/console', () => {
     await cdp.send('Performance.enable');
     await page.goto(`/executions/${id}`, { waitUntil: 'commit' });
     const firstLineMs = await when(page, `() => document.querySelector('[data-testid=log-line]')`);
+    console.log(`  first line at ${Math.round(firstLineMs)} ms`);
     // Every line loaded: the stream's end arrived and the viewer shows all it holds.
     const allLinesMs = await when(
       page,
@@ -256,10 +320,23 @@ describe('bench/console', () => {
 
   it(`a run with ${LINES} log lines: render, then scroll the log to the end`, async () => {
     const load = await loadAverage();
+    const t0 = Date.now();
+    const phase = <T>(name: string, value: T): T => {
+      console.log(
+        `  [${Math.round((Date.now() - t0) / 1000)} s] ${name}: ${JSON.stringify(value)}`,
+      );
+      return value;
+    };
     const { page, cdp, total, load: l } = await open(ids['bench-flood']);
+    phase('load', { total, ...l });
     expect(total).toBeGreaterThanOrEqual(LINES);
-    const loaded = await metrics(cdp);
-    const scroll = frameStats(await scrollToEnd(page, '[data-testid=log]'));
+    const loaded = phase('loaded', await guarded(cdp, 'heap metrics', metrics(cdp)));
+    const scroll = phase(
+      'scroll',
+      frameStats(
+        await guarded(cdp, 'scrolling the log', scrollToEnd(page, '[data-testid=log]'), 240_000),
+      ),
+    );
     // The work was done: the last output line is on screen.
     await page
       .getByTestId('log-line')
