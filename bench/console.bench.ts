@@ -76,6 +76,14 @@ const INIT = `
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
   }).observe({ type: 'longtask', buffered: true });
+  // Every animation frame from the start until the bench says stop (the lines streaming in).
+  window.__frames = [];
+  const tick = (t) => {
+    if (window.__framesDone || window.__frames.length > 100000) return;
+    window.__frames.push(t);
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
 `;
 
 /**
@@ -129,6 +137,42 @@ function frameStats(raw: Awaited<ReturnType<typeof scrollToEnd>>): FrameStats {
     ms: Math.round(raw.ms),
     reachedEnd: raw.reachedEnd,
   };
+}
+
+/** CONSOLE_BENCH_PROFILE=1: a CPU profile of the page while the log scrolls (bench/results). */
+const PROFILE = process.env.CONSOLE_BENCH_PROFILE === '1';
+
+async function startProfile(cdp: CDPSession) {
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+}
+
+/** Stops the profile, writes it (open it in Chrome DevTools) and prints the top self times. */
+async function stopProfile(cdp: CDPSession, name: string) {
+  const { profile } = await cdp.send('Profiler.stop');
+  const file = join(import.meta.dirname, 'results', `console-${name}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const dt = new Map<number, number>();
+  const times = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (times[i] ?? 0)));
+  const self = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (dt.get(n.id) ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const top = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(
+      ([k, us]) =>
+        `    ${(us / 1000).toFixed(0).padStart(6)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`,
+    );
+  console.log(
+    `  CPU profile ${file} (${(total / 1000).toFixed(0)} ms sampled), top self time:\n${top.join('\n')}`,
+  );
 }
 
 const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
@@ -294,6 +338,14 @@ describe('bench/console', () => {
     const total = Number(
       /^(\d+) of/.exec((await page.getByTestId('log-state').textContent()) ?? '')?.[1],
     );
+    // Frame times while the lines streamed in (from the first frame until all were shown).
+    const streamFrames = await page.evaluate((until) => {
+      const w = window as unknown as { __frames: number[]; __framesDone: boolean };
+      w.__framesDone = true;
+      const f = w.__frames.filter((x) => x <= until);
+      return f.slice(1).map((x, i) => x - f[i]);
+    }, allLinesMs);
+    const sorted = [...streamFrames].sort((a, b) => a - b);
     const loadTasks = (await page.evaluate(
       () => (window as unknown as { __longTasks: Array<{ duration: number }> }).__longTasks,
     )) as Array<{ duration: number }>;
@@ -307,6 +359,12 @@ describe('bench/console', () => {
         loadLongTasks: loadTasks.length,
         loadLongTaskMs: Math.round(loadTasks.reduce((a, x) => a + x.duration, 0)),
         loadLongestTaskMs: Math.round(Math.max(0, ...loadTasks.map((x) => x.duration))),
+        streamFrames: {
+          frames: streamFrames.length,
+          p50: r1(pct(sorted, 50)),
+          p95: r1(pct(sorted, 95)),
+          max: r1(sorted[sorted.length - 1] ?? 0),
+        },
       },
     };
   }
@@ -331,12 +389,14 @@ describe('bench/console', () => {
     phase('load', { total, ...l });
     expect(total).toBeGreaterThanOrEqual(LINES);
     const loaded = phase('loaded', await guarded(cdp, 'heap metrics', metrics(cdp)));
+    if (PROFILE) await startProfile(cdp);
     const scroll = phase(
       'scroll',
       frameStats(
         await guarded(cdp, 'scrolling the log', scrollToEnd(page, '[data-testid=log]'), 240_000),
       ),
     );
+    if (PROFILE) await stopProfile(cdp, 'flood-scroll');
     // The work was done: the last output line is on screen.
     await page
       .getByTestId('log-line')
@@ -347,6 +407,7 @@ describe('bench/console', () => {
     console.log(
       `\nconsole, ${total} log lines (load average ${load}):\n` +
         `  first line ${l.firstLineMs} ms, all lines ${l.allLinesMs} ms; ${l.loadLongTasks} long tasks while loading (${l.loadLongTaskMs} ms, longest ${l.loadLongestTaskMs} ms)\n` +
+        `  frames while the lines streamed in: ${l.streamFrames.frames}, p50 ${l.streamFrames.p50} / p95 ${l.streamFrames.p95} / max ${l.streamFrames.max} ms\n` +
         `  heap ${loaded.heapMb} MB, ${loaded.domNodes} DOM nodes\n` +
         `  scroll the log to the end: ${scroll.frames} frames in ${scroll.ms} ms, frame p50 ${scroll.p50} / p95 ${scroll.p95} / max ${scroll.max} ms, ${scroll.over50} over 50 ms; ${scroll.longTasks} long tasks (${scroll.longTaskMs} ms, longest ${scroll.longestTaskMs} ms)\n` +
         `  after: heap ${after.heapMb} MB, ${after.domNodes} DOM nodes\n`,
