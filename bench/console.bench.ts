@@ -61,6 +61,7 @@ interface FrameStats {
   longTaskMs: number;
   longestTaskMs: number;
   ms: number;
+  reachedEnd: boolean;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -75,6 +76,14 @@ const INIT = `
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
   }).observe({ type: 'longtask', buffered: true });
+  // Every animation frame from the start until the bench says stop (the lines streaming in).
+  window.__frames = [];
+  const tick = (t) => {
+    if (window.__framesDone || window.__frames.length > 100000) return;
+    window.__frames.push(t);
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
 `;
 
 /**
@@ -92,7 +101,9 @@ async function scrollToEnd(page: Page, selector: string | null) {
     const t0 = performance.now();
     const deltas: number[] = [];
     let last = await frame();
-    for (let i = 0; i < 5000; i++) {
+    // Bounded in time as well, so a page that never reaches its end says so instead of using up
+    // the test's budget in silence.
+    for (let i = 0; i < 5000 && performance.now() - t0 < 180_000; i++) {
       if (el.scrollTop + el.clientHeight >= el.scrollHeight - 1) break;
       el.scrollTop += el.clientHeight;
       const now = await frame();
@@ -103,7 +114,13 @@ async function scrollToEnd(page: Page, selector: string | null) {
     const end = await frame();
     deltas.push(end - last);
     const tasks = w.__longTasks.filter((t) => t.start >= t0);
-    return { deltas, tasks, ms: end - t0, scrollHeight: el.scrollHeight };
+    return {
+      deltas,
+      tasks,
+      ms: end - t0,
+      scrollHeight: el.scrollHeight,
+      reachedEnd: el.scrollTop + el.clientHeight >= el.scrollHeight - 1,
+    };
   }, selector);
 }
 
@@ -118,7 +135,97 @@ function frameStats(raw: Awaited<ReturnType<typeof scrollToEnd>>): FrameStats {
     longTaskMs: Math.round(raw.tasks.reduce((a, t) => a + t.duration, 0)),
     longestTaskMs: Math.round(Math.max(0, ...raw.tasks.map((t) => t.duration))),
     ms: Math.round(raw.ms),
+    reachedEnd: raw.reachedEnd,
   };
+}
+
+/** CONSOLE_BENCH_PROFILE=1: a CPU profile of the page while the log scrolls (bench/results). */
+const PROFILE = process.env.CONSOLE_BENCH_PROFILE === '1';
+
+async function startProfile(cdp: CDPSession) {
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+}
+
+/** Stops the profile, writes it (open it in Chrome DevTools) and prints the top self times. */
+async function stopProfile(cdp: CDPSession, name: string) {
+  const { profile } = await cdp.send('Profiler.stop');
+  const file = join(import.meta.dirname, 'results', `console-${name}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const dt = new Map<number, number>();
+  const times = profile.timeDeltas ?? [];
+  (profile.samples ?? []).forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (times[i] ?? 0)));
+  const self = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const f = n.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (dt.get(n.id) ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const top = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(
+      ([k, us]) =>
+        `    ${(us / 1000).toFixed(0).padStart(6)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`,
+    );
+  console.log(
+    `  CPU profile ${file} (${(total / 1000).toFixed(0)} ms sampled), top self time:\n${top.join('\n')}`,
+  );
+}
+
+const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
+
+/**
+ * What the page is doing when it stops answering: if its main thread still runs a script, the
+ * state of the log; if not, where it is busy (the debugger paused there, the top stack frames).
+ */
+async function diagnose(cdp: CDPSession): Promise<string> {
+  const alive = await Promise.race([
+    cdp
+      .send('Runtime.evaluate', {
+        expression: `(() => { const l = document.querySelector('[data-testid=log]'); return JSON.stringify({ state: document.querySelector('[data-testid=log-state]')?.textContent, scrollTop: l?.scrollTop, scrollHeight: l?.scrollHeight, clientHeight: l?.clientHeight, lines: document.querySelectorAll('[data-testid=log-line]').length, hidden: document.hidden }); })()`,
+        returnByValue: true,
+      })
+      .then((r) => `main thread answers: ${String(r.result.value)}`),
+    sleep(5000),
+  ]);
+  if (alive) return alive;
+  const paused = new Promise<string[]>((r) =>
+    cdp.once('Debugger.paused', (e) =>
+      r(
+        e.callFrames
+          .slice(0, 12)
+          .map(
+            (f) =>
+              `${f.functionName || '(anonymous)'} ${f.url}:${f.location.lineNumber + 1}:${(f.location.columnNumber ?? 0) + 1}`,
+          ),
+      ),
+    ),
+  );
+  await Promise.race([cdp.send('Debugger.enable'), sleep(5000)]);
+  await Promise.race([cdp.send('Debugger.pause'), sleep(5000)]);
+  const frames = await Promise.race([paused, sleep(10_000)]);
+  if (!frames) return 'main thread busy, and the debugger could not pause it';
+  return `main thread busy in:\n    ${frames.join('\n    ')}`;
+}
+
+/** `work`, or an error saying what the page was doing once it went `ms` without answering. */
+async function guarded<T>(cdp: CDPSession, what: string, work: Promise<T>, ms = 120_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void diagnose(cdp).then((d) =>
+        reject(new Error(`${what}: no answer in ${ms / 1000} s; ${d}`)),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function metrics(cdp: CDPSession) {
@@ -222,6 +329,7 @@ describe('bench/console', () => {
     await cdp.send('Performance.enable');
     await page.goto(`/executions/${id}`, { waitUntil: 'commit' });
     const firstLineMs = await when(page, `() => document.querySelector('[data-testid=log-line]')`);
+    console.log(`  first line at ${Math.round(firstLineMs)} ms`);
     // Every line loaded: the stream's end arrived and the viewer shows all it holds.
     const allLinesMs = await when(
       page,
@@ -230,6 +338,14 @@ describe('bench/console', () => {
     const total = Number(
       /^(\d+) of/.exec((await page.getByTestId('log-state').textContent()) ?? '')?.[1],
     );
+    // Frame times while the lines streamed in (from the first frame until all were shown).
+    const streamFrames = await page.evaluate((until) => {
+      const w = window as unknown as { __frames: number[]; __framesDone: boolean };
+      w.__framesDone = true;
+      const f = w.__frames.filter((x) => x <= until);
+      return f.slice(1).map((x, i) => x - f[i]);
+    }, allLinesMs);
+    const sorted = [...streamFrames].sort((a, b) => a - b);
     const loadTasks = (await page.evaluate(
       () => (window as unknown as { __longTasks: Array<{ duration: number }> }).__longTasks,
     )) as Array<{ duration: number }>;
@@ -243,6 +359,12 @@ describe('bench/console', () => {
         loadLongTasks: loadTasks.length,
         loadLongTaskMs: Math.round(loadTasks.reduce((a, x) => a + x.duration, 0)),
         loadLongestTaskMs: Math.round(Math.max(0, ...loadTasks.map((x) => x.duration))),
+        streamFrames: {
+          frames: streamFrames.length,
+          p50: r1(pct(sorted, 50)),
+          p95: r1(pct(sorted, 95)),
+          max: r1(sorted[sorted.length - 1] ?? 0),
+        },
       },
     };
   }
@@ -256,10 +378,25 @@ describe('bench/console', () => {
 
   it(`a run with ${LINES} log lines: render, then scroll the log to the end`, async () => {
     const load = await loadAverage();
+    const t0 = Date.now();
+    const phase = <T>(name: string, value: T): T => {
+      console.log(
+        `  [${Math.round((Date.now() - t0) / 1000)} s] ${name}: ${JSON.stringify(value)}`,
+      );
+      return value;
+    };
     const { page, cdp, total, load: l } = await open(ids['bench-flood']);
+    phase('load', { total, ...l });
     expect(total).toBeGreaterThanOrEqual(LINES);
-    const loaded = await metrics(cdp);
-    const scroll = frameStats(await scrollToEnd(page, '[data-testid=log]'));
+    const loaded = phase('loaded', await guarded(cdp, 'heap metrics', metrics(cdp)));
+    if (PROFILE) await startProfile(cdp);
+    const scroll = phase(
+      'scroll',
+      frameStats(
+        await guarded(cdp, 'scrolling the log', scrollToEnd(page, '[data-testid=log]'), 240_000),
+      ),
+    );
+    if (PROFILE) await stopProfile(cdp, 'flood-scroll');
     // The work was done: the last output line is on screen.
     await page
       .getByTestId('log-line')
@@ -270,6 +407,7 @@ describe('bench/console', () => {
     console.log(
       `\nconsole, ${total} log lines (load average ${load}):\n` +
         `  first line ${l.firstLineMs} ms, all lines ${l.allLinesMs} ms; ${l.loadLongTasks} long tasks while loading (${l.loadLongTaskMs} ms, longest ${l.loadLongestTaskMs} ms)\n` +
+        `  frames while the lines streamed in: ${l.streamFrames.frames}, p50 ${l.streamFrames.p50} / p95 ${l.streamFrames.p95} / max ${l.streamFrames.max} ms\n` +
         `  heap ${loaded.heapMb} MB, ${loaded.domNodes} DOM nodes\n` +
         `  scroll the log to the end: ${scroll.frames} frames in ${scroll.ms} ms, frame p50 ${scroll.p50} / p95 ${scroll.p95} / max ${scroll.max} ms, ${scroll.over50} over 50 ms; ${scroll.longTasks} long tasks (${scroll.longTaskMs} ms, longest ${scroll.longestTaskMs} ms)\n` +
         `  after: heap ${after.heapMb} MB, ${after.domNodes} DOM nodes\n`,

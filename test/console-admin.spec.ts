@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
@@ -10,6 +12,7 @@ import { ensureConsoleBuilt, launchChromium, SCREENSHOT_DIR } from './support/co
 // secret shown once. Screenshots go to test-output/console/ (admin-*.png).
 
 const WAIT = { timeout: 30_000 };
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'import');
 const OPERATOR = { username: 'otto', password: 'operator-password-456' };
 
 let t: TestApp;
@@ -48,7 +51,16 @@ const shot = (page: Page, name: string) =>
 
 beforeAll(async () => {
   [browser] = await Promise.all([launchChromium(), ensureConsoleBuilt()]);
-  t = await startTestApp();
+  // One reviewed freeze in the file (read-only in the console), far in the future.
+  const freezesFile = join(
+    mkdtempSync(join(tmpdir(), 'firebreak-console-freezes-')),
+    'freezes.yaml',
+  );
+  writeFileSync(
+    freezesFile,
+    'freezes:\n  - name: year-end\n    reason: Year-end close\n    start: 2040-12-20T00:00:00Z\n    end: 2041-01-04T00:00:00Z\n',
+  );
+  t = await startTestApp({ FREEZES_FILE: freezesFile });
   base = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}`;
   const created = await t
     .http()
@@ -93,9 +105,32 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     await page.reload();
     await page.getByTestId('token-ci-deploy').waitFor(WAIT);
     expect(await page.content()).not.toContain(token);
+    // Revoking asks first, in an accessible dialog: Cancel has the focus, Tab stays inside,
+    // Escape cancels (focus back on the button), and only the named button revokes.
+    const revoke = page.getByRole('button', { name: 'Revoke ci-deploy' });
+    await revoke.click();
+    const confirm = page.getByRole('dialog', { name: 'Revoke the token ci-deploy?' });
+    await confirm.getByText('Scripts using it stop working').waitFor(WAIT);
+    const focused = () =>
+      page.evaluate(() => ({
+        text: document.activeElement?.textContent?.trim() ?? '',
+        inDialog: !!document.activeElement?.closest('[role=dialog]'),
+      }));
+    await expect.poll(focused, WAIT).toEqual({ text: 'Cancel', inDialog: true });
+    for (let i = 0; i < 4; i++) {
+      await page.keyboard.press('Tab');
+      expect((await focused()).inDialog, 'focus stays in the dialog').toBe(true);
+    }
+    await shot(page, 'confirm-revoke');
+    await page.keyboard.press('Escape');
+    await confirm.waitFor({ state: 'detached', ...WAIT });
+    await expect.poll(() => revoke.evaluate((b) => b === document.activeElement), WAIT).toBe(true);
+    expect((await t.http().get('/auth/me').set('Authorization', `Bearer ${token}`)).status).toBe(
+      200,
+    );
     // Revoked, it stops working.
-    page.once('dialog', (d) => void d.accept());
-    await page.getByRole('button', { name: 'Revoke ci-deploy' }).click();
+    await revoke.click();
+    await confirm.getByRole('button', { name: 'Revoke token' }).click();
     await page.getByText('You have no API tokens.').waitFor(WAIT);
     const after = await t.http().get('/auth/me').set('Authorization', `Bearer ${token}`);
     expect(after.status).toBe(401);
@@ -228,10 +263,18 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
       .getByLabel('Inventory', { exact: true })
       .fill('[web]\nweb-1 ansible_host=10.0.0.11\n');
     await page.getByRole('button', { name: 'Import' }).click();
-    const report = page.getByTestId('ansible-report');
+    const report = page.getByTestId('node-import-report');
     await report.getByText('Nodes created (1): web-1').waitFor(WAIT);
     await report.getByText('Clusters created (1): web').waitFor(WAIT);
     await page.getByTestId('node-web-1').waitFor(WAIT);
+    // A Rundeck resource model, the other node source.
+    await page.getByText('Rundeck resource model').click();
+    await page
+      .getByLabel('Inventory', { exact: true })
+      .fill(readFileSync(join(FIXTURES, 'rundeck-nodes', 'resources.yaml'), 'utf8'));
+    await page.getByRole('button', { name: 'Import' }).click();
+    await report.getByText(/^Nodes created \(3\): /).waitFor(WAIT);
+    await page.getByTestId('node-bartholemew').waitFor(WAIT);
     await page.getByRole('button', { name: 'Edit db-1' }).click();
     const dialog = page.getByRole('dialog', { name: 'Edit db-1' });
     await dialog.getByRole('switch', { name: /^Disabled/ }).check();
@@ -241,6 +284,103 @@ describe('the console admin pages in Chromium', { timeout: 60_000 }, () => {
     await shot(page, 'nodes');
     const node = await t.http().get('/nodes/db-1').set('Authorization', t.adminAuth);
     expect(node.body.disabled).toBe(true);
+  });
+
+  it('lists file and API freezes; an admin creates (a field error shown at its field), edits and deletes an API freeze', async () => {
+    const { page } = admin;
+    await page.goto('/freezes');
+    const file = page.getByTestId('freeze-year-end');
+    await file.getByText('file', { exact: true }).waitFor(WAIT);
+    await file.getByText(/^read-only: in .*freezes\.yaml$/).waitFor(WAIT);
+    expect(await file.getByRole('button').count()).toBe(0);
+    await page.getByRole('button', { name: 'New freeze' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New change freeze' });
+    await dialog.getByRole('textbox', { name: /^Freeze name/ }).fill('db-migration');
+    await dialog.getByRole('textbox', { name: /^Reason/ }).fill('Schema change');
+    await dialog.getByRole('textbox', { name: /^Start/ }).fill('2039-03-02T00:00:00Z');
+    await dialog.getByRole('textbox', { name: /^End/ }).fill('2039-03-01T00:00:00Z');
+    await dialog.getByRole('textbox', { name: /^Node attributes/ }).fill('environment=production');
+    await dialog.getByRole('button', { name: 'Create freeze' }).click();
+    // The server's problem, under the field it names; nothing was made.
+    const end = dialog.getByRole('textbox', { name: /^End/ });
+    await expect.poll(() => end.getAttribute('aria-invalid'), WAIT).toBe('true');
+    await dialog.getByText('end (2039-03-01T00:00:00Z) must be after start').first().waitFor(WAIT);
+    expect(
+      (await t.http().get('/freezes').set('Authorization', t.adminAuth)).body.freezes,
+    ).toHaveLength(1);
+    await end.fill('2039-03-03T00:00:00Z');
+    await dialog.getByRole('button', { name: 'Create freeze' }).click();
+    await dialog.waitFor({ state: 'detached', ...WAIT });
+    const row = page.getByTestId('freeze-db-migration');
+    await row.getByText('api', { exact: true }).waitFor(WAIT);
+    await row.getByText('environment=production').waitFor(WAIT);
+    await shot(page, 'freezes');
+    await page.getByRole('button', { name: 'Edit db-migration' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit freeze db-migration' });
+    await edit.getByRole('textbox', { name: /^Reason/ }).fill('Schema change, part 2');
+    await edit.getByRole('textbox', { name: /^Node attributes/ }).fill('');
+    await edit.getByRole('button', { name: 'Save freeze' }).click();
+    await edit.waitFor({ state: 'detached', ...WAIT });
+    await row.getByText('Schema change, part 2').waitFor(WAIT);
+    const listed = await t.http().get('/freezes').set('Authorization', t.adminAuth);
+    const made = (listed.body.freezes as Array<Record<string, unknown>>).find(
+      (f) => f.name === 'db-migration',
+    );
+    expect(made).toMatchObject({
+      source: 'api',
+      reason: 'Schema change, part 2',
+      end: '2039-03-03T00:00:00Z',
+    });
+    expect(made?.scope).toBeUndefined();
+    await page.getByRole('button', { name: 'Delete db-migration' }).click();
+    await page
+      .getByRole('dialog', { name: 'Delete the freeze db-migration?' })
+      .getByRole('button', { name: 'Delete freeze' })
+      .click();
+    await row.waitFor({ state: 'detached', ...WAIT });
+    const audit = await t
+      .http()
+      .get('/audit?action=freeze.delete')
+      .set('Authorization', t.adminAuth);
+    expect(JSON.stringify(audit.body)).toContain('db-migration');
+  });
+
+  it('imports a Rundeck job file: the dry-run report first, then written and synced', async () => {
+    const { page } = admin;
+    await page.goto('/admin/import');
+    const [chooser] = await Promise.all([
+      page.waitForEvent('filechooser', WAIT),
+      page.getByLabel('Job file').click(),
+    ]);
+    await chooser.setFiles(join(FIXTURES, 'rundeck', 'test-copyfile-job1.yaml'));
+    await expect
+      .poll(() => page.getByRole('textbox', { name: /^File name/ }).inputValue(), WAIT)
+      .toBe('test-copyfile-job1.yaml');
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    const report = page.getByTestId('import-report');
+    await report.getByText('1 runbook to write').waitFor(WAIT);
+    const findings = report.getByRole('table', { name: 'Import findings' });
+    await findings.getByText('converted').first().waitFor(WAIT);
+    await findings
+      .getByText(/^test-copyfile-job1\.yaml:\d+$/)
+      .first()
+      .waitFor(WAIT);
+    await report.getByText(/^Files: test\/copy-multi\.yaml/).waitFor(WAIT);
+    // A dry run writes nothing.
+    const before = await t.http().get('/runbooks').set('Authorization', t.adminAuth);
+    expect(before.body.map((r: { name: string }) => r.name)).not.toContain('copy-multi');
+    await shot(page, 'import-report');
+    await report.getByRole('button', { name: 'Write 1 runbook' }).click();
+    await report.getByText('Written: test/copy-multi.yaml').waitFor(WAIT);
+    const after = await t.http().get('/runbooks').set('Authorization', t.adminAuth);
+    expect(after.body.map((r: { name: string }) => r.name)).toContain('copy-multi');
+    // Written again without "replace": refused by the server, the message shown, nothing changed.
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await report.getByRole('button', { name: 'Write 1 runbook' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/files exist in RUNBOOKS_DIR/)
+      .waitFor(WAIT);
   });
 
   it('assigns an incident role and hands it over, on the timeline', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN_PASSWORD, startTestApp, type TestApp } from './support/app.js';
 import { ensureConsoleBuilt, launchChromium, SCREENSHOT_DIR } from './support/console.js';
-import { registerFleet } from './support/fleet.js';
+import { registerFleet, waitFinished } from './support/fleet.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 
 // The web console in a real, headless Chromium against the real server (embedded Postgres, the
@@ -59,11 +59,11 @@ const problems: string[] = [];
 /** The pages the current test opened: screenshotted when it fails. */
 const pages: Page[] = [];
 
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 720 },
-    baseURL: base,
-  });
+async function newPage(
+  viewport = { width: 1280, height: 720 },
+  colorScheme: 'light' | 'dark' = 'light',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, baseURL: base, colorScheme });
   const page = await context.newPage();
   pages.push(page);
   page.on('console', (m) => {
@@ -80,8 +80,65 @@ async function signIn(page: Page, username: string, password: string, path = '/'
   await page.getByLabel('Username').fill(username);
   await page.getByRole('textbox', { name: /^Password/ }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('whoami').waitFor(WAIT);
+  // (Hidden at phone width, but there once signed in.)
+  await page.getByTestId('whoami').waitFor({ state: 'attached', ...WAIT });
 }
+
+/** The focused element: its role (explicit or its tag), accessible name (roughly), a few attributes. */
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body)
+      return { role: 'body', name: '', selected: null, inGrid: false };
+    const byId = (ids: string | null) =>
+      (ids ?? '')
+        .split(' ')
+        .map((id) => document.getElementById(id)?.textContent ?? '')
+        .join(' ')
+        .trim();
+    const labels = (el as HTMLInputElement).labels;
+    const name =
+      el.getAttribute('aria-label') ||
+      byId(el.getAttribute('aria-labelledby')) ||
+      (labels && labels.length ? labels[0].textContent : '') ||
+      el.getAttribute('title') ||
+      (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' ? '' : el.textContent) ||
+      '';
+    return {
+      role: el.getAttribute('role') ?? el.tagName.toLowerCase(),
+      name: name.replace(/\s+/g, ' ').trim(),
+      selected: el.getAttribute('aria-selected'),
+      inGrid: !!el.closest('[role=grid]'),
+    };
+  });
+
+/**
+ * Presses Tab until the focused element is `want` (its role and a name matching), checking that
+ * every stop on the way has a name; returns how many presses it took.
+ */
+async function tabTo(page: Page, role: string, name: RegExp, max = 60) {
+  for (let i = 0; i < max; i++) {
+    const f = await focused(page);
+    if (f.role === role && name.test(f.name)) return i;
+    if (f.role !== 'body') expect(f.name, `the ${f.role} reached by Tab has a name`).not.toBe('');
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`${max} Tab presses without reaching the ${role} ${String(name)}`);
+}
+
+/** Form controls on the page without a label (a <label>, aria-label or aria-labelledby). */
+const unlabelled = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll<HTMLInputElement>('input, select, textarea')]
+      .filter((el) => el.type !== 'hidden' && el.getAttribute('aria-hidden') !== 'true')
+      .filter(
+        (el) =>
+          !el.labels?.length &&
+          !el.getAttribute('aria-label') &&
+          !el.getAttribute('aria-labelledby'),
+      )
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
 
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
@@ -365,6 +422,142 @@ describe('the web console in Chromium', { timeout: 120_000 }, () => {
     expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator('img[src="x"], svg[onerror]').count()).toBe(0);
     await context.close();
+  });
+
+  it('works without a mouse: sign in, open a runbook, fill the run form, run, the node grid by arrow keys, the log by keys', async () => {
+    const { context, page } = await newPage();
+    await page.goto('/');
+    await page.waitForURL(/\/login/, WAIT);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor(WAIT);
+    expect(await unlabelled(page)).toEqual([]);
+    await tabTo(page, 'input', /^Username/);
+    await page.keyboard.type('admin');
+    await page.keyboard.press('Tab');
+    expect((await focused(page)).name).toMatch(/^Password/);
+    await page.keyboard.type(ADMIN_PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('whoami').waitFor(WAIT);
+
+    // The navigation, then the catalog's link, then the runbook's Run button.
+    await tabTo(page, 'a', /^Runbooks$/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/runbooks$/, WAIT);
+    await page.getByRole('link', { name: 'diagnose-host', exact: true }).first().waitFor(WAIT);
+    await tabTo(page, 'a', /^diagnose-host$/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/runbooks\/diagnose-host$/, WAIT);
+    await page.getByRole('link', { name: 'Run…' }).waitFor(WAIT);
+    await tabTo(page, 'a', /^Run…$/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/runbooks\/diagnose-host\/run$/, WAIT);
+    await page.getByRole('button', { name: 'Preview plan' }).waitFor(WAIT);
+    expect(await unlabelled(page)).toEqual([]);
+    await tabTo(page, 'input', /^Nodes/);
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('localhost, web-*');
+    await page.getByTestId('matched').getByText('2 nodes matched').waitFor(WAIT);
+    await tabTo(page, 'button', /^Preview plan$/);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('plan').waitFor(WAIT);
+    await tabTo(page, 'button', /^Run$/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/executions\/[0-9a-f-]{36}$/, WAIT);
+    await page.getByTestId('log-ended').getByText('succeeded').waitFor(WAIT);
+
+    // The grid: named, one tab stop, arrow keys between cells, Enter filters the log.
+    const grid = page.getByRole('grid', { name: 'Node status' });
+    await grid.getByRole('gridcell', { name: 'web-1: succeeded' }).waitFor(WAIT);
+    expect(await grid.getAttribute('aria-rowcount')).toBe('1');
+    expect(await grid.locator('[role=gridcell][tabindex="0"]').count()).toBe(1);
+    await tabTo(page, 'gridcell', /^localhost: succeeded$/);
+    await page.keyboard.press('ArrowRight');
+    expect(await focused(page)).toMatchObject({ name: 'web-1: succeeded', selected: 'false' });
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await focused(page)).selected, WAIT).toBe('true');
+    await expect
+      .poll(async () => {
+        const lines = await page.getByTestId('log-line').allTextContents();
+        return lines.length > 0 && lines.every((l) => l.startsWith('web-1'));
+      }, WAIT)
+      .toBe(true);
+    await page.keyboard.press('ArrowLeft');
+    expect((await focused(page)).name).toBe('localhost: succeeded');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter'); // the filter off again
+    await expect.poll(async () => (await focused(page)).selected, WAIT).toBe('false');
+    // One Tab leaves the grid (1,000 cells are one stop, not 1,000).
+    await page.keyboard.press('Tab');
+    expect((await focused(page)).inGrid).toBe(false);
+
+    // The log: role log with a name, scrolled by keys; going up pauses follow, End resumes it.
+    await tabTo(page, 'log', /^Execution output$/);
+    const log = page.getByTestId('log');
+    const top = () => log.evaluate((el) => el.scrollTop);
+    const follow = page.getByRole('switch', { name: 'Follow' });
+    await expect
+      .poll(() => log.evaluate((el) => el.scrollHeight > el.clientHeight), WAIT)
+      .toBe(true);
+    await page.keyboard.press('Home');
+    await expect.poll(top, WAIT).toBe(0);
+    expect(await follow.isChecked()).toBe(false);
+    await page.keyboard.press('PageDown');
+    await expect.poll(top, WAIT).toBeGreaterThan(0);
+    await page.keyboard.press('End');
+    await expect
+      .poll(() => log.evaluate((el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 1), WAIT)
+      .toBe(true);
+    await expect.poll(() => follow.isChecked(), WAIT).toBe(true);
+    await shot(page, '10-keyboard-execution');
+    await context.close();
+  });
+
+  it('fits 1280×720 and a phone (390×844) without horizontal scrolling, in light and dark mode', async () => {
+    const run = await t
+      .http()
+      .post('/executions')
+      .set('Authorization', t.adminAuth)
+      .send({ runbook: 'diagnose-host', nodes: ['localhost', 'web-1'] });
+    expect(run.status).toBe(201);
+    await waitFinished(t, run.body.id as string);
+    // The main pages (the other specs screenshot the rest at 1280×720).
+    const paths = [
+      '/',
+      '/runbooks/diagnose-host',
+      '/runbooks/diagnose-host/run',
+      `/executions/${run.body.id as string}`,
+      '/incidents',
+      '/freezes',
+      '/audit',
+      '/admin/users',
+    ];
+    for (const [viewport, scheme] of [
+      [{ width: 1280, height: 720 }, 'light'],
+      [{ width: 390, height: 844 }, 'dark'],
+    ] as const) {
+      const { context, page } = await newPage(viewport, scheme);
+      await signIn(page, 'admin', ADMIN_PASSWORD, '/');
+      for (const path of paths) {
+        await page.goto(path);
+        await page.getByRole('heading').first().waitFor(WAIT);
+        await expect.poll(() => page.locator('[aria-busy="true"]').count(), WAIT).toBe(0);
+        const fits = await page.evaluate(() => ({
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth,
+          scheme: document.documentElement.getAttribute('data-mantine-color-scheme'),
+        }));
+        expect(fits.scrollWidth, `${path} at ${viewport.width} px`).toBeLessThanOrEqual(
+          fits.innerWidth,
+        );
+        expect(fits.scheme).toBe(scheme);
+        const name =
+          path
+            .replace(/^\//, '')
+            .replace(/[^a-z0-9]+/gi, '-')
+            .slice(0, 40) || 'home';
+        await shot(page, `layout-${viewport.width}-${scheme}-${name}`);
+      }
+      await context.close();
+    }
   });
 
   it('signs out: the session ends server-side and the pages ask to sign in again', async () => {

@@ -39,6 +39,7 @@ const Audit = page(() => import('./pages/Audit'), 'Audit');
 const Admin = page(() => import('./pages/Admin'), 'Admin');
 const SlackSettings = page(() => import('./pages/SlackSettings'), 'SlackSettings');
 const Schedules = page(() => import('./pages/Schedules'), 'Schedules');
+const Freezes = page(() => import('./pages/Freezes'), 'Freezes');
 
 const Loading = () => (
   <Text aria-busy="true" c="dimmed">
@@ -54,6 +55,7 @@ const NAV = [
   { to: '/approvals', label: 'Approvals' },
   { to: '/incidents', label: 'Incidents' },
   { to: '/schedules', label: 'Schedules' },
+  { to: '/freezes', label: 'Freezes' },
   { to: '/audit', label: 'Audit' },
   { to: '/admin', label: 'Admin' },
   { to: '/settings/slack', label: 'Slack' },
@@ -130,6 +132,7 @@ function Shell() {
             <Route path="/incidents" element={<Incidents />} />
             <Route path="/incidents/:ref" element={<IncidentPage />} />
             <Route path="/schedules" element={<Schedules />} />
+            <Route path="/freezes" element={<Freezes />} />
             <Route path="/audit" element={<Audit />} />
             <Route path="/admin" element={<Admin />} />
             <Route path="/admin/:section" element={<Admin />} />

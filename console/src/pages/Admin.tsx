@@ -3,6 +3,7 @@ import { Navigate, useNavigate, useParams } from 'react-router';
 import { useHasRole } from '../session';
 import { NeedsAdmin } from './common';
 import { Credentials } from './admin/Credentials';
+import { Import } from './admin/Import';
 import { Integrations } from './admin/Integrations';
 import { Nodes } from './admin/Nodes';
 import { Tokens } from './admin/Tokens';
@@ -15,10 +16,11 @@ const SECTIONS = [
   { key: 'nodes', label: 'Nodes and clusters', page: Nodes, adminOnly: true },
   { key: 'credentials', label: 'Credentials', page: Credentials, adminOnly: true },
   { key: 'integrations', label: 'Integrations', page: Integrations, adminOnly: true },
+  { key: 'import', label: 'Import runbooks', page: Import, adminOnly: true },
 ];
 
 /**
- * Admin: users, API tokens, nodes and clusters, credentials, integrations. Your own API tokens
+ * Admin: users, API tokens, nodes and clusters, credentials, integrations, runbook import. Your own API tokens
  * are yours whatever your role; the rest needs the admin role (the API checks it too).
  */
 export function Admin() {

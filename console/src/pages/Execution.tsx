@@ -12,7 +12,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { memo, useMemo, useState } from 'react';
+import { memo, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import {
   api,
@@ -57,7 +57,8 @@ function nodeStatuses(
 }
 
 /**
- * Per-node status grid: small cells (1,000 nodes stay light), each a button that filters the log.
+ * Per-node status grid: small cells (1,000 nodes stay light), each a button that filters the log;
+ * one tab stop, arrow keys between cells (the ARIA grid pattern, one row that wraps).
  * Plain buttons with a native `title`, no tooltip component per cell: 1,000 floating tooltips made
  * the first render one long task and every later one slow. Memoised: scrolling the log or a poll
  * that brings the same results does not redraw it.
@@ -72,6 +73,33 @@ const NodeGrid = memo(function NodeGrid({
   onSelect: (n: string | null) => void;
 }) {
   const cells = useMemo(() => nodeStatuses(e), [e]);
+  // One tab stop for the whole grid (roving tabindex): arrow keys move between cells, Home/End to
+  // the first/last, Enter or Space filters the log by the cell's node.
+  const [focus, setFocus] = useState(0);
+  const gridRef = useRef<HTMLDivElement>(null);
+  const current = Math.min(focus, Math.max(cells.length - 1, 0));
+  const onKeyDown = (ev: KeyboardEvent<HTMLDivElement>) => {
+    const buttons = gridRef.current?.querySelectorAll<HTMLButtonElement>('[role=gridcell]');
+    if (!buttons?.length) return;
+    // Cells per visual row: those on the first cell's line.
+    const top = buttons[0].offsetTop;
+    let perRow = 0;
+    while (perRow < buttons.length && buttons[perRow].offsetTop === top) perRow++;
+    const moves: Record<string, number> = {
+      ArrowRight: current + 1,
+      ArrowLeft: current - 1,
+      ArrowDown: current + perRow,
+      ArrowUp: current - perRow,
+      Home: 0,
+      End: buttons.length - 1,
+    };
+    const next = moves[ev.key];
+    if (next === undefined) return;
+    ev.preventDefault();
+    const to = Math.max(0, Math.min(buttons.length - 1, next));
+    setFocus(to);
+    buttons[to].focus();
+  };
   const counts = new Map<string, number>();
   for (const c of cells) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
   const small = cells.length > 40;
@@ -85,8 +113,13 @@ const NodeGrid = memo(function NodeGrid({
         ))}
       </Group>
       <Box
+        ref={gridRef}
         role="grid"
         aria-label="Node status"
+        aria-rowcount={1}
+        aria-colcount={cells.length}
+        aria-multiselectable={false}
+        onKeyDown={onKeyDown}
         data-testid="node-grid"
         style={{
           display: 'grid',
@@ -98,11 +131,14 @@ const NodeGrid = memo(function NodeGrid({
       >
         {/* One row of cells that wraps visually (display: contents keeps the CSS grid). */}
         <div role="row" style={{ display: 'contents' }}>
-          {cells.map((c) => (
+          {cells.map((c, i) => (
             <button
               key={c.node}
               type="button"
               role="gridcell"
+              aria-colindex={i + 1}
+              tabIndex={i === current ? 0 : -1}
+              onFocus={() => setFocus(i)}
               title={`${c.node}: ${c.status}`}
               aria-label={`${c.node}: ${c.status}`}
               aria-selected={selected === c.node}

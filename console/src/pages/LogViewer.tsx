@@ -193,11 +193,15 @@ export function LogViewer({
           if (e.deltaY < 0) setFollow(false);
         }}
         onKeyDown={(e) => {
+          // The keys scroll it natively (it has the focus); going up pauses follow, End resumes.
           if (e.key === 'PageUp' || e.key === 'ArrowUp' || e.key === 'Home') setFollow(false);
+          if (e.key === 'End') setFollow(true);
         }}
         style={{
           height: 420,
           overflow: 'auto',
+          // Its own layout and paint boundary: the rows a scroll brings in re-lay only the log.
+          contain: 'strict',
           fontFamily: 'var(--mantine-font-family-monospace)',
           fontSize: 12,
           background: 'var(--mantine-color-default-hover)',

@@ -4,7 +4,6 @@ import {
   Card,
   Code,
   Group,
-  Modal,
   PasswordInput,
   Select,
   Stack,
@@ -18,6 +17,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, enc } from '../../api';
 import { errorText, QueryState, useFormError, when } from '../common';
+import { useConfirm } from '../confirm';
+import { FormDialog } from '../FormDialog';
 
 interface Credential {
   id: string;
@@ -88,48 +89,25 @@ const secretBody = (type: string, s: typeof EMPTY) =>
 function Rotate({ credential, onClose }: { credential: Credential; onClose: () => void }) {
   const client = useQueryClient();
   const [secret, setSecret] = useState(EMPTY);
-  const [busy, setBusy] = useState(false);
   const err = useFormError();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    err.setError(null);
-    try {
-      await api(`/credentials/${enc(credential.name)}/rotate`, {
-        method: 'POST',
-        body: secretBody(credential.type, secret),
-      });
-      await client.invalidateQueries({ queryKey: ['credentials'] });
-      onClose();
-    } catch (e2) {
-      err.setError(e2 as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
-    <Modal opened onClose={onClose} title={`Rotate ${credential.name}`} size="lg">
-      <form onSubmit={(e) => void submit(e)} noValidate>
-        <Stack>
-          <Text size="sm">The new secret replaces the old one; the old one is gone.</Text>
-          <SecretFields
-            type={credential.type}
-            value={secret}
-            onChange={setSecret}
-            field={err.field}
-          />
-          {err.general && <Alert color="red">{err.general}</Alert>}
-          <Group justify="end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={busy}>
-              Rotate
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Modal>
+    <FormDialog
+      title={`Rotate ${credential.name}`}
+      submitLabel="Rotate"
+      onClose={onClose}
+      err={err}
+      onSubmit={async () => {
+        await api(`/credentials/${enc(credential.name)}/rotate`, {
+          method: 'POST',
+          body: secretBody(credential.type, secret),
+        });
+        await client.invalidateQueries({ queryKey: ['credentials'] });
+        onClose();
+      }}
+    >
+      <Text size="sm">The new secret replaces the old one; the old one is gone.</Text>
+      <SecretFields type={credential.type} value={secret} onChange={setSecret} field={err.field} />
+    </FormDialog>
   );
 }
 
@@ -148,6 +126,7 @@ export function Credentials() {
   const [rotating, setRotating] = useState<Credential | null>(null);
   const [deleteError, setDeleteError] = useState<string | null>(null);
   const err = useFormError();
+  const confirm = useConfirm();
   const refresh = () => void client.invalidateQueries({ queryKey: ['credentials'] });
   const create = async (e: FormEvent) => {
     e.preventDefault();
@@ -174,7 +153,12 @@ export function Credentials() {
     }
   };
   const remove = async (c: Credential) => {
-    if (!window.confirm(`Delete the credential "${c.name}"?`)) return;
+    const ok = await confirm.ask({
+      title: `Delete the credential ${c.name}?`,
+      message: 'Nodes that use it can no longer be reached until they get another one.',
+      confirmLabel: 'Delete credential',
+    });
+    if (!ok) return;
     setDeleteError(null);
     try {
       await api(`/credentials/${enc(c.name)}`, { method: 'DELETE' });
@@ -185,6 +169,7 @@ export function Credentials() {
   };
   return (
     <Stack>
+      {confirm.dialog}
       <QueryState
         loading={credentials.isLoading}
         error={credentials.error}

@@ -21,6 +21,7 @@ import { useState, type FormEvent } from 'react';
 import { api, enc } from '../../api';
 import type { AuditEntry } from '../Audit';
 import { CopyValue, QueryState, useFormError, when } from '../common';
+import { useConfirm } from '../confirm';
 
 interface Integration {
   id: string;
@@ -183,6 +184,7 @@ export function Integrations() {
   const [editing, setEditing] = useState<Integration | null>(null);
   const [busy, setBusy] = useState(false);
   const err = useFormError();
+  const confirm = useConfirm();
   const refresh = () => void client.invalidateQueries({ queryKey: ['integrations'] });
   const create = async (e: FormEvent) => {
     e.preventDefault();
@@ -204,8 +206,12 @@ export function Integrations() {
     }
   };
   const newSecret = async (i: Integration) => {
-    if (!window.confirm(`Replace the secret of "${i.name}"? The source must be given the new one.`))
-      return;
+    const ok = await confirm.ask({
+      title: `Replace the secret of ${i.name}?`,
+      message: 'The old secret stops working at once: the source must be given the new one.',
+      confirmLabel: 'Replace secret',
+    });
+    if (!ok) return;
     err.setError(null);
     try {
       setCreated(
@@ -220,6 +226,7 @@ export function Integrations() {
   };
   return (
     <Stack>
+      {confirm.dialog}
       {created && (
         <Alert
           color="green"

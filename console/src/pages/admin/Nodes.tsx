@@ -9,6 +9,7 @@ import {
   Group,
   Modal,
   NumberInput,
+  SegmentedControl,
   Select,
   Stack,
   Switch,
@@ -49,7 +50,7 @@ interface Cluster {
   source: string;
 }
 
-interface AnsibleReport {
+interface NodeImportReport {
   format: string;
   created: string[];
   updated: string[];
@@ -195,18 +196,47 @@ function NodeForm({ node, onDone }: { node?: AdminNode; onDone: () => void }) {
   );
 }
 
-function AnsibleImport({ onDone }: { onDone: () => void }) {
+/** The node sources that import a file: each with its route and the formats it reads. */
+const NODE_SOURCES = {
+  ansible: {
+    label: 'Ansible inventory',
+    path: '/nodes/import/ansible',
+    formats: [
+      { value: 'ini', label: 'INI' },
+      { value: 'yaml', label: 'YAML' },
+    ],
+    placeholder: 'hosts.ini or inventory.yaml',
+  },
+  rundeck: {
+    label: 'Rundeck resource model',
+    path: '/nodes/import/rundeck',
+    formats: [
+      { value: 'yaml', label: 'YAML' },
+      { value: 'xml', label: 'XML' },
+      { value: 'json', label: 'JSON' },
+    ],
+    placeholder: 'resources.yaml, .xml or .json',
+  },
+} as const;
+type NodeSource = keyof typeof NODE_SOURCES;
+
+/** Nodes from an Ansible inventory or a Rundeck resource model (pasted or a file). */
+function NodeImport({ onDone }: { onDone: () => void }) {
+  const [source, setSource] = useState<NodeSource>('ansible');
   const [content, setContent] = useState('');
   const [format, setFormat] = useState<string | null>('ini');
   const [credential, setCredential] = useState('');
-  const [report, setReport] = useState<AnsibleReport | null>(null);
+  const [report, setReport] = useState<NodeImportReport | null>(null);
   const [busy, setBusy] = useState(false);
   const err = useFormError();
   const load = async (file: File | null) => {
     if (!file) return;
     setContent(await file.text());
-    if (/\.ya?ml$/i.test(file.name)) setFormat('yaml');
+    const ext = /\.(ya?ml|xml|json|ini)$/i.exec(file.name)?.[1].toLowerCase();
+    const byExt = ext === 'yml' ? 'yaml' : ext;
+    if (byExt && NODE_SOURCES[source].formats.some((f) => f.value === byExt)) setFormat(byExt);
   };
+  const from = NODE_SOURCES[source];
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -214,7 +244,7 @@ function AnsibleImport({ onDone }: { onDone: () => void }) {
     setReport(null);
     try {
       setReport(
-        await api<AnsibleReport>('/nodes/import/ansible', {
+        await api<NodeImportReport>(from.path, {
           method: 'POST',
           body: { content, format, ...(credential ? { credential } : {}) },
         }),
@@ -235,21 +265,28 @@ function AnsibleImport({ onDone }: { onDone: () => void }) {
   return (
     <Card withBorder component="form" onSubmit={(e) => void submit(e)} noValidate>
       <Title order={3} mb="sm">
-        Import an Ansible inventory
+        Import nodes
       </Title>
       <Stack>
+        <SegmentedControl
+          aria-label="Node source"
+          value={source}
+          onChange={(v) => {
+            setSource(v as NodeSource);
+            setFormat(NODE_SOURCES[v as NodeSource].formats[0].value);
+            setReport(null);
+          }}
+          data={Object.entries(NODE_SOURCES).map(([value, s]) => ({ value, label: s.label }))}
+        />
         <Group grow align="start" wrap="wrap">
           <FileInput
             label="Inventory file"
-            placeholder="hosts.ini or inventory.yaml"
+            placeholder={from.placeholder}
             onChange={(f) => void load(f)}
           />
           <Select
             label="Format"
-            data={[
-              { value: 'ini', label: 'INI' },
-              { value: 'yaml', label: 'YAML' },
-            ]}
+            data={[...from.formats]}
             value={format}
             onChange={setFormat}
             allowDeselect={false}
@@ -280,7 +317,11 @@ function AnsibleImport({ onDone }: { onDone: () => void }) {
           </Button>
         </div>
         {report && (
-          <Alert color="green" title="Imported" data-testid="ansible-report">
+          <Alert
+            color="green"
+            title={`Imported from the ${from.label}`}
+            data-testid="node-import-report"
+          >
             {list('Nodes created', report.created)}
             {list('Nodes updated', report.updated)}
             {list('Unchanged', report.unchanged)}
@@ -310,7 +351,7 @@ function AnsibleImport({ onDone }: { onDone: () => void }) {
   );
 }
 
-/** Nodes and clusters: list with filters, add, edit, disable, the Ansible import. */
+/** Nodes and clusters: list with filters, add, edit, disable, import (Ansible, Rundeck). */
 export function Nodes() {
   const client = useQueryClient();
   const [name, setName] = useState('');
@@ -426,7 +467,7 @@ export function Nodes() {
         </Title>
         <NodeForm onDone={refresh} />
       </Card>
-      <AnsibleImport onDone={refresh} />
+      <NodeImport onDone={refresh} />
       <Title order={3}>Clusters</Title>
       <QueryState
         loading={clusters.isLoading}

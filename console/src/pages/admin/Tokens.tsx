@@ -15,6 +15,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api } from '../../api';
 import { CopyValue, errorText, QueryState, useFormError, when } from '../common';
+import { useConfirm } from '../confirm';
 
 interface ApiToken {
   id: string;
@@ -43,6 +44,7 @@ export function Tokens() {
   const [busy, setBusy] = useState(false);
   const [revokeError, setRevokeError] = useState<string | null>(null);
   const err = useFormError();
+  const confirm = useConfirm();
   const refresh = () => void client.invalidateQueries({ queryKey: ['tokens'] });
   const create = async (e: FormEvent) => {
     e.preventDefault();
@@ -64,7 +66,12 @@ export function Tokens() {
     }
   };
   const revoke = async (t: ApiToken) => {
-    if (!window.confirm(`Revoke the token "${t.name}"? Scripts using it stop working.`)) return;
+    const ok = await confirm.ask({
+      title: `Revoke the token ${t.name}?`,
+      message: 'Scripts using it stop working at once. This cannot be undone.',
+      confirmLabel: 'Revoke token',
+    });
+    if (!ok) return;
     setRevokeError(null);
     try {
       await api(`/auth/tokens/${t.id}`, { method: 'DELETE' });
@@ -76,6 +83,7 @@ export function Tokens() {
   const live = (tokens.data ?? []).filter((t) => !t.revokedAt);
   return (
     <Stack>
+      {confirm.dialog}
       {created && (
         <Alert
           color="green"
