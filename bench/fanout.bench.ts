@@ -15,7 +15,6 @@ import { DataSource } from 'typeorm';
 
 import { ExecutionEvents } from '../src/executions/execution-events.js';
 import { isFinal, type ExecutionStatus } from '../src/executions/execution-state.js';
-import { LOCAL_SPAWNED_CHANNEL } from '../src/executions/transports/spawner.js';
 
 import { registerFleet, waitFinished } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
@@ -36,11 +35,7 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * Figures go to stdout and bench/results/fanout.json; compare ratios, not absolute times (the
  * machine is shared). Not part of `npm test`.
  */
-/** Empty (`FANOUT_SIZES=`): the dispatch measurement only. */
-const SIZES = (process.env.FANOUT_SIZES ?? '10,100,1000')
-  .split(',')
-  .map(Number)
-  .filter((n) => n > 0);
+const SIZES = (process.env.FANOUT_SIZES ?? '10,100,1000').split(',').map(Number);
 const ROUNDS = Number(process.env.FANOUT_ROUNDS ?? 3);
 const DISPATCH_RUNS = Number(process.env.DISPATCH_RUNS ?? 200);
 /** Loopback sshd instances the node names are spread over (one sshd forks every session). */
@@ -325,7 +320,6 @@ describe('bench/fanout', () => {
       ),
       startTestApp({ RUNBOOKS_DIR: dir, SSH_MAX_PARALLEL: String(PARALLEL), LOG_LEVEL: 'silent' }),
     ]);
-    if (!SIZES.length) return;
     // One credential (the first sshd's key) for every node: the others accept it too.
     for (const s of sshds.slice(1)) await s.authorizeKey(sshds[0].publicKey);
     for (const s of sshds) s.privateKey = sshds[0].privateKey;
@@ -361,7 +355,6 @@ describe('bench/fanout', () => {
       floorAllAtOnceMs: number;
       ratio: number;
     }> = [];
-    if (!SIZES.length) console.log('\nfan-out not measured (FANOUT_SIZES is empty)\n');
     for (const n of SIZES) {
       const nodes = Array.from({ length: n }, (_, i) => nodeName(i));
       const fb: number[] = [];
@@ -485,7 +478,7 @@ describe('bench/fanout', () => {
       apiAnswered: [] as number[], // the 201 reached the client
       pickedUp: [] as number[], // started_at: the worker's claim
       runStarted: [] as number[], // the first (system) log line's time
-      spawned: [] as number[], // the worker heard its local spawner spawned the step's process
+      spawned: [] as number[], // the step's process spawned (node's child_process channel)
       lineProduced: [] as number[], // the output line's time (the worker read it)
       notified: [] as number[], // the NOTIFY carrying it reached this process
       streamOpened: [] as number[], // the SSE response's headers reached the client
@@ -493,7 +486,7 @@ describe('bench/fanout', () => {
     };
     const spawn = { at: 0 };
     const onSpawn = () => (spawn.at = Date.now());
-    subscribeChannel(LOCAL_SPAWNED_CHANNEL, onSpawn);
+    subscribeChannel('child_process', onSpawn);
     const notifiedAt = new Map<string, number>();
     const unsubscribe = await t.app.get(ExecutionEvents).subscribe('*', (n) => {
       if (n.kind === 'logs' && n.lines?.some((l) => l.stream === 'stdout') && !notifiedAt.has(n.id))
@@ -535,11 +528,11 @@ describe('bench/fanout', () => {
       }
       notifiedAt.delete(res.body.id as string);
     }
-    unsubscribeChannel(LOCAL_SPAWNED_CHANNEL, onSpawn);
+    unsubscribeChannel('child_process', onSpawn);
     unsubscribe();
     const p50 = Number(percentile(samples, 50).toFixed(1));
     const p95 = Number(percentile(samples, 95).toFixed(1));
-    const p50Of = (xs: number[]) => (xs.length ? Number(percentile(xs, 50).toFixed(1)) : NaN);
+    const p50Of = (xs: number[]) => Number(percentile(xs, 50).toFixed(1));
     const breakdown = Object.fromEntries(
       Object.entries(seg).map(([k, xs]) => [`${k}Ms`, p50Of(xs.filter((x) => !Number.isNaN(x)))]),
     );

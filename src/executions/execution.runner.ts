@@ -28,7 +28,6 @@ import { SecretMask } from './secret-mask.js';
 import { Semaphore } from './semaphore.js';
 import { runLocal } from './transports/local.transport.js';
 import { LocalProcessRecords } from './transports/local-processes.js';
-import { LocalSpawner } from './transports/spawner.js';
 import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
 import { assertPrivateDir } from './transports/exec.js';
@@ -68,8 +67,6 @@ export class ExecutionRunner implements OnModuleDestroy {
   private readonly optionsKey: Buffer;
   /** Local process groups in flight, for the leftover reaper (DATA_DIR/run). */
   private readonly localProcesses: LocalProcessRecords;
-  /** Spawns local commands from a small helper process (see LocalSpawner). */
-  readonly localSpawner = new LocalSpawner((m) => this.logger.warn(m));
   private readonly localRunUser: string;
   private runAs: Promise<RunAs | undefined> | undefined;
   private readonly outageLimitMs: number;
@@ -172,7 +169,6 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.closing = true;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('canceled'));
     await this.egress.close();
-    await this.localSpawner.close();
   }
 
   async run(executionId: string): Promise<void> {
@@ -603,7 +599,6 @@ export class ExecutionRunner implements OnModuleDestroy {
           return runLocal(command, {
             ...opts,
             runAs,
-            spawner: this.localSpawner,
             track: {
               executionId,
               started: (pgid) =>

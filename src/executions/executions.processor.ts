@@ -45,8 +45,6 @@ export class ExecutionsProcessor implements OnApplicationBootstrap, OnModuleDest
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.role === 'api') return;
-    // The local spawner's start-up (a small Node process) is not paid by the first local step.
-    void this.runner.localSpawner.warm();
     this.unsubscribe = await this.events.subscribe('*', (n) => {
       if (n.kind === 'cancel') this.runner.cancelLocal(n.id);
     });

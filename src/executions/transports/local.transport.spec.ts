@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { runLocal } from './local.transport.js';
-import { LocalSpawner } from './spawner.js';
 import type { ExecResult } from './exec.js';
 import { pids } from '../../../test/support/processes.js';
 
@@ -16,11 +15,6 @@ async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms: nu
   }
 }
 
-// Every case runs both ways: spawned in this process, and through the worker's spawner helper.
-const spawner = new LocalSpawner();
-let via: LocalSpawner | undefined;
-afterAll(() => spawner.close());
-
 async function run(
   command: string,
   opts: Omit<Parameters<typeof runLocal>[1], 'onLine'> = {},
@@ -28,21 +22,13 @@ async function run(
   const stdout: string[] = [];
   const stderr: string[] = [];
   const result = await runLocal(command, {
-    ...(via ? { spawner: via } : {}),
     ...opts,
     onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
   });
   return { ...result, stdout, stderr };
 }
 
-describe.each([
-  ['in this process', undefined],
-  ['through the spawner', spawner],
-])('runLocal, %s', (_how, mode) => {
-  beforeAll(() => {
-    via = mode;
-  });
-
+describe('runLocal', () => {
   it('streams stdout and stderr lines and reports the exit code', async () => {
     const result = await run('echo out; echo err >&2; printf "partial"; exit 3');
     expect(result.stdout).toEqual(['out', 'partial']);
@@ -159,7 +145,6 @@ describe.each([
   it('rejects with the error onLine threw, after the command finished', async () => {
     const lines: string[] = [];
     const error = await runLocal('echo one; echo two; echo three', {
-      ...(via ? { spawner: via } : {}),
       onLine: (_stream, line) => {
         lines.push(line);
         if (line === 'two') throw new Error('log sink down');

@@ -4,7 +4,6 @@ import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { EXECUTION_MARKER } from './local-processes.js';
 import type { RunAs } from './local-user.js';
-import type { SpawnHandlers, SpawnSpec, SpawnedOutput } from './spawner.js';
 
 /** After SIGTERM, how long the process group gets before SIGKILL. */
 export const LOCAL_KILL_GRACE_MS = 2000;
@@ -62,11 +61,6 @@ export interface LocalExecOptions extends ExecOptions {
    * LOGNAME, and its home as the working directory unless `cwd` is given.
    */
   runAs?: RunAs;
-  /**
-   * Spawns through this (the worker's `LocalSpawner`: a small helper process, whose fork is
-   * cheap and off this event loop); without it, in this process.
-   */
-  spawner?: { spawn(spec: SpawnSpec, handlers: SpawnHandlers): SpawnedOutput };
   /** Sets `FIREBREAK_EXECUTION` (the leftover marker) and reports the group while it lives. */
   track?: {
     executionId: string;
@@ -108,29 +102,39 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
     const out = new LineSplitter((line) => deliver('stdout', line), MAX_LINE_BYTES, opts.mask);
     const err = new LineSplitter((line) => deliver('stderr', line), MAX_LINE_BYTES, opts.mask);
 
-    let pid: number | undefined;
+    const child = spawn('/bin/sh', ['-c', command], {
+      cwd: opts.cwd ?? opts.runAs?.home,
+      env: commandEnv(opts),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
+    });
+    const pid = child.pid;
+    if (pid !== undefined) opts.track?.started(pid);
+    const holdIfFull = pauseWhenFull(opts.backpressure, [child.stdout, child.stderr]);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out.write(chunk);
+      holdIfFull();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      err.write(chunk);
+      holdIfFull();
+    });
+
     let timedOut = false;
     let canceled = false;
     let killTimer: NodeJS.Timeout | undefined;
     let stopped = false;
-    /** A stop asked for before the helper said which group it started. */
-    let stopWanted = false;
-    let settled = false;
     const stop = () => {
-      if (stopped) return;
-      if (pid === undefined) {
-        stopWanted = true;
-        return;
-      }
+      if (stopped || pid === undefined) return;
       stopped = true;
-      const group = pid;
-      killGroup(group, 'SIGTERM');
+      killGroup(pid, 'SIGTERM');
       const deadline = Date.now() + (opts.killGraceMs ?? LOCAL_KILL_GRACE_MS);
       // Poll so that a group that exits quickly does not keep a 2 s timer alive.
       const check = () => {
-        if (!groupAlive(group)) return;
+        if (!groupAlive(pid)) return;
         if (Date.now() >= deadline) {
-          killGroup(group, 'SIGKILL');
+          killGroup(pid, 'SIGKILL');
           return;
         }
         killTimer = setTimeout(check, 50);
@@ -158,85 +162,33 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
       opts.signal?.removeEventListener('abort', onAbort);
     };
 
-    let holdIfFull = () => {};
-    const spec: SpawnSpec = {
-      command,
-      cwd: opts.cwd ?? opts.runAs?.home,
-      env: commandEnv(opts),
-      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
-    };
-    const output = (opts.spawner ?? inProcess).spawn(spec, {
-      spawned: (p) => {
-        pid = p;
-        if (p === undefined) return;
-        opts.track?.started(p);
-        if (stopWanted) stop();
-      },
-      data: (fd, chunk) => {
-        (fd === 1 ? out : err).write(chunk);
-        holdIfFull();
-      },
-      error: (error) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        clearTimeout(killTimer);
-        if (pid !== undefined) opts.track?.ended(pid);
-        reject(error);
-      },
-      close: (code, signal) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        out.end();
-        err.end();
-        // The shell is gone but, after a stop, stragglers that closed their stdio may remain:
-        // the poll above keeps running until the group is empty or has been SIGKILLed.
-        if (!stopped) clearTimeout(killTimer);
-        // Background jobs that let go of stdout keep the group alive: they stay on the record,
-        // for the leftover reaper once this worker is gone.
-        if (pid !== undefined && (stopped || !groupAlive(pid))) opts.track?.ended(pid);
-        if (sink.error !== undefined) {
-          reject(sink.error);
-          return;
-        }
-        resolve({
-          exitCode: code,
-          signal,
-          timedOut,
-          canceled,
-          durationMs: Date.now() - started,
-        });
-      },
+    child.once('error', (error) => {
+      cleanup();
+      clearTimeout(killTimer);
+      if (pid !== undefined) opts.track?.ended(pid);
+      reject(error);
     });
-    holdIfFull = pauseWhenFull(opts.backpressure, [output]);
+    child.once('close', (code, signal) => {
+      cleanup();
+      out.end();
+      err.end();
+      // The shell is gone but, after a stop, stragglers that closed their stdio may remain:
+      // the poll above keeps running until the group is empty or has been SIGKILLed.
+      if (!stopped) clearTimeout(killTimer);
+      // Background jobs that let go of stdout keep the group alive: they stay on the record,
+      // for the leftover reaper once this worker is gone.
+      if (pid !== undefined && (stopped || !groupAlive(pid))) opts.track?.ended(pid);
+      if (sink.error !== undefined) {
+        reject(sink.error);
+        return;
+      }
+      resolve({
+        exitCode: code,
+        signal,
+        timedOut,
+        canceled,
+        durationMs: Date.now() - started,
+      });
+    });
   });
 }
-
-/** Spawns in this process: the same events as the helper sends (see spawner.ts). */
-const inProcess = {
-  spawn(spec: SpawnSpec, h: SpawnHandlers): SpawnedOutput {
-    const child = spawn('/bin/sh', ['-c', spec.command], {
-      cwd: spec.cwd,
-      env: spec.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(spec.uid !== undefined && spec.gid !== undefined ? { uid: spec.uid, gid: spec.gid } : {}),
-    });
-    h.spawned(child.pid);
-    child.stdout.on('data', (chunk: Buffer) => h.data(1, chunk));
-    child.stderr.on('data', (chunk: Buffer) => h.data(2, chunk));
-    child.once('error', (error) => h.error(error));
-    child.once('close', (code, signal) => h.close(code, signal));
-    return {
-      pause: () => {
-        child.stdout.pause();
-        child.stderr.pause();
-      },
-      resume: () => {
-        child.stdout.resume();
-        child.stderr.resume();
-      },
-    };
-  },
-};
