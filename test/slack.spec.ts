@@ -407,6 +407,30 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     expect(actions.filter((a) => a === 'slack.unlink:success')).toHaveLength(2);
   });
 
+  it('link attempts are throttled per Slack account: guesses stop, even a good code waits, others go on', async () => {
+    // LOGIN_MAX_ATTEMPTS (5 by default) guesses per LOGIN_WINDOW, like logins.
+    for (let i = 0; i < 5; i++)
+      expect((await command('UGUESS', `link AAAA-AAA${i + 2}`)).res.body.text).toMatch(
+        /unknown, used or expired/,
+      );
+    expect((await command('UGUESS', 'link AAAA-AAAA')).res.body.text).toMatch(
+      /^Too many link attempts from your Slack account: try again in \d+ minute/,
+    );
+    const user = await t.userWithRoles(['responder']);
+    const code = (await t.http().post('/me/slack/link-codes').set('Authorization', user.auth)).body
+      .code as string;
+    expect((await command('UGUESS', `link ${code}`)).res.body.text).toMatch(
+      /^Too many link attempts/,
+    );
+    expect((await t.http().get('/me/slack').set('Authorization', user.auth)).body).toEqual({
+      linked: false,
+    });
+    // Another Slack account is not held up by this one's guesses, and the code still works.
+    expect((await command('UPATIENT', `link ${code}`)).res.body.text).toContain(
+      `run as *${user.username}*`,
+    );
+  });
+
   it('links by verified e-mail (users.info) when enabled; an unconfirmed e-mail does not link', async () => {
     const user = await t.userWithRoles(['responder']);
     const email = `${user.username}@example.com`;

@@ -56,6 +56,6 @@ import { UsersService } from './users.service.js';
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: AbilityGuard },
   ],
-  exports: [UsersService, AbilityFactory],
+  exports: [UsersService, AbilityFactory, LoginThrottleService],
 })
 export class AuthModule {}

@@ -108,10 +108,14 @@ export class SlackCommandsService implements OnModuleDestroy {
     if (sub === 'help') return ephemeral(usage);
     if (kind === 'runbook' && sub === 'link') {
       if (rest.length !== 1) return ephemeral(`usage: \`/runbook link CODE\`\n\n${usage}`);
-      const user = await this.identity.redeem(account, rest[0], ctx);
+      const r = await this.identity.redeem(account, rest[0], ctx);
+      if (r.outcome === 'throttled')
+        return ephemeral(
+          `Too many link attempts from your Slack account: try again in ${Math.ceil(r.retryAfterSeconds / 60)} minute(s).`,
+        );
       return ephemeral(
-        user
-          ? `Linked: your Slack commands now run as *${esc(user.username)}* in Firebreak.`
+        r.outcome === 'linked'
+          ? `Linked: your Slack commands now run as *${esc(r.user.username)}* in Firebreak.`
           : `That code is unknown, used or expired. Create a new one at ${link(this.url('/settings/slack'), 'Settings → Slack')} and type \`/runbook link CODE\` within 10 minutes.`,
       );
     }

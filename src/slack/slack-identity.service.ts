@@ -5,6 +5,8 @@ import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from '../audit/audit.service.js';
 import { toPrincipal } from '../auth/auth.service.js';
 import { UsersService } from '../auth/users.service.js';
+import { LoginThrottleService } from '../auth/login-throttle.service.js';
+import type { UserEntity } from '../auth/user.entity.js';
 import { AbilityFactory } from '../common/access/ability.factory.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import type { Actor } from '../executions/executions.service.js';
@@ -38,6 +40,7 @@ export class SlackIdentityService {
     private readonly abilities: AbilityFactory,
     private readonly audit: AuditService,
     private readonly client: SlackClient,
+    private readonly throttle: LoginThrottleService,
   ) {}
 
   private get links() {
@@ -73,13 +76,39 @@ export class SlackIdentityService {
     return { code, expiresAt: expiresAt.toISOString(), command: `/runbook link ${code}` };
   }
 
-  /** Redeems a code for a Slack account: the code is used up whatever happens next. */
+  /**
+   * Redeems a code for a Slack account: the code is used up whatever happens next. Attempts are
+   * throttled per Slack account like logins (LOGIN_MAX_ATTEMPTS per LOGIN_WINDOW, then a
+   * doubling block): a Slack user guessing codes is stopped, and a good code gives the attempt back.
+   */
   async redeem(
     account: SlackAccount,
     code: string,
     ctx: Omit<AuditContext, 'actorId' | 'actorName'>,
-  ) {
-    return this.dataSource.transaction(async (m) => {
+  ): Promise<
+    | { outcome: 'linked'; user: UserEntity }
+    | { outcome: 'unknown' }
+    | { outcome: 'throttled'; retryAfterSeconds: number }
+  > {
+    const key = `slack-link:${account.teamId}/${account.userId}`;
+    const verdict = await this.throttle.reserve(key, key);
+    if (!verdict.allowed) {
+      await this.audit.record(
+        { ...ctx, actorId: null, actorName: `slack:${account.teamId}/${account.userId}` },
+        {
+          action: 'slack.link',
+          outcome: 'denied',
+          subjectType: 'SlackAccount',
+          subjectId: `${account.teamId}/${account.userId}`,
+          details: {
+            reason: 'too many link attempts',
+            retryAfterSeconds: verdict.retryAfterSeconds,
+          },
+        },
+      );
+      return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
+    }
+    const user = await this.dataSource.transaction(async (m) => {
       // An UPDATE answers [rows, count].
       const [rows] = await m.query<[Array<{ user_id: string }>, number]>(
         `UPDATE slack_link_codes SET used_at = now()
@@ -114,6 +143,9 @@ export class SlackIdentityService {
       );
       return user;
     });
+    if (!user) return { outcome: 'unknown' };
+    await this.throttle.succeeded(key, key);
+    return { outcome: 'linked', user };
   }
 
   private async putLink(
