@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
 import { startTestApp, type TestApp } from './support/app.js';
 import { registerFleet, waitFinished } from './support/fleet.js';
 import { slackHeaders, startSlackApi, type SlackApiStandIn } from './support/slack-api.js';
@@ -74,24 +75,25 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
   let operator: User;
   let viewer: User;
   let lead: User;
+  const env = () => ({
+    RUNBOOKS_DIR: dir,
+    PUBLIC_URL: 'https://firebreak.example.com',
+    SLACK_SIGNING_SECRET: SECRET,
+    SLACK_BOT_TOKEN: slack.token,
+    SLACK_API_URL: slack.apiUrl,
+    SLACK_RESPONSE_URL_HOSTS: `hooks.slack.com,${slack.origin}`,
+    SLACK_APPROVALS_CHANNEL: 'CAPPROVALS',
+    SLACK_RUNBOOK_APPROVAL_CHANNELS: 'held-db=CDBA',
+    SLACK_INCIDENT_CHANNEL: 'CINCIDENTS',
+    SLACK_EMAIL_LINKING: 'true',
+  });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'firebreak-slack-'));
     for (const [name, text] of Object.entries(RUNBOOKS))
       writeFileSync(join(dir, `${name}.yaml`), text);
     [slack, sshd] = await Promise.all([startSlackApi(), startSshd()]);
-    t = await startTestApp({
-      RUNBOOKS_DIR: dir,
-      PUBLIC_URL: 'https://firebreak.example.com',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_BOT_TOKEN: slack.token,
-      SLACK_API_URL: slack.apiUrl,
-      SLACK_RESPONSE_URL_HOSTS: `hooks.slack.com,${slack.origin}`,
-      SLACK_APPROVALS_CHANNEL: 'CAPPROVALS',
-      SLACK_RUNBOOK_APPROVAL_CHANNELS: 'held-db=CDBA',
-      SLACK_INCIDENT_CHANNEL: 'CINCIDENTS',
-      SLACK_EMAIL_LINKING: 'true',
-    });
+    t = await startTestApp(env());
     await registerFleet(t, sshd, ['slack-1']);
     operator = await t.userWithRoles(['operator']);
     viewer = await t.userWithRoles(['viewer']);
@@ -731,5 +733,36 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     } finally {
       await t.http().delete('/freezes/slack-freeze').set('Authorization', t.adminAuth);
     }
+  });
+  // Last in the file: it restarts the app on the same database.
+  it("a run's finish is posted after the api restarted while the run waited (once)", async () => {
+    const { responseUrl } = await command('UOPERATOR', 'run held');
+    const [asked] = await responses(responseUrl);
+    const id = /Id `([0-9a-f-]{36})`/.exec(asked.text)![1];
+    const first = t;
+    await first.app.close();
+    rmSync(first.config.dataDir, { recursive: true, force: true });
+    t = await startTestApp({ ...env(), SECRET_KEY: first.config.secretKey }, first.db);
+    const decided = await t
+      .http()
+      .post(`/executions/${id}/approvals`)
+      .set('Authorization', lead.auth)
+      .send({ decision: 'approve', comment: 'after the restart' });
+    expect(decided.status, JSON.stringify(decided.body)).toBe(200);
+    const [, finished] = await responses(responseUrl, 2);
+    expect(finished.text).toContain('*succeeded*');
+    expect(finished.text).toContain('approved-ran');
+    // Posted once: the follow is gone, and nothing more arrives on that response_url.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      slack.calls.filter((c) => c.method === 'response_url' && responseUrl.endsWith(c.path)),
+    ).toHaveLength(2);
+    const [{ n }] = await t.app
+      .get(DataSource)
+      .query<Array<{ n: number }>>(
+        'SELECT count(*)::int AS n FROM slack_follows WHERE execution_id = $1',
+        [id],
+      );
+    expect(n).toBe(0);
   });
 });

@@ -1,4 +1,12 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainException } from '../common/errors.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -52,6 +60,9 @@ class Reply extends Error {
   }
 }
 
+/** How long Slack accepts posts to a slash command's response_url. */
+const RESPONSE_URL_TTL_SECONDS = 30 * 60;
+
 /**
  * `/runbook` and `/incident`: each runs as the linked Firebreak user through the same services
  * (ExecutionsService, IncidentsService, IncidentExecutionsService, RunbooksService), so the same
@@ -61,7 +72,7 @@ class Reply extends Error {
  * to the command's response_url (a run: when it starts and when it ends).
  */
 @Injectable()
-export class SlackCommandsService implements OnModuleDestroy {
+export class SlackCommandsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SlackCommandsService.name);
   private readonly pending = new Set<Promise<void>>();
   private readonly follows = new Set<() => void>();
@@ -77,7 +88,20 @@ export class SlackCommandsService implements OnModuleDestroy {
     private readonly events: ExecutionEvents,
     private readonly incidents: IncidentsService,
     private readonly incidentExecutions: IncidentExecutionsService,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
+
+  /** Takes up the follows a stopped process left (their response_url still valid). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.dataSource.query(`DELETE FROM slack_follows WHERE expires_at <= now()`);
+    const open = await this.dataSource.query<Array<{ execution_id: string; response_url: string }>>(
+      `SELECT execution_id, response_url FROM slack_follows ORDER BY expires_at`,
+    );
+    for (const f of open)
+      await this.follow(f.execution_id, f.response_url).catch((err: Error) =>
+        this.logger.warn(`following execution ${f.execution_id} for Slack: ${err.message}`),
+      );
+  }
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
@@ -382,9 +406,18 @@ export class SlackCommandsService implements OnModuleDestroy {
     return null;
   }
 
-  /** Posts the run's end (status, duration, a short masked excerpt, the link) when it comes. */
+  /**
+   * Posts the run's end (status, duration, a short masked excerpt, the link) when it comes. The
+   * follow is kept in `slack_follows` until then, so a restarted api process takes it up again
+   * (onApplicationBootstrap); the process whose DELETE takes the row posts, exactly once.
+   */
   private async follow(id: string, responseUrl: string): Promise<void> {
     if (this.closing) return;
+    await this.dataSource.query(
+      `INSERT INTO slack_follows (execution_id, response_url, expires_at)
+       VALUES ($1, $2, now() + make_interval(secs => $3)) ON CONFLICT (execution_id) DO NOTHING`,
+      [id, responseUrl, RESPONSE_URL_TTL_SECONDS],
+    );
     let done = false;
     let checking = Promise.resolve();
     const check = () => {
@@ -394,7 +427,17 @@ export class SlackCommandsService implements OnModuleDestroy {
         if (!e || !isFinal(e.status)) return;
         done = true;
         stop();
-        await this.post(responseUrl, inChannel(await this.finishedText(e)));
+        // An UPDATE/DELETE answers [rows, count].
+        const [taken] = await this.dataSource.query<
+          [Array<{ response_url: string; valid: boolean }>, number]
+        >(
+          `DELETE FROM slack_follows WHERE execution_id = $1
+           RETURNING response_url, expires_at > now() AS valid`,
+          [id],
+        );
+        // Another process posted it, or Slack no longer takes the response_url.
+        if (!taken[0]?.valid) return;
+        await this.post(taken[0].response_url, inChannel(await this.finishedText(e)));
       });
       return checking;
     };

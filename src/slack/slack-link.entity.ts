@@ -103,3 +103,24 @@ export class SlackMessageEntity {
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }
+
+/**
+ * A run started from Slack whose end is still to be posted to the command's response_url
+ * (valid 30 minutes). Kept in Postgres so a restart does not lose the finish message: every api
+ * process follows the open ones at start, and the one whose DELETE takes the row posts it.
+ */
+@Entity('slack_follows')
+export class SlackFollowEntity {
+  @PrimaryColumn({
+    name: 'execution_id',
+    type: 'uuid',
+    primaryKeyConstraintName: 'slack_follows_pkey',
+  })
+  executionId: string;
+
+  @Column({ name: 'response_url', type: 'varchar', length: 2048 })
+  responseUrl: string;
+
+  @Column({ name: 'expires_at', type: 'timestamptz' })
+  expiresAt: Date;
+}

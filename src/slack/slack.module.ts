@@ -10,6 +10,7 @@ import { SlackCommandsService } from './slack-commands.service.js';
 import { SlackIdentityService } from './slack-identity.service.js';
 import { SlackIncidentFeedService } from './slack-incident-feed.service.js';
 import {
+  SlackFollowEntity,
   SlackLinkCodeEntity,
   SlackLinkEntity,
   SlackMessageEntity,
@@ -29,6 +30,7 @@ export class SlackModule {
       module: SlackModule,
       imports: [
         TypeOrmModule.forFeature([
+          SlackFollowEntity,
           SlackLinkEntity,
           SlackLinkCodeEntity,
           SlackSeenRequestEntity,
