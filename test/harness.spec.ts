@@ -3,10 +3,11 @@ import net from 'node:net';
 import path from 'node:path';
 
 import { Redis } from 'ioredis';
-import { Client, utils, type ConnectConfig } from 'ssh2';
+import { Client, type ConnectConfig } from 'ssh2';
 
 import { ensureBinary, findBinary, missingBinaryMessage } from './support/binaries.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
+import { ed25519KeyPair } from './support/ssh-keys.js';
 import { startSshd, type SshServer } from './support/sshd.js';
 
 // The integration harness itself: real redis-server and OpenSSH sshd, started per test file.
@@ -130,7 +131,7 @@ describe('startSshd', () => {
   });
 
   it('rejects an unknown client key with an authentication error, until authorized', async () => {
-    const stranger = utils.generateKeyPairSync('ed25519');
+    const stranger = ed25519KeyPair();
     const error = await connect(server, { privateKey: stranger.private }).then(
       (client) => {
         client.end();

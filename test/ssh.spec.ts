@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { Client, utils, type ConnectConfig } from 'ssh2';
+import { Client, type ConnectConfig } from 'ssh2';
 
 import type { SshTarget } from '../src/nodes/node-connection.js';
 import { MAX_CONCURRENT_CHANNELS, SshSession } from '../src/executions/transports/ssh.client.js';
@@ -25,6 +25,7 @@ import {
   type SshServer,
 } from './support/sshd.js';
 import { pids } from './support/processes.js';
+import { ed25519KeyPair } from './support/ssh-keys.js';
 
 // SshSession against a real OpenSSH sshd on 127.0.0.1 (started per file): the remote processes
 // run on this machine, so the tests can look at them with pgrep.
@@ -523,7 +524,7 @@ describe('SshSession private directories (where scripts are uploaded)', () => {
 
 describe('SshSession.connect failures', () => {
   it('auth_failed with a key the server does not accept', async () => {
-    const { private: wrongKey } = utils.generateKeyPairSync('ed25519');
+    const { private: wrongKey } = ed25519KeyPair();
     const error = await connectError(target({ auth: { type: 'key', privateKey: wrongKey } }));
     expectSshError(error, 'auth_failed');
     expect(error.message).toContain(`authentication failed for user ${sshd.username}`);
@@ -540,7 +541,7 @@ describe('SshSession.connect failures', () => {
 
     // With a key the server would refuse, it is still the host key that fails: the check
     // happens during key exchange, before authentication, so nothing could have run.
-    const { private: wrongKey } = utils.generateKeyPairSync('ed25519');
+    const { private: wrongKey } = ed25519KeyPair();
     const again = await connectError(
       target({
         auth: { type: 'key', privateKey: wrongKey },
