@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { request, type IncomingMessage } from 'node:http';
-import { followExecution } from '../src/cli/sse.js';
+import { followExecution, pageLines, SseParser } from '../src/cli/sse.js';
 import { ExecutionEvents } from '../src/executions/execution-events.js';
 import { ExecutionRunner } from '../src/executions/execution.runner.js';
 import { ExecutionsService } from '../src/executions/executions.service.js';
@@ -249,6 +249,78 @@ describe('log floods: stored in full, with backpressure, and output limits (real
       stream.resume();
     });
     expect({ seen, inOrder, ended }).toEqual({ seen: 200_000, inOrder: true, ended: true });
+  });
+
+  it('the line, batch and compact formats carry the same lines, seqs and fields as stored', async () => {
+    const { id, done } = await run({ runbook: 'limit-truncate', options: { token: 'x' } });
+    expect(done.status).toBe('succeeded');
+    // Two more lines after a gap in seq, on a node, in one millisecond: a compact run must not
+    // span the gap or the change of node.
+    const [{ last }] = await ds().query<Array<{ last: number }>>(
+      'SELECT max(seq) AS last FROM execution_logs WHERE execution_id = $1',
+      [id],
+    );
+    await ds().query(
+      `INSERT INTO execution_logs (execution_id, seq, at, node, step, stream, line)
+       VALUES ($1, $2, '2026-01-01T00:00:00.123Z', NULL, 'after', 'stdout', 'a "quoted" line'),
+              ($1, $2 + 3, '2026-01-01T00:00:00.123Z', NULL, 'after', 'stdout', 'after a gap'),
+              ($1, $2 + 4, '2026-01-01T00:00:00.123Z', 'n-1', 'after', 'stderr', 'ünïcode ✓')`,
+      [id, Number(last) + 1],
+    );
+    const stored = await ds().query<
+      Array<{
+        seq: number;
+        at: string;
+        node: string | null;
+        step: string | null;
+        stream: string;
+        line: string;
+      }>
+    >(
+      `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, node, step, stream, line
+         FROM execution_logs WHERE execution_id = $1 ORDER BY seq`,
+      [id],
+    );
+    const read = (format: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: port(),
+            path: `/executions/${id}/stream?format=${format}`,
+            headers: { authorization: t.adminAuth, accept: 'text/event-stream' },
+          },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve(text));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const decoded: Record<string, unknown[]> = {};
+    const ids: Record<string, Array<string | undefined>> = {};
+    for (const format of ['line', 'batch', 'compact']) {
+      const events = new SseParser().push(await read(format));
+      expect(events.at(-1)?.event).toBe('end');
+      decoded[format] = events.flatMap((e) =>
+        e.event === 'log'
+          ? [JSON.parse(e.data)]
+          : e.event === 'logs'
+            ? pageLines(JSON.parse(e.data))
+            : [],
+      );
+      ids[format] = events.filter((e) => e.event !== 'end').map((e) => e.id);
+    }
+    expect(decoded.line).toEqual(stored);
+    expect(decoded.batch).toEqual(stored);
+    expect(decoded.compact).toEqual(stored);
+    // A page's id is its last line's seq (what a client resumes after).
+    expect(ids.compact.at(-1)).toBe(String(stored.at(-1)!.seq));
+    expect(ids.compact).toEqual(ids.batch);
   });
 
   it('a live viewer whose notice was missed still gets every line, in order (batch format)', async () => {

@@ -41,6 +41,39 @@ export class SseParser {
   }
 }
 
+/** A log line as a stream event carries it. */
+export interface StreamLine {
+  seq: number;
+  at: string;
+  node: string | null;
+  step: string | null;
+  stream: string;
+  line: string;
+}
+
+/**
+ * The lines of one `logs` event: v1 (`format=batch`) lists them; v2 (`format=compact`) has runs
+ * `[seq, n, at, node, step, stream]` of n lines with seqs seq … seq + n − 1 sharing those fields,
+ * and every line's text in `lines`, run after run.
+ */
+export function pageLines(
+  data:
+    | { v: 1; lines: StreamLine[] }
+    | {
+        v: 2;
+        runs: Array<[number, number, string, string | null, string | null, string]>;
+        lines: string[];
+      },
+): StreamLine[] {
+  if (data.v !== 2) return data.lines;
+  const out: StreamLine[] = [];
+  let i = 0;
+  for (const [seq, n, at, node, step, stream] of data.runs)
+    for (let k = 0; k < n; k++)
+      out.push({ seq: seq + k, at, node, step, stream, line: data.lines[i++] });
+  return out;
+}
+
 /**
  * Follows an execution's live output, reconnecting with Last-Event-ID after a dropped
  * connection, until the `end` event. Returns the final status.
@@ -60,7 +93,7 @@ export async function followExecution(
   let lastId: string | undefined;
   for (let attempt = 0; attempt < 20; attempt++) {
     try {
-      const res = await fetch(`${baseUrl}/executions/${id}/stream?format=batch`, {
+      const res = await fetch(`${baseUrl}/executions/${id}/stream?format=compact`, {
         headers: {
           authorization: `Bearer ${token}`,
           accept: 'text/event-stream',
@@ -73,11 +106,9 @@ export async function followExecution(
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         for (const ev of parser.push(decoder.decode(chunk, { stream: true }))) {
           if (ev.id) lastId = ev.id;
-          // `logs` (format=batch, v1): a page of lines in one event; `log`: one line.
-          if (ev.event === 'logs')
-            for (const l of (JSON.parse(ev.data) as { lines: Array<Parameters<typeof onLine>[0]> })
-              .lines)
-              onLine(l);
+          // `logs`: a page of lines in one event (format=compact, v2; v1 from format=batch);
+          // `log`: one line.
+          if (ev.event === 'logs') for (const l of pageLines(JSON.parse(ev.data))) onLine(l);
           if (ev.event === 'log') onLine(JSON.parse(ev.data) as Parameters<typeof onLine>[0]);
           if (ev.event === 'end') return (JSON.parse(ev.data) as { status: string }).status;
         }

@@ -29,6 +29,7 @@ import {
   toStepResultDto,
 } from './executions.dto.js';
 import { ExecutionsService, toLogEvent } from './executions.service.js';
+import { LOG_FORMATS, type LogFormat } from './log-stream.js';
 import { ApprovalsService, type ApprovalView } from './approvals.service.js';
 
 @ApiTags('executions')
@@ -157,7 +158,9 @@ export class ExecutionsController {
   @ApiOperation({
     summary:
       'Live output (server-sent events); resumes after Last-Event-ID; ends with the final status. ' +
-      '`format=batch`: one `logs` event per page of lines ({"v":1,"lines":[…]}) instead of one `log` event per line',
+      '`format=batch`: one `logs` event per page of lines ({"v":1,"lines":[…]}) instead of one `log` event per line; ' +
+      '`format=compact`: the same pages in columns ({"v":2,"runs":[[seq, n, at, node, step, stream], …],"lines":[…]}: ' +
+      'run after run, n lines with consecutive seqs sharing the other fields)',
   })
   async stream(
     @Param('id', ParseUUIDPipe) id: string,
@@ -169,9 +172,12 @@ export class ExecutionsController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    if (format !== undefined && format !== 'line' && format !== 'batch')
+    if (format !== undefined && !(LOG_FORMATS as readonly string[]).includes(format))
       throw validationFailed([
-        { path: 'format', message: "must be 'line' (one event per line) or 'batch'" },
+        {
+          path: 'format',
+          message: "must be 'line' (one event per line), 'batch' or 'compact' (pages of lines)",
+        },
       ]);
     await this.executions.get(id, { principal, ability });
     const from = Number(lastEventId ?? after ?? 0);
@@ -179,7 +185,7 @@ export class ExecutionsController {
     // to many viewers cannot afford; the log streams write a page at a time, serialised once
     // for all viewers, with per-viewer backpressure.
     const start = Number.isInteger(from) && from >= 0 ? from : 0;
-    this.executions.serveStream(req, res, id, start, format ?? 'line');
+    this.executions.serveStream(req, res, id, start, (format as LogFormat | undefined) ?? 'line');
   }
 
   @Post(':id/cancel')

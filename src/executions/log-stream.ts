@@ -33,10 +33,53 @@ export function toLogEvent(r: LogRow): LogEvent {
  * - `line` (the default, what old clients read): one `log` event per line, `id:` its seq.
  * - `batch` (`?format=batch`, version 1): one `logs` event per page of lines, `id:` the last
  *   line's seq, `data: {"v":1,"lines":[LogEvent, …]}`. Same lines, same order, far fewer bytes
- *   and events; the CLI reads it.
- * Both end with one `end` event `{status, error}`.
+ *   and events.
+ * - `compact` (`?format=compact`, version 2; the CLI reads it): the same `logs` events with the
+ *   page in columns, `data: {"v":2,"runs":[[seq, n, at, node, step, stream], …],"lines":[…]}`:
+ *   each run is n lines with seqs seq … seq + n − 1 that share `at`, node, step and stream, and
+ *   `lines` holds every line's text in order (run after run). A flood sends ≈ 10× fewer bytes
+ *   than `batch` (a line's fields once per run, ≈ 40 runs a page), and a viewer parses them.
+ * All end with one `end` event `{status, error}`.
  */
-export type LogFormat = 'line' | 'batch';
+export type LogFormat = 'line' | 'batch' | 'compact';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['line', 'batch', 'compact'];
+
+/** A `compact` page's run: first seq, count, then the fields its lines share. */
+export type CompactRun = [
+  seq: number,
+  n: number,
+  at: string,
+  node: string | null,
+  step: string | null,
+  stream: string,
+];
+
+/** The `data` of a `compact` page (see LogFormat). */
+export function toCompact(events: readonly LogEvent[]): {
+  v: 2;
+  runs: CompactRun[];
+  lines: string[];
+} {
+  const runs: CompactRun[] = [];
+  const lines = new Array<string>(events.length);
+  let run: CompactRun | undefined;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    lines[i] = e.line;
+    if (
+      run &&
+      e.seq === run[0] + run[1] &&
+      e.at === run[2] &&
+      e.node === run[3] &&
+      e.step === run[4] &&
+      e.stream === run[5]
+    )
+      run[1]++;
+    else runs.push((run = [e.seq, 1, e.at, e.node, e.step, e.stream]));
+  }
+  return { v: 2, runs, lines };
+}
 
 /** Rows per read (and at most per chunk). */
 const PAGE = 2000;
@@ -70,9 +113,12 @@ function chunkText(c: Chunk, format: LogFormat): Buffer {
     const text =
       format === 'batch'
         ? `event: logs\nid: ${c.to}\ndata: ${JSON.stringify({ v: 1, lines: events })}\n\n`
-        : events.map((e) => `event: log\nid: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+        : format === 'compact'
+          ? `event: logs\nid: ${c.to}\ndata: ${JSON.stringify(toCompact(events))}\n\n`
+          : events.map((e) => `event: log\nid: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`).join('');
     b = c.texts[format] = Buffer.from(text, 'utf8');
-    if (c.texts.batch && c.texts.line) c.rows = []; // both built: the rows are not needed
+    // Every format built: the rows are not needed.
+    if (LOG_FORMATS.every((f) => c.texts[f])) c.rows = [];
   }
   return b;
 }
