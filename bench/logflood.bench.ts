@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ExecutionRunner } from '../src/executions/execution.runner.js';
+import { ExecutionsService } from '../src/executions/executions.service.js';
 import { registerFleet, waitFinished } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
@@ -21,15 +23,24 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * a child process, so the RSS is the app's (api + worker) alone.
  *
  *   npm run bench -- bench/logflood.bench.ts
- *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 LOGFLOOD_FORMAT=batch npm run bench -- bench/logflood.bench.ts
+ *   LOGFLOOD_LINES=500000 LOGFLOOD_VIEWERS=20 LOGFLOOD_FORMAT=compact npm run bench -- bench/logflood.bench.ts
  *
  * LOGFLOOD_PROFILE=dir writes a CPU profile of the app (api + worker) per run into dir
- * (`<where>.cpuprofile`, open it in Chrome DevTools).
+ * (`<where>.cpuprofile`, open it in Chrome DevTools), and one of the viewers' process
+ * (`viewers-<pid>.cpuprofile`).
+ *
+ * Each run also prints where the CPU went (this process: api + worker; Postgres; the viewers'
+ * process), the worst event-loop delay of the app and of the viewers' process (a viewer process
+ * that cannot keep up reads late, and that lag is then its own), the app's GC pauses and the
+ * pages read from Postgres by the live streams.
  */
 const LINES = Number(process.env.LOGFLOOD_LINES ?? 500_000);
 const VIEWERS = Number(process.env.LOGFLOOD_VIEWERS ?? 20);
-/** The viewers' stream format: `batch` (what the CLI reads) or `line` (one event per line). */
-const FORMAT = process.env.LOGFLOOD_FORMAT ?? 'batch';
+/**
+ * The viewers' stream format: `compact` (pages in columns, what the CLI reads), `batch` (pages,
+ * v1) or `line` (one event per line).
+ */
+const FORMAT = process.env.LOGFLOOD_FORMAT ?? 'compact';
 
 const runbook = (name: string, on: 'local' | 'targets') => `name: ${name}
 description: seq 1 ${LINES}
@@ -39,6 +50,40 @@ steps:
     on: ${on}
     run: seq 1 ${LINES}
 `;
+
+/**
+ * LOGFLOOD_TRACE=1 also prints, per 500 ms of each run, the worst viewer lag and the lines the
+ * slowest viewer received, and each viewer's longest wait between two reads.
+ */
+const TRACE = process.env.LOGFLOOD_TRACE === '1';
+
+/** CPU ms of a process (user + system), with its waited-for children's when `children`. */
+function procCpuMs(pid: number, children: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(f[11]) + Number(f[12]);
+    return (own + (children ? Number(f[13]) + Number(f[14]) : 0)) * 10; // USER_HZ 100
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms of the test database's Postgres: the postmaster, its finished and live backends. */
+function postgresCpuMs(postmaster: number): number {
+  let ms = procCpuMs(postmaster, true);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
+        ms += procCpuMs(Number(name), false);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ms;
+}
 
 /** The floor: LINES rows into a table shaped like execution_logs, 1,000 per INSERT. */
 async function bareFloor(url: string): Promise<number> {
@@ -86,6 +131,21 @@ interface Viewer {
   /** ms from the viewer getting the id to its stream's headers. */
   connectMs: number;
   ended: boolean;
+  lagByBucket: number[];
+  linesByBucket: number[];
+  maxGapMs: number;
+  maxGapAtMs: number;
+}
+
+/** What the viewers' process reports: the viewers and its own CPU and event-loop delay. */
+interface ViewerReport {
+  viewers: Viewer[];
+  cpuMs: number;
+  systemCpuMs: number;
+  gcMaxMs: number;
+  maxHandlerMs: number;
+  maxLoopDelayMs: number;
+  bucketMs: number;
 }
 
 /**
@@ -96,19 +156,45 @@ async function startViewers(
   port: number,
   auth: string,
   n: number,
-): Promise<{ attach: (id: string) => Promise<Viewer[]> }> {
-  if (n === 0) return { attach: () => Promise.resolve([]) };
+): Promise<{ attach: (id: string) => Promise<ViewerReport> }> {
+  if (n === 0)
+    return {
+      attach: () =>
+        Promise.resolve({
+          viewers: [],
+          cpuMs: 0,
+          systemCpuMs: 0,
+          gcMaxMs: 0,
+          maxHandlerMs: 0,
+          maxLoopDelayMs: 0,
+          bucketMs: 500,
+        }),
+    };
   const child = spawn(
     process.execPath,
-    [join(import.meta.dirname, 'logflood-viewers.ts'), String(port), auth, String(n), FORMAT],
+    [
+      // LOGFLOOD_PROFILE also profiles the viewers' process (viewers-*.cpuprofile there).
+      ...(process.env.LOGFLOOD_PROFILE
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${process.env.LOGFLOOD_PROFILE}`,
+            '--cpu-prof-name=viewers-${pid}.cpuprofile',
+          ]
+        : []),
+      join(import.meta.dirname, 'logflood-viewers.ts'),
+      String(port),
+      auth,
+      String(n),
+      FORMAT,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let out = '';
-  const done = new Promise<Viewer[]>((resolve, reject) => {
+  const done = new Promise<ViewerReport>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
-        ? resolve(JSON.parse(out.slice(out.indexOf('\n') + 1)) as Viewer[])
+        ? resolve(JSON.parse(out.slice(out.indexOf('\n') + 1)) as ViewerReport)
         : reject(new Error(`viewers exited ${code}`)),
     );
   });
@@ -148,6 +234,12 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
 
   it('prints the table', async () => {
     const port = (t.app.getHttpServer().address() as { port: number }).port;
+    const [{ pid: backend }] = await t.app
+      .get(DataSource)
+      .query<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid');
+    const stat = readFileSync(`/proc/${backend}/stat`, 'utf8');
+    const postmaster = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const streams = t.app.get(ExecutionsService);
     const rows: Array<Record<string, number | string>> = [];
     for (const [where, body] of [
       ['local', { runbook: 'flood-local' }],
@@ -168,6 +260,21 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         await profiler.post('Profiler.start');
       }
       const watchers = await startViewers(port, t.adminAuth, VIEWERS);
+      // This process (api + worker): its event loop's delays and its GC pauses during the run.
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      const gc = { count: 0, totalMs: 0, maxMs: 0 };
+      const gcObserver = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          gc.count++;
+          gc.totalMs += e.duration;
+          gc.maxMs = Math.max(gc.maxMs, e.duration);
+        }
+      });
+      gcObserver.observe({ entryTypes: ['gc'] });
+      const pageReadsBefore = streams.streamStats.pageReads;
+      const cpu0 = process.cpuUsage();
+      const pg0 = postgresCpuMs(postmaster);
+      loop.enable();
       const t0 = performance.now();
       const res = await t
         .http()
@@ -178,9 +285,14 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       const watching = watchers.attach(id);
       const done = await waitFinished(t, id, t.adminAuth, 600_000);
       const storedMs = performance.now() - t0;
-      const seen = await watching;
+      const report = await watching;
+      const seen = report.viewers;
       const viewedMs = performance.now() - t0;
       clearInterval(sampler);
+      loop.disable();
+      gcObserver.disconnect();
+      const cpu = process.cpuUsage(cpu0);
+      const pgMs = postgresCpuMs(postmaster) - pg0;
       if (profiler) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(
@@ -216,9 +328,40 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
         maxViewerLagAtMs: [...seen].sort((a, b) => b.maxLagMs - a.maxLagMs)[0]?.maxLagAtMs ?? 0,
         maxViewerConnectMs: Math.max(0, ...seen.map((v) => v.connectMs)),
         producerPauses: t.app.get(ExecutionRunner).logStats.pauses - pausesBefore,
+        // Where the CPU went (ms): this process (api + worker), Postgres, the viewers' process.
+        appCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        postgresCpuMs: pgMs,
+        viewersCpuMs: report.cpuMs,
+        viewersSystemCpuMs: report.systemCpuMs,
+        appSystemCpuMs: Math.round(cpu.system / 1000),
+        appMaxLoopDelayMs: Math.round(loop.max / 1e6),
+        appLoopDelayP99Ms: Math.round(loop.percentile(99) / 1e6),
+        viewersMaxLoopDelayMs: report.maxLoopDelayMs,
+        viewersGcMaxMs: report.gcMaxMs,
+        viewersMaxHandlerMs: report.maxHandlerMs,
+        gcPauses: gc.count,
+        gcTotalMs: Math.round(gc.totalMs),
+        gcMaxMs: Math.round(gc.maxMs),
+        pageReads: streams.streamStats.pageReads - pageReadsBefore,
         rssBeforeMb: Math.round(rssBefore / 2 ** 20),
         rssPeakMb: Math.round(peak / 2 ** 20),
       });
+      if (TRACE) {
+        // Per bucket of the run (ms after the viewers got the id): the worst lag of any viewer
+        // and the lines the slowest viewer received.
+        const buckets = Math.max(...seen.map((v) => v.lagByBucket.length));
+        const trace: string[] = [];
+        for (let b = 0; b < buckets; b++)
+          trace.push(
+            `${b * report.bucketMs}: ${Math.max(...seen.map((v) => v.lagByBucket[b] ?? 0))} ms / ${Math.min(...seen.map((v) => v.linesByBucket[b] ?? 0))}`,
+          );
+        console.log(
+          `${where} longest wait between reads per viewer (ms, at ms): ${seen.map((v) => `${v.maxGapMs}@${v.maxGapAtMs}`).join(' ')}`,
+        );
+        console.log(
+          `${where} lag (worst, ms) / lines (slowest viewer) per ${report.bucketMs} ms:\n${trace.join('\n')}`,
+        );
+      }
     }
     const table = [
       '| where | lines | stored in | lines/s | bare INSERT floor | ratio | viewers (format) | worst viewer lag | RSS before → peak |',
@@ -232,6 +375,10 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       )
       .join('\n');
     console.log(`\n${table}\n`);
+    for (const r of rows)
+      console.log(
+        `${r.where}: CPU ms app ${r.appCpuMs} (system ${r.appSystemCpuMs}) / postgres ${r.postgresCpuMs} / viewers ${r.viewersCpuMs} (system ${r.viewersSystemCpuMs}); app loop delay max ${r.appMaxLoopDelayMs} ms (p99 ${r.appLoopDelayP99Ms}), viewers' ${r.viewersMaxLoopDelayMs} ms (longest GC ${r.viewersGcMaxMs} ms, longest read handler ${r.viewersMaxHandlerMs} ms); GC ${r.gcPauses} pauses, ${r.gcTotalMs} ms, max ${r.gcMaxMs} ms; page reads ${r.pageReads}; producer pauses ${r.producerPauses}`,
+      );
     writeFileSync(
       join(import.meta.dirname, 'results', 'logflood.json'),
       JSON.stringify({ at: new Date().toISOString(), rows }, null, 2) + '\n',
