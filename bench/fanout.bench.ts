@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,7 +17,7 @@ import { DataSource } from 'typeorm';
 import { ExecutionEvents } from '../src/executions/execution-events.js';
 import { isFinal, type ExecutionStatus } from '../src/executions/execution-state.js';
 
-import { registerFleet, waitFinished } from '../test/support/fleet.js';
+import { registerFleet } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
 
@@ -35,7 +36,10 @@ import { startTestApp, type TestApp } from '../test/support/app.js';
  * Figures go to stdout and bench/results/fanout.json; compare ratios, not absolute times (the
  * machine is shared). Not part of `npm test`.
  */
-const SIZES = (process.env.FANOUT_SIZES ?? '10,100,1000').split(',').map(Number);
+const SIZES = (process.env.FANOUT_SIZES ?? '10,100,1000')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
 const ROUNDS = Number(process.env.FANOUT_ROUNDS ?? 3);
 const DISPATCH_RUNS = Number(process.env.DISPATCH_RUNS ?? 200);
 /** Loopback sshd instances the node names are spread over (one sshd forks every session). */
@@ -261,39 +265,32 @@ const percentile = (xs: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
 
-/** Reads the SSE stream until the first stdout line; resolves when it arrives. */
-async function firstOutputLine(
-  url: string,
-  auth: string,
-): Promise<{ line: string; at: string; firstAt: string; openedAt: number }> {
-  const ctrl = new AbortController();
-  const res = await fetch(url, {
-    headers: { authorization: auth, accept: 'text/event-stream' },
-    signal: ctrl.signal,
+/** Runs bench/dispatch-client.ts (its own process) and returns its samples. */
+function runClient(port: number, auth: string, runbook: string, runs: number) {
+  return new Promise<
+    Array<{
+      id: string;
+      postAt: number;
+      answeredMs: number;
+      openedMs: number;
+      onStreamMs: number;
+      line: string;
+      at: string;
+      firstAt: string;
+    }>
+  >((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, 'dispatch-client.ts'), String(port), auth, runbook, String(runs)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`dispatch client exited ${code}`)),
+    );
   });
-  if (res.status !== 200) throw new Error(`stream: ${res.status}`);
-  const openedAt = Date.now();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let firstAt: string | undefined;
-  try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let idx: number;
-      while ((idx = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, idx);
-        buffer = buffer.slice(idx + 2);
-        const data = /^data:(.*)$/m.exec(block)?.[1];
-        if (!/^event: ?log$/m.test(block) || data === undefined) continue;
-        const event = JSON.parse(data) as { stream: string; line: string; at: string };
-        firstAt ??= event.at;
-        if (event.stream === 'stdout') return { ...event, firstAt, openedAt };
-      }
-    }
-  } finally {
-    ctrl.abort();
-  }
-  throw new Error('stream ended without an output line');
 }
 
 describe('bench/fanout', () => {
@@ -318,13 +315,19 @@ describe('bench/fanout', () => {
           startSshd({ login: 'lean', ...FLEET_OPTIONS }),
         ),
       ),
-      startTestApp({ RUNBOOKS_DIR: dir, SSH_MAX_PARALLEL: String(PARALLEL), LOG_LEVEL: 'silent' }),
+      startTestApp({
+        RUNBOOKS_DIR: dir,
+        SSH_MAX_PARALLEL: String(PARALLEL),
+        LOG_LEVEL: 'silent',
+        ...(process.env.LOCAL_SPAWNER ? { LOCAL_SPAWNER: process.env.LOCAL_SPAWNER } : {}),
+      }),
     ]);
     // One credential (the first sshd's key) for every node: the others accept it too.
     for (const s of sshds.slice(1)) await s.authorizeKey(sshds[0].publicKey);
     for (const s of sshds) s.privateKey = sshds[0].privateKey;
-    const names = Array.from({ length: Math.max(...SIZES) }, (_, i) => nodeName(i));
-    await registerFleet(t, sshds[0], names.slice(0, 1)); // creates the credential
+    const names = Array.from({ length: Math.max(0, ...SIZES) }, (_, i) => nodeName(i));
+    // Creates the credential (none with FANOUT_SIZES empty: dispatch only).
+    if (names.length) await registerFleet(t, sshds[0], names.slice(0, 1));
     for (let i = 1; i < names.length; i += 50) {
       await Promise.all(
         names.slice(i, i + 50).map((name, j) => registerFleet(t, sshdOf(sshds, i + j), [name])),
@@ -470,66 +473,105 @@ describe('bench/fanout', () => {
 
   it('dispatch latency: POST /executions → first output line on the SSE stream', async () => {
     const port = (t.app.getHttpServer().address() as { port: number }).port;
-    const samples: number[] = [];
-    // Where the time goes, each segment's end in ms after the POST was sent (wall clock; the
-    // database's and this process's clocks are the same machine's):
+    // The client is its own process (bench/dispatch-client.ts), as `firebreak run --follow` is:
+    // this process is the service (api + worker) alone. Where the time goes, each segment's end
+    // in ms after the POST was sent (wall clock; the database's and both processes' clocks are
+    // this machine's):
     const seg = {
       rowCreated: [] as number[], // the row's created_at (the create transaction's start)
       apiAnswered: [] as number[], // the 201 reached the client
       pickedUp: [] as number[], // started_at: the worker's claim
       runStarted: [] as number[], // the first (system) log line's time
-      spawned: [] as number[], // the step's process spawned (node's child_process channel)
+      spawned: [] as number[], // the step's process exists (firebreak:local-spawned: its pid is known)
       lineProduced: [] as number[], // the output line's time (the worker read it)
       notified: [] as number[], // the NOTIFY carrying it reached this process
       streamOpened: [] as number[], // the SSE response's headers reached the client
       onStream: [] as number[], // the line reached the client
     };
-    const spawn = { at: 0 };
-    const onSpawn = () => (spawn.at = Date.now());
-    subscribeChannel('child_process', onSpawn);
+    const spawned: Array<{ at: number; command: string }> = [];
+    const onSpawn = (m: unknown) =>
+      spawned.push({ at: Date.now(), command: (m as { command: string }).command });
+    subscribeChannel('firebreak:local-spawned', onSpawn);
     const notifiedAt = new Map<string, number>();
     const unsubscribe = await t.app.get(ExecutionEvents).subscribe('*', (n) => {
       if (n.kind === 'logs' && n.lines?.some((l) => l.stream === 'stdout') && !notifiedAt.has(n.id))
         notifiedAt.set(n.id, Date.now());
     });
-    // A few unmeasured runs first: connection pools, JIT.
-    for (let i = 0; i < DISPATCH_RUNS + 10; i++) {
-      const t0 = performance.now();
-      const wall0 = Date.now();
-      spawn.at = 0;
-      const res = await t
-        .http()
-        .post('/executions')
-        .set('Authorization', t.adminAuth)
-        .send({ runbook: 'dispatch-echo' });
-      expect(res.status).toBe(201);
-      const answeredAt = performance.now() - t0;
-      const { line, at, firstAt, openedAt } = await firstOutputLine(
-        `http://127.0.0.1:${port}/executions/${res.body.id}/stream`,
-        t.adminAuth,
-      );
-      const elapsed = performance.now() - t0;
-      expect(line).toBe('dispatched');
-      const done = (await waitFinished(t, res.body.id as string)) as unknown as {
-        createdAt: string;
-        startedAt: string;
-      };
-      if (i >= 10) {
-        samples.push(elapsed);
-        seg.rowCreated.push(Date.parse(done.createdAt) - wall0);
-        seg.apiAnswered.push(answeredAt);
-        seg.pickedUp.push(Date.parse(done.startedAt) - wall0);
-        seg.runStarted.push(Date.parse(firstAt) - wall0);
-        seg.spawned.push(spawn.at ? spawn.at - wall0 : NaN);
-        seg.lineProduced.push(Date.parse(at) - wall0);
-        seg.notified.push((notifiedAt.get(res.body.id as string) ?? NaN) - wall0);
-        seg.streamOpened.push(openedAt - wall0);
-        seg.onStream.push(elapsed);
-      }
-      notifiedAt.delete(res.body.id as string);
+    // DISPATCH_QUERIES=1: the statements a run sends (counted over all runs) and run 100's
+    // statements in time (ms after its POST: sent → answered).
+    const qcount = new Map<string, number>();
+    const qlog: Array<{ s: number; e: number; k: string }> = [];
+    if (process.env.DISPATCH_QUERIES) {
+      const pg = (await import('pg')).default;
+      const orig = pg.Client.prototype.query;
+      pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+        const q =
+          typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string })?.text ?? '?');
+        const k = q.replace(/\s+/g, ' ').slice(0, 110);
+        qcount.set(k, (qcount.get(k) ?? 0) + 1);
+        if (process.env.DISPATCH_QUERIES === 'stacks' && k.includes('"ExecutionEntity"."id"')) {
+          const st = (new Error().stack ?? '').split('\n').filter((l) => l.includes('/src/')).slice(0, 3).map((l) => l.trim().replace(/.*\/src\//, '')).join(' < ');
+          qcount.set('STACK ' + st, (qcount.get('STACK ' + st) ?? 0) + 1);
+        }
+        const rec = { s: performance.timeOrigin + performance.now(), e: 0, k };
+        qlog.push(rec);
+        const r = (orig as (...a: unknown[]) => unknown).apply(this, args);
+        if (r && typeof (r as Promise<unknown>).then === 'function')
+          (r as Promise<unknown>).then(
+            () => (rec.e = performance.timeOrigin + performance.now()),
+            () => (rec.e = -1),
+          );
+        return r;
+      } as typeof orig;
     }
-    unsubscribeChannel('child_process', onSpawn);
+    const stopProfile = await startProfile();
+    // 10 unmeasured runs first: connection pools, JIT.
+    const all = await runClient(port, t.adminAuth, 'dispatch-echo', DISPATCH_RUNS + 10);
+    await stopProfile?.('dispatch');
+    if (qlog.length) {
+      const r = all[Math.min(100, all.length - 1)];
+      console.log(
+        `run 100, client: answered ${r.answeredMs.toFixed(1)} opened ${r.openedMs.toFixed(1)} onStream ${r.onStreamMs.toFixed(1)}`,
+      );
+      for (const q of qlog.filter((q) => q.s >= r.postAt - 1 && q.s <= r.postAt + r.onStreamMs + 3))
+        console.log(
+          `  ${(q.s - r.postAt).toFixed(1).padStart(6)} → ${(q.e - r.postAt).toFixed(1).padStart(6)}  ${q.k.slice(0, 90)}`,
+        );
+    }
+    if (qcount.size)
+      console.log(
+        'statements per run:\n' +
+          [...qcount]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, c]) => `${(c / (DISPATCH_RUNS + 10)).toFixed(2)} ${k}`)
+            .join('\n'),
+      );
+    unsubscribeChannel('firebreak:local-spawned', onSpawn);
     unsubscribe();
+    // One spawn per run, in order (runs do not overlap: the client waits for each one's end).
+    const spawns = spawned.filter((s) => s.command === 'echo dispatched').map((s) => s.at);
+    expect(spawns).toHaveLength(all.length);
+    const samples: number[] = [];
+    for (const [i, r] of all.entries()) {
+      expect(r.line).toBe('dispatched');
+      if (i < 10) continue;
+      const row = await t.app
+        .get(DataSource)
+        .query<Array<{ created: string; started: string }>>(
+          `SELECT created_at AS created, started_at AS started FROM executions WHERE id = $1`,
+          [r.id],
+        );
+      samples.push(r.onStreamMs);
+      seg.rowCreated.push(new Date(row[0].created).getTime() - r.postAt);
+      seg.apiAnswered.push(r.answeredMs);
+      seg.pickedUp.push(new Date(row[0].started).getTime() - r.postAt);
+      seg.runStarted.push(Date.parse(r.firstAt) - r.postAt);
+      seg.spawned.push(spawns[i] - r.postAt);
+      seg.lineProduced.push(Date.parse(r.at) - r.postAt);
+      seg.notified.push((notifiedAt.get(r.id) ?? NaN) - r.postAt);
+      seg.streamOpened.push(r.openedMs);
+      seg.onStream.push(r.onStreamMs);
+    }
     const p50 = Number(percentile(samples, 50).toFixed(1));
     const p95 = Number(percentile(samples, 95).toFixed(1));
     const p50Of = (xs: number[]) => Number(percentile(xs, 50).toFixed(1));

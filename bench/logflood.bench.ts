@@ -223,7 +223,12 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
     dir = mkdtempSync(join(tmpdir(), 'firebreak-bench-flood-'));
     writeFileSync(join(dir, 'flood-local.yaml'), runbook('flood-local', 'local'));
     writeFileSync(join(dir, 'flood-ssh.yaml'), runbook('flood-ssh', 'targets'));
-    t = await startTestApp({ RUNBOOKS_DIR: dir, LOG_LEVEL: 'silent' });
+    t = await startTestApp({
+      RUNBOOKS_DIR: dir,
+      LOG_LEVEL: 'silent',
+      // LOCAL_SPAWNER=inline|helper: how the local flood's command starts (default helper).
+      ...(process.env.LOCAL_SPAWNER ? { LOCAL_SPAWNER: process.env.LOCAL_SPAWNER } : {}),
+    });
     await registerFleet(t, sshd, ['flood-1']);
   });
   afterAll(async () => {

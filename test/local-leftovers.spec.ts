@@ -75,6 +75,15 @@ function commandOf(pid: number): string {
   }
 }
 
+/** The local spawner process of the service `pid` (its child running spawner-child). */
+function spawnerOf(pid: number): number | undefined {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .split(' ')
+    .filter(Boolean)
+    .map(Number);
+  return children.find((c) => commandOf(c).includes('spawner-child'));
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined) {
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -125,7 +134,7 @@ describe('local processes a killed worker left behind', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('`sleep 600` in an on: local step is killed once the worker is gone, and the run is interrupted', async () => {
+  it('`sleep 600` in an on: local step is killed once the worker and its spawner are gone (kill -9 of both), and the run is interrupted', async () => {
     const first = await startService(env);
     procs.push(first);
     const base = `http://127.0.0.1:${first.port}`;
@@ -149,9 +158,15 @@ describe('local processes a killed worker left behind', () => {
       return pids.length ? pids : undefined;
     });
 
+    // The worker and its local spawner die together (the OOM killer, `kill -9` of both): the
+    // worker is stopped first so it cannot see the spawner go.
+    const spawner = spawnerOf(first.child.pid!);
+    expect(spawner).toBeDefined();
+    process.kill(first.child.pid!, 'SIGSTOP');
+    process.kill(spawner!, 'SIGKILL');
     first.child.kill('SIGKILL');
     await first.exited;
-    // Started in a session of its own, it outlives the worker: this is what needs cleaning up.
+    // Started in a session of its own, it outlives them: this is what needs cleaning up.
     expect(sleeping.every((pid) => commandOf(pid) === 'sleep 600')).toBe(true);
 
     // Another process on this host with the same DATA_DIR: its reaper interrupts the run and
@@ -180,5 +195,36 @@ describe('local processes a killed worker left behind', () => {
     await until('the leftovers to be gone', () => (marked(id).length === 0 ? true : undefined));
     for (const pid of sleeping) expect(commandOf(pid)).toBe('');
     expect(readdirSync(join(dir, 'data', 'run'))).toEqual([]);
+  }, 180_000);
+
+  it('a worker killed alone: its spawner stops the commands it started at once', async () => {
+    const service = await startService(env);
+    procs.push(service);
+    const base = `http://127.0.0.1:${service.port}`;
+    const login = await fetch(`${base}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    });
+    const auth = `Bearer ${((await login.json()) as { accessToken: string }).accessToken}`;
+    const started = await fetch(`${base}/executions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: auth },
+      body: JSON.stringify({ runbook: 'hold' }),
+    });
+    expect(started.status).toBe(201);
+    const id = ((await started.json()) as { id: string }).id;
+    executionId = id;
+    const sleeping = await until('the sleep to start', () => {
+      const pids = marked(id).filter((pid) => commandOf(pid) === 'sleep 600');
+      return pids.length ? pids : undefined;
+    });
+    const spawner = spawnerOf(service.child.pid!);
+    service.child.kill('SIGKILL');
+    await service.exited;
+    // No other process needed: the spawner saw its worker go, killed the group and exited.
+    await until('the sleep to be gone', () => (marked(id).length === 0 ? true : undefined));
+    for (const pid of sleeping) expect(commandOf(pid)).toBe('');
+    await until('the spawner to exit', () => (commandOf(spawner!) === '' ? true : undefined));
   }, 180_000);
 });

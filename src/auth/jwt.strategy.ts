@@ -1,3 +1,5 @@
+import { createSecretKey } from 'node:crypto';
+
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
@@ -21,7 +23,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
         ExtractJwt.fromAuthHeaderAsBearerToken(),
         (req) => sessionCookieOf(req) ?? null,
       ]),
-      secretOrKey: deriveKey(config.secretKey, 'jwt'),
+      // A KeyObject: given bytes, jsonwebtoken first tries them as a public key and throws,
+      // on every request.
+      secretOrKey: createSecretKey(deriveKey(config.secretKey, 'jwt')) as unknown as Buffer,
       algorithms: ['HS256'],
       issuer: 'firebreak',
       audience: 'firebreak',

@@ -56,6 +56,12 @@ export interface AppConfig {
   /** When the service runs as root: the unprivileged system user local commands run as. */
   localRunUser: string;
   /**
+   * How local commands start: `helper` (default) from a small long-lived process, so the
+   * worker's own fork (synchronous, costing with its memory) never stalls it; `inline` by
+   * forking the worker itself.
+   */
+  localSpawner: 'helper' | 'inline';
+  /**
    * How long a worker keeps a run going while the database is unreachable (output buffered,
    * writes retried); past it the run is stopped and recorded as failed once the database is back.
    */
@@ -217,6 +223,9 @@ const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_-]{0,30}$/, 'expected a system user name such as firebreak-run')
     .refine((v) => v !== 'root', 'expected an unprivileged user, not root')
     .prefault('firebreak-run'),
+  LOCAL_SPAWNER: z
+    .enum(['helper', 'inline'], { error: 'expected helper or inline' })
+    .prefault('helper'),
   DB_OUTAGE_LIMIT: positiveInt('seconds a run goes on while the database is unreachable').prefault(
     '300',
   ),
@@ -366,6 +375,7 @@ export function parseEnv(
     drainGraceSeconds: e.DRAIN_GRACE,
     localNode: e.LOCAL_NODE,
     localRunUser: e.LOCAL_RUN_USER,
+    localSpawner: e.LOCAL_SPAWNER,
     dbOutageLimitSeconds: e.DB_OUTAGE_LIMIT,
     logMaxLines: e.LOG_MAX_LINES,
     logMaxBytes: sizeBytes(e.LOG_MAX_BYTES),

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * Errors that mean "the database is not reachable right now" (refused, reset, terminated by a
  * restart, starting up or shutting down), as opposed to a statement the database refused. Only
- * these are worth retrying: the same statement will work once the server is back.
+ * these are worth retrying: the same statement will work once the server is back. Over a Unix
+ * socket a stopped server is `connect ENOENT <socket>` (it removes its socket file).
  */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
@@ -23,7 +24,7 @@ const CONNECTION_CODES = new Set([
   '08006',
 ]);
 const CONNECTION_MESSAGE =
-  /connection terminated|connection timeout|timeout exceeded when trying to connect|client has encountered a connection error|not queryable|terminating connection|the database system is (starting up|shutting down|in recovery mode)|connect ECONNREFUSED/i;
+  /connection terminated|connection timeout|timeout exceeded when trying to connect|client has encountered a connection error|not queryable|terminating connection|the database system is (starting up|shutting down|in recovery mode)|connect (ECONNREFUSED|ENOENT)/i;
 
 export function isConnectionError(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {

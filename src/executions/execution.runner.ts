@@ -26,8 +26,9 @@ import { ExecutionResultWriter } from './result-writer.js';
 import { openOptions } from './secret-options.js';
 import { SecretMask } from './secret-mask.js';
 import { Semaphore } from './semaphore.js';
-import { runLocal } from './transports/local.transport.js';
+import { LOCAL_KILL_GRACE_MS, runLocal } from './transports/local.transport.js';
 import { LocalProcessRecords } from './transports/local-processes.js';
+import { LocalSpawner } from './transports/spawner.js';
 import { resolveRunAs, type RunAs } from './transports/local-user.js';
 import { SshSessionPool } from './transports/ssh-sessions.js';
 import { assertPrivateDir } from './transports/exec.js';
@@ -68,6 +69,8 @@ export class ExecutionRunner implements OnModuleDestroy {
   /** Local process groups in flight, for the leftover reaper (DATA_DIR/run). */
   private readonly localProcesses: LocalProcessRecords;
   private readonly localRunUser: string;
+  /** Starts local commands from a small helper process (LOCAL_SPAWNER=helper). */
+  private readonly spawner: LocalSpawner | undefined;
   private runAs: Promise<RunAs | undefined> | undefined;
   private readonly outageLimitMs: number;
   private readonly egress: EgressPolicy;
@@ -100,6 +103,7 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
     this.localRunUser = config.localRunUser;
+    this.spawner = config.localSpawner === 'helper' ? new LocalSpawner() : undefined;
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
     this.egress = new EgressPolicy(config.httpAllowHosts);
   }
@@ -168,7 +172,8 @@ export class ExecutionRunner implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
     for (const ctrl of this.active.values()) ctrl.abort(new Aborted('canceled'));
-    await this.egress.close();
+    // Commands just told to stop get their kill grace to report how they ended.
+    await Promise.all([this.egress.close(), this.spawner?.close(LOCAL_KILL_GRACE_MS + 500)]);
   }
 
   async run(executionId: string): Promise<void> {
@@ -599,6 +604,7 @@ export class ExecutionRunner implements OnModuleDestroy {
           return runLocal(command, {
             ...opts,
             runAs,
+            spawner: this.spawner,
             track: {
               executionId,
               started: (pgid) =>

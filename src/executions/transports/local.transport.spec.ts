@@ -2,8 +2,11 @@ import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
+import { stat } from 'node:fs/promises';
+
 import { runLocal } from './local.transport.js';
 import type { ExecResult } from './exec.js';
+import { LocalSpawner } from './spawner.js';
 import { pids } from '../../../test/support/processes.js';
 
 async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
@@ -15,20 +18,25 @@ async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, ms: nu
   }
 }
 
-async function run(
-  command: string,
-  opts: Omit<Parameters<typeof runLocal>[1], 'onLine'> = {},
-): Promise<ExecResult & { stdout: string[]; stderr: string[] }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const result = await runLocal(command, {
-    ...opts,
-    onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
-  });
-  return { ...result, stdout, stderr };
-}
+// Every behaviour holds both ways a command can start: forked here, and from the spawner.
+describe.each(['inline', 'helper'] as const)('runLocal (%s)', (how) => {
+  const spawner = how === 'helper' ? new LocalSpawner() : undefined;
+  afterAll(() => spawner?.close());
 
-describe('runLocal', () => {
+  async function run(
+    command: string,
+    opts: Omit<Parameters<typeof runLocal>[1], 'onLine'> = {},
+  ): Promise<ExecResult & { stdout: string[]; stderr: string[] }> {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const result = await runLocal(command, {
+      spawner,
+      ...opts,
+      onLine: (stream, line) => (stream === 'stdout' ? stdout : stderr).push(line),
+    });
+    return { ...result, stdout, stderr };
+  }
+
   it('streams stdout and stderr lines and reports the exit code', async () => {
     const result = await run('echo out; echo err >&2; printf "partial"; exit 3');
     expect(result.stdout).toEqual(['out', 'partial']);
@@ -145,6 +153,7 @@ describe('runLocal', () => {
   it('rejects with the error onLine threw, after the command finished', async () => {
     const lines: string[] = [];
     const error = await runLocal('echo one; echo two; echo three', {
+      spawner,
       onLine: (_stream, line) => {
         lines.push(line);
         if (line === 'two') throw new Error('log sink down');
@@ -152,5 +161,111 @@ describe('runLocal', () => {
     }).catch((e: unknown) => e);
     expect((error as Error).message).toBe('log sink down');
     expect(lines).toEqual(['one', 'two']);
+  });
+
+  it('300 quick commands in a row: the output and exit code of each, none left hanging', async () => {
+    // The spawner's race: a command that ends before its sockets are handed over (its EOF
+    // arrives with their names) must still end its run.
+    for (let i = 0; i < 300; i++) {
+      const command = i % 3 === 0 ? 'true' : i % 3 === 1 ? 'echo dispatched' : 'exit 3';
+      const result = await run(command);
+      expect(result.exitCode).toBe(i % 3 === 2 ? 3 : 0);
+      expect(result.stdout).toEqual(i % 3 === 1 ? ['dispatched'] : []);
+    }
+  });
+
+  it('a working directory that does not exist fails the start with ENOENT', async () => {
+    const error = await run('true', { cwd: '/nonexistent/firebreak' }).catch((e: unknown) => e);
+    expect((error as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+
+  it('streams a large output in full, in order, pausing while the consumer is full', async () => {
+    let queued = 0;
+    let waiter: (() => void) | undefined;
+    let pauses = 0;
+    const lines: string[] = [];
+    const result = await runLocal('seq 1 200000', {
+      spawner,
+      onLine: (_stream, line) => {
+        lines.push(line);
+        queued++;
+      },
+      backpressure: {
+        isFull: () => queued >= 5000,
+        whenDrained: (fn) => {
+          pauses++;
+          waiter = fn;
+          setTimeout(() => {
+            queued = 0;
+            waiter?.();
+          }, 5);
+        },
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(lines).toHaveLength(200000);
+    expect(lines[0]).toBe('1');
+    expect(lines[199999]).toBe('200000');
+    expect(lines.every((l, i) => l === String(i + 1))).toBe(true);
+    expect(pauses).toBeGreaterThan(0);
+  });
+});
+
+describe('LocalSpawner', () => {
+  it('keeps its socket in a directory only this user may enter', async () => {
+    const spawner = new LocalSpawner();
+    try {
+      await runLocal('true', { spawner, onLine: () => {} });
+      const dir = (spawner as unknown as { dir: string }).dir;
+      expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    } finally {
+      await spawner.close();
+    }
+  });
+
+  it('a helper that dies fails the commands it watched, naming it; the next command starts a new one', async () => {
+    const spawner = new LocalSpawner();
+    try {
+      const marker = 'sleep 35.9';
+      const exec = runLocal(`${marker}`, { spawner, onLine: () => {} });
+      await waitFor(
+        () => pids(`^${marker.replace('.', '[.]')}$`),
+        (p) => p.length > 0,
+        2000,
+      );
+      const helper = (spawner as unknown as { helper: { pid: number } }).helper;
+      process.kill(helper.pid, 'SIGKILL');
+      const error = await exec.catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/the local spawner process exited \(SIGKILL\)/);
+      const again = await runLocal('echo again', { spawner, onLine: () => {} });
+      expect(again.exitCode).toBe(0);
+      // What the dead helper started was in its own session; stop it here.
+      for (const pid of await pids(`^${marker.replace('.', '[.]')}$`)) process.kill(pid, 'SIGKILL');
+    } finally {
+      await spawner.close();
+    }
+  });
+
+  it('closing it stops the commands still running (the worker is going away)', async () => {
+    const spawner = new LocalSpawner();
+    const marker = 'sleep 36.9';
+    const sleeper = `^${marker.replace('.', '[.]')}$`;
+    const exec = runLocal(`${marker} & ${marker}`, { spawner, onLine: () => {} }).catch(
+      (e: unknown) => e,
+    );
+    await waitFor(
+      () => pids(sleeper),
+      (p) => p.length >= 2,
+      2000,
+    );
+    await spawner.close();
+    expect(
+      await waitFor(
+        () => pids(sleeper),
+        (p) => p.length === 0,
+        3000,
+      ),
+    ).toEqual([]);
+    expect(((await exec) as Error).message).toMatch(/the local spawner process exited/);
   });
 });

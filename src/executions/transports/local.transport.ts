@@ -1,9 +1,17 @@
 import { spawn } from 'node:child_process';
+import { channel } from 'node:diagnostics_channel';
 
 import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { EXECUTION_MARKER } from './local-processes.js';
 import type { RunAs } from './local-user.js';
+import type { LocalChild, LocalSpawner, SpawnRequest } from './spawner.js';
+
+/**
+ * Diagnostics channel: `{ pid, command }` once a local command's process exists (its pid is
+ * known here), whichever way it was started; the dispatch bench places "spawned" with it.
+ */
+export const localSpawned = channel('firebreak:local-spawned');
 
 /** After SIGTERM, how long the process group gets before SIGKILL. */
 export const LOCAL_KILL_GRACE_MS = 2000;
@@ -61,6 +69,11 @@ export interface LocalExecOptions extends ExecOptions {
    * LOGNAME, and its home as the working directory unless `cwd` is given.
    */
   runAs?: RunAs;
+  /**
+   * Starts the command from this small helper process rather than by forking this one (see
+   * `LocalSpawner`); without it, `child_process.spawn` here.
+   */
+  spawner?: LocalSpawner;
   /** Sets `FIREBREAK_EXECUTION` (the leftover marker) and reports the group while it lives. */
   track?: {
     executionId: string;
@@ -96,21 +109,45 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
     });
   }
 
+  const req: SpawnRequest = {
+    command,
+    cwd: opts.cwd ?? opts.runAs?.home,
+    env: commandEnv(opts),
+    ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
+  };
+  if (opts.spawner)
+    return opts.spawner.spawn(req).then((child) => watch(command, child, opts, started));
+  return watch(command, spawnHere(req), opts, started);
+}
+
+function spawnHere(req: SpawnRequest): LocalChild {
+  return spawn('/bin/sh', ['-c', req.command], {
+    cwd: req.cwd,
+    env: req.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(req.uid !== undefined ? { uid: req.uid, gid: req.gid } : {}),
+  });
+}
+
+/** Streams a started command's output line by line; resolves with its status. */
+function watch(
+  command: string,
+  child: LocalChild,
+  opts: LocalExecOptions,
+  started: number,
+): Promise<ExecResult> {
   return new Promise<ExecResult>((resolve, reject) => {
     const sink = new LineSink(opts.onLine);
     const deliver = sink.deliver;
     const out = new LineSplitter((line) => deliver('stdout', line), MAX_LINE_BYTES, opts.mask);
     const err = new LineSplitter((line) => deliver('stderr', line), MAX_LINE_BYTES, opts.mask);
 
-    const child = spawn('/bin/sh', ['-c', command], {
-      cwd: opts.cwd ?? opts.runAs?.home,
-      env: commandEnv(opts),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
-    });
     const pid = child.pid;
-    if (pid !== undefined) opts.track?.started(pid);
+    if (pid !== undefined) {
+      if (localSpawned.hasSubscribers) localSpawned.publish({ pid, command });
+      opts.track?.started(pid);
+    }
     const holdIfFull = pauseWhenFull(opts.backpressure, [child.stdout, child.stderr]);
     child.stdout.on('data', (chunk: Buffer) => {
       out.write(chunk);
@@ -120,6 +157,9 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
       err.write(chunk);
       holdIfFull();
     });
+    // The spawner's sockets come paused (a pipe starts flowing with its first 'data' listener).
+    child.stdout.resume();
+    child.stderr.resume();
 
     let timedOut = false;
     let canceled = false;
@@ -156,6 +196,8 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
       stop();
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // Canceled while the spawner was starting it.
+    if (opts.signal?.aborted) onAbort();
 
     const cleanup = () => {
       clearTimeout(timer);
