@@ -3,7 +3,7 @@
 // connections, CONNECTIONS requests in flight, for MS milliseconds. Two alerts per payload;
 // fingerprints cycle over FINGERPRINTS, so the first requests bring new alerts and the later ones
 // repeats (deduplicated). Prints one JSON line: requests, non-2xx answers, elapsed ms, req/s,
-// latency p50/p99.
+// latency p50/p99, and its own CPU time (µs, user + system).
 import { Pool } from 'undici';
 
 const [url, auth, ms, connections, fingerprints] = process.argv.slice(2);
@@ -63,6 +63,7 @@ async function worker() {
 
 await Promise.all(Array.from({ length: Number(connections) }, worker));
 const elapsed = performance.now() - t0;
+const cpu = process.cpuUsage();
 await pool.close();
 latencies.sort((a, b) => a - b);
 const pct = (p: number) =>
@@ -75,5 +76,6 @@ process.stdout.write(
     rps: Math.round((latencies.length / elapsed) * 1000),
     p50Ms: Number(pct(0.5).toFixed(1)),
     p99Ms: Number(pct(0.99).toFixed(1)),
+    cpuUs: cpu.user + cpu.system,
   }) + '\n',
 );

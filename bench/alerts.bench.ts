@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../src/observability/metrics.service.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
 
 /**
@@ -80,6 +81,47 @@ interface Load {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** The load generator's own CPU time, µs (it shares the 2 cores). */
+  cpuUs: number;
+}
+
+const TICK_US = 10_000; // USER_HZ 100 on Linux
+
+/** CPU µs of a process (user + system), with its waited-for children's when `children`. */
+function procCpuUs(pid: number, children: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // f[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
+    return (
+      (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) * TICK_US
+    );
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** The test cluster's Postgres CPU so far, µs: the postmaster and its finished and live backends. */
+function postgresCpuUs(postmaster: number): number {
+  let sum = procCpuUs(postmaster, true);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
+        sum += procCpuUs(+name, false);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
+
+/** A counter of the app's registry (no labels). */
+async function counter(t: TestApp, name: string): Promise<number> {
+  const m = t.app.get(MetricsService).registry.getSingleMetric(name);
+  const { values } = (await m?.get()) ?? { values: [] };
+  return values.reduce((sum, v) => sum + v.value, 0);
 }
 
 function load(url: string, auth: string, ms: number): Promise<Load> {
@@ -181,17 +223,34 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     });
     // This process's CPU time (user + system) over each measurement: the server side's cost per
     // request, which a loaded machine distorts far less than req/s (during the hook's run it
-    // includes the processor working through the deliveries in this same process).
+    // includes the processor working through the deliveries in this same process). Postgres's
+    // (the test cluster: nothing else uses it during the load) is on the same 2 cores, and so is
+    // the load generator's.
+    const [{ pid }] = await sql<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const postmaster = Number(
+      readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1],
+    );
     let cpu = process.cpuUsage();
+    let pgCpu = postgresCpuUs(postmaster);
     const floor = await profiled('bare', () => load(`${base(bare)}/bare`, auth, SECONDS * 1000));
     const bareCpu = process.cpuUsage(cpu);
+    const barePg = postgresCpuUs(postmaster) - pgCpu;
     const [{ before }] = await sql<{ before: number }>(
       'SELECT count(*)::int AS before FROM alert_deliveries',
     );
+    const statements = await counter(t, 'firebreak_alert_intake_statements_total');
     cpu = process.cpuUsage();
+    pgCpu = postgresCpuUs(postmaster);
     const ingest = await profiled('hook', () => load(hook, auth, SECONDS * 1000));
     const hookCpu = process.cpuUsage(cpu);
+    const hookPg = postgresCpuUs(postmaster) - pgCpu;
     const loadEnded = performance.now();
+    const perStatement = Number(
+      (
+        ingest.requests /
+        ((await counter(t, 'firebreak_alert_intake_statements_total')) - statements)
+      ).toFixed(1),
+    );
     expect(ingest.non2xx).toBe(0);
     expect(floor.non2xx).toBe(0);
     const [{ stored }] = await sql<{ stored: number }>(
@@ -217,6 +276,15 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       bare: perRequest(bareCpu, floor.requests),
       firebreak: perRequest(hookCpu, ingest.requests),
     };
+    const perReq = (us: number, n: number) => Math.round(us / n);
+    const postgresUs = {
+      bare: perReq(barePg, floor.requests),
+      firebreak: perReq(hookPg, ingest.requests),
+    };
+    const loaderUs = {
+      bare: perReq(floor.cpuUs, floor.requests),
+      firebreak: perReq(ingest.cpuUs, ingest.requests),
+    };
     const cpuRatio = Number((cpuUs.bare / cpuUs.firebreak).toFixed(2));
     // Processing rate: the deliveries stored under the load over the time from its start until
     // the last was processed (processing runs during the load as well).
@@ -232,12 +300,15 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
       ratio,
       serverCpuUsPerRequest: cpuUs,
       cpuRatio,
+      postgresCpuUsPerRequest: postgresUs,
+      loadCpuUsPerRequest: loaderUs,
+      deliveriesPerStatement: perStatement,
       processedAfterLoadMs: drainedMs,
       processedPerSecond,
       alertRows: alerts,
     };
     console.log(
-      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load (${processedPerSecond} deliveries/s processed); ${alerts} alert rows; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×`,
+      `ingest: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s: ${ratio}×; all ${ingest.requests} deliveries processed ${drainedMs} ms after the load (${processedPerSecond} deliveries/s processed); ${alerts} alert rows; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×; Postgres CPU per request ${postgresUs.firebreak} µs (bare ${postgresUs.bare}); load generator ${loaderUs.firebreak} µs (bare ${loaderUs.bare}); ${perStatement} deliveries per intake statement`,
     );
   });
 

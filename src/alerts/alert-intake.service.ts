@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Request } from 'express';
 import type { FirebreakRequest } from '../common/request-context.js';
+import { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { queryPrepared } from '../database/prepared.js';
+import { MetricsService } from '../observability/metrics.service.js';
 import type { AlertBatch } from './alert.js';
 import type { IntegrationEntity } from './integration.entity.js';
 
@@ -44,8 +47,25 @@ interface Waiting {
 export class AlertIntakeService {
   private queue: Waiting[] = [];
   private inFlight = 0;
+  /** Statements and the deliveries they stored: the group commit's batch size is their ratio. */
+  private readonly statements: Counter;
+  private readonly stored: Counter;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    metrics: MetricsService,
+  ) {
+    this.statements = new Counter({
+      name: 'firebreak_alert_intake_statements_total',
+      help: 'Statements that stored webhook deliveries (group commit: several deliveries each)',
+      registers: [metrics.registry],
+    });
+    this.stored = new Counter({
+      name: 'firebreak_alert_intake_deliveries_total',
+      help: 'Webhook deliveries stored (answered 202)',
+      registers: [metrics.registry],
+    });
+  }
 
   /** The delivery's id (a redelivery of one source event id: the first delivery's). */
   store(integration: IntegrationEntity, batch: AlertBatch, req: Request): Promise<string> {
@@ -79,6 +99,8 @@ export class AlertIntakeService {
     let ids: string[];
     try {
       ids = await this.insert(batch.map((w) => w.row));
+      this.statements.inc();
+      this.stored.inc(batch.length);
     } catch (err) {
       if (batch.length === 1) return batch[0].reject(err);
       // One bad delivery must not fail the others: each on its own.
@@ -91,11 +113,14 @@ export class AlertIntakeService {
   /**
    * One statement: the rows inserted in order (ids from the sequence in arrival order), a
    * redelivery of a stored event id inserting nothing (it answers the first delivery's id), and
-   * one NOTIFY when anything was inserted.
+   * one NOTIFY when anything was inserted. A prepared statement (parsed and planned once per
+   * connection: that was about two thirds of its Postgres CPU at five deliveries a statement).
    */
   private async insert(rows: Row[]): Promise<string[]> {
     const col = <K extends keyof Row>(k: K) => rows.map((r) => r[k]);
-    const result = await this.dataSource.query<Array<{ ord: number; id: string | null }>>(
+    const result = await queryPrepared<{ ord: number; id: string | null }>(
+      this.dataSource,
+      'firebreak_alert_intake',
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::int[]) WITH ORDINALITY
