@@ -103,7 +103,10 @@ export class ExecutionRunner implements OnModuleDestroy {
     this.optionsKey = deriveKey(config.secretKey, 'execution-options');
     this.localProcesses = new LocalProcessRecords(join(config.dataDir, 'run'));
     this.localRunUser = config.localRunUser;
-    this.spawner = config.localSpawner === 'helper' ? new LocalSpawner() : undefined;
+    this.spawner =
+      config.localSpawner === 'helper'
+        ? new LocalSpawner({ warn: (message) => this.logger.warn(message) })
+        : undefined;
     this.outageLimitMs = config.dbOutageLimitSeconds * 1000;
     this.egress = new EgressPolicy(config.httpAllowHosts);
   }

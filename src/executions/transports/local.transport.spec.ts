@@ -212,6 +212,28 @@ describe.each(['inline', 'helper'] as const)('runLocal (%s)', (how) => {
 });
 
 describe('LocalSpawner', () => {
+  it('a helper that cannot start: the command is forked here, the warning says why', async () => {
+    const warnings: string[] = [];
+    const spawner = new LocalSpawner({
+      socketParent: '/nonexistent/firebreak',
+      warn: (m) => warnings.push(m),
+    });
+    try {
+      const lines: string[] = [];
+      const result = await runLocal('echo still runs; exit 4', {
+        spawner,
+        onLine: (_s, line) => lines.push(line),
+      });
+      expect(result.exitCode).toBe(4);
+      expect(lines).toEqual(['still runs']);
+      expect((await runLocal('true', { spawner, onLine: () => {} })).exitCode).toBe(0);
+      expect(warnings).toHaveLength(1); // not retried for every command
+      expect(warnings[0]).toMatch(/the local spawner could not start \(ENOENT/);
+    } finally {
+      await spawner.close();
+    }
+  });
+
   it('keeps its socket in a directory only this user may enter', async () => {
     const spawner = new LocalSpawner();
     try {

@@ -5,7 +5,12 @@ import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.js';
 import { LineSink, pauseWhenFull, type ExecOptions, type ExecResult } from './exec.js';
 import { EXECUTION_MARKER } from './local-processes.js';
 import type { RunAs } from './local-user.js';
-import type { LocalChild, LocalSpawner, SpawnRequest } from './spawner.js';
+import {
+  SpawnerUnavailable,
+  type LocalChild,
+  type LocalSpawner,
+  type SpawnRequest,
+} from './spawner.js';
 
 /**
  * Diagnostics channel: `{ pid, command }` once a local command's process exists (its pid is
@@ -116,7 +121,14 @@ export function runLocal(command: string, opts: LocalExecOptions): Promise<ExecR
     ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
   };
   if (opts.spawner)
-    return opts.spawner.spawn(req).then((child) => watch(command, child, opts, started));
+    return opts.spawner.spawn(req).then(
+      (child) => watch(command, child, opts, started),
+      (error: unknown) => {
+        if (error instanceof SpawnerUnavailable)
+          return watch(command, spawnHere(req), opts, started);
+        throw error;
+      },
+    );
   return watch(command, spawnHere(req), opts, started);
 }
 

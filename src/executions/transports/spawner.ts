@@ -107,6 +107,12 @@ function helperPath(): string {
  * pipes (pausing a socket stops the command when the buffer is full). If the helper dies, the
  * commands it was watching fail with an error naming it, and the next command starts a new one.
  */
+/** The helper could not be started: the caller starts the command itself. */
+export class SpawnerUnavailable extends Error {}
+
+/** After the helper failed to start, how long commands are forked by the worker itself. */
+const RETRY_AFTER_MS = 60_000;
+
 export class LocalSpawner {
   private helper: ChildProcess | undefined;
   private ready: Promise<ChildProcess> | undefined;
@@ -119,9 +125,35 @@ export class LocalSpawner {
   /** Commands started and not yet exited, for their exit status. */
   private readonly live = new Map<number, SpawnedChild>();
   private closed = false;
+  private unavailableUntil = 0;
 
+  /**
+   * `socketParent`: where the private socket directory is made (the system's temp dir);
+   * `warn`: told when the helper cannot start (commands are then forked by the caller).
+   */
+  constructor(
+    private readonly opts: { socketParent?: string; warn?: (message: string) => void } = {},
+  ) {}
+
+  /**
+   * Starts `req` from the helper. Rejects with `SpawnerUnavailable` when the helper cannot be
+   * started (a read-only temp dir, no fork): the caller then forks the command itself, and so
+   * for the next minute, when starting the helper is tried again.
+   */
   async spawn(req: SpawnRequest): Promise<LocalChild> {
-    const helper = await this.start();
+    if (Date.now() < this.unavailableUntil)
+      throw new SpawnerUnavailable('the local spawner is unavailable');
+    let helper: ChildProcess;
+    try {
+      helper = await this.start();
+    } catch (error) {
+      if (this.closed) throw error;
+      this.unavailableUntil = Date.now() + RETRY_AFTER_MS;
+      this.opts.warn?.(
+        `the local spawner could not start (${(error as Error).message}); local commands are forked by the worker for now`,
+      );
+      throw new SpawnerUnavailable((error as Error).message, { cause: error });
+    }
     const id = ++this.nextId;
     const child = new SpawnedChild();
     return new Promise<LocalChild>((resolve, reject) => {
@@ -171,7 +203,7 @@ export class LocalSpawner {
   private async launch(): Promise<ChildProcess> {
     if (!this.server) {
       // Only this process's user may connect: a command cannot inject lines into another's log.
-      this.dir = mkdtempSync(join(tmpdir(), 'firebreak-spawner-'));
+      this.dir = mkdtempSync(join(this.opts.socketParent ?? tmpdir(), 'firebreak-spawner-'));
       const path = join(this.dir, 's');
       const server = createServer({ pauseOnConnect: false }, (s) => this.accept(s));
       await new Promise<void>((resolve, reject) => {
