@@ -10,7 +10,8 @@ import { Agent, request } from 'node:http';
 const [port, auth, runbook, runs] = process.argv.slice(2);
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-interface Sample {
+/** One run, as the bench reads it. */
+export interface Sample {
   id: string;
   postAt: number;
   answeredMs: number;

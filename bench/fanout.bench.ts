@@ -15,6 +15,7 @@ import { Client } from 'ssh2';
 import { DataSource } from 'typeorm';
 
 import { ExecutionEvents } from '../src/executions/execution-events.js';
+import type { Sample } from './dispatch-client.ts';
 import { isFinal, type ExecutionStatus } from '../src/executions/execution-state.js';
 
 import { registerFleet } from '../test/support/fleet.js';
@@ -267,18 +268,7 @@ const percentile = (xs: number[], p: number) => {
 
 /** Runs bench/dispatch-client.ts (its own process) and returns its samples. */
 function runClient(port: number, auth: string, runbook: string, runs: number) {
-  return new Promise<
-    Array<{
-      id: string;
-      postAt: number;
-      answeredMs: number;
-      openedMs: number;
-      onStreamMs: number;
-      line: string;
-      at: string;
-      firstAt: string;
-    }>
-  >((resolve, reject) => {
+  return new Promise<Sample[]>((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [join(import.meta.dirname, 'dispatch-client.ts'), String(port), auth, runbook, String(runs)],
@@ -510,7 +500,12 @@ describe('bench/fanout', () => {
         const k = q.replace(/\s+/g, ' ').slice(0, 110);
         qcount.set(k, (qcount.get(k) ?? 0) + 1);
         if (process.env.DISPATCH_QUERIES === 'stacks' && k.includes('"ExecutionEntity"."id"')) {
-          const st = (new Error().stack ?? '').split('\n').filter((l) => l.includes('/src/')).slice(0, 3).map((l) => l.trim().replace(/.*\/src\//, '')).join(' < ');
+          const st = (new Error().stack ?? '')
+            .split('\n')
+            .filter((l) => l.includes('/src/'))
+            .slice(0, 3)
+            .map((l) => l.trim().replace(/.*\/src\//, ''))
+            .join(' < ');
           qcount.set('STACK ' + st, (qcount.get('STACK ' + st) ?? 0) + 1);
         }
         const rec = { s: performance.timeOrigin + performance.now(), e: 0, k };

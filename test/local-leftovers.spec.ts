@@ -134,10 +134,11 @@ describe('local processes a killed worker left behind', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('`sleep 600` in an on: local step is killed once the worker and its spawner are gone (kill -9 of both), and the run is interrupted', async () => {
-    const first = await startService(env);
-    procs.push(first);
-    const base = `http://127.0.0.1:${first.port}`;
+  /** A service that runs `hold`, once its `sleep 600` is running. */
+  async function startHolding(): Promise<{ service: Proc; id: string; sleeping: number[] }> {
+    const service = await startService(env);
+    procs.push(service);
+    const base = `http://127.0.0.1:${service.port}`;
     const login = await fetch(`${base}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -152,11 +153,15 @@ describe('local processes a killed worker left behind', () => {
     expect(started.status).toBe(201);
     const id = ((await started.json()) as { id: string }).id;
     executionId = id;
-
     const sleeping = await until('the sleep to start', () => {
       const pids = marked(id).filter((pid) => commandOf(pid) === 'sleep 600');
       return pids.length ? pids : undefined;
     });
+    return { service, id, sleeping };
+  }
+
+  it('`sleep 600` in an on: local step is killed once the worker and its spawner are gone (kill -9 of both), and the run is interrupted', async () => {
+    const { service: first, id, sleeping } = await startHolding();
 
     // The worker and its local spawner die together (the OOM killer, `kill -9` of both): the
     // worker is stopped first so it cannot see the spawner go.
@@ -198,27 +203,7 @@ describe('local processes a killed worker left behind', () => {
   }, 180_000);
 
   it('a worker killed alone: its spawner stops the commands it started at once', async () => {
-    const service = await startService(env);
-    procs.push(service);
-    const base = `http://127.0.0.1:${service.port}`;
-    const login = await fetch(`${base}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-    });
-    const auth = `Bearer ${((await login.json()) as { accessToken: string }).accessToken}`;
-    const started = await fetch(`${base}/executions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: auth },
-      body: JSON.stringify({ runbook: 'hold' }),
-    });
-    expect(started.status).toBe(201);
-    const id = ((await started.json()) as { id: string }).id;
-    executionId = id;
-    const sleeping = await until('the sleep to start', () => {
-      const pids = marked(id).filter((pid) => commandOf(pid) === 'sleep 600');
-      return pids.length ? pids : undefined;
-    });
+    const { service, id, sleeping } = await startHolding();
     const spawner = spawnerOf(service.child.pid!);
     service.child.kill('SIGKILL');
     await service.exited;
