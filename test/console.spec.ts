@@ -500,8 +500,15 @@ describe('the web console in Chromium', { timeout: 120_000 }, () => {
     await page.keyboard.press('Home');
     await expect.poll(top, WAIT).toBe(0);
     expect(await follow.isChecked()).toBe(false);
-    await page.keyboard.press('PageDown');
-    await expect.poll(top, WAIT).toBeGreaterThan(0);
+    // On a loaded machine a key can land while the page is still settling from Home (follow
+    // switching off re-renders the toolbar): PageDown, with the focus left where the keys put
+    // it, is pressed again until the log moves (seen once in CI at load ≈ 4: 0 after one press).
+    await expect
+      .poll(async () => {
+        await page.keyboard.press('PageDown');
+        return top();
+      }, WAIT)
+      .toBeGreaterThan(0);
     await page.keyboard.press('End');
     await expect
       .poll(() => log.evaluate((el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 1), WAIT)
