@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { request, type IncomingMessage } from 'node:http';
 import { followExecution, pageLines, SseParser } from '../src/cli/sse.js';
+import type { LogEvent } from '../src/executions/log-stream.js';
 import { ExecutionEvents } from '../src/executions/execution-events.js';
 import { ExecutionRunner } from '../src/executions/execution.runner.js';
 import { ExecutionsService } from '../src/executions/executions.service.js';
@@ -267,16 +268,7 @@ describe('log floods: stored in full, with backpressure, and output limits (real
               ($1, $2 + 4, '2026-01-01T00:00:00.123Z', 'n-1', 'after', 'stderr', 'ünïcode ✓')`,
       [id, Number(last) + 1],
     );
-    const stored = await ds().query<
-      Array<{
-        seq: number;
-        at: string;
-        node: string | null;
-        step: string | null;
-        stream: string;
-        line: string;
-      }>
-    >(
+    const stored = await ds().query<LogEvent[]>(
       `SELECT seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, node, step, stream, line
          FROM execution_logs WHERE execution_id = $1 ORDER BY seq`,
       [id],

@@ -1,3 +1,5 @@
+import type { CompactPage, LogEvent } from '../executions/log-stream.js';
+
 /** One server-sent event. */
 export interface SseEvent {
   id?: string;
@@ -41,32 +43,14 @@ export class SseParser {
   }
 }
 
-/** A log line as a stream event carries it. */
-export interface StreamLine {
-  seq: number;
-  at: string;
-  node: string | null;
-  step: string | null;
-  stream: string;
-  line: string;
-}
-
 /**
  * The lines of one `logs` event: v1 (`format=batch`) lists them; v2 (`format=compact`) has runs
  * `[seq, n, at, node, step, stream]` of n lines with seqs seq … seq + n − 1 sharing those fields,
  * and every line's text in `lines`, run after run.
  */
-export function pageLines(
-  data:
-    | { v: 1; lines: StreamLine[] }
-    | {
-        v: 2;
-        runs: Array<[number, number, string, string | null, string | null, string]>;
-        lines: string[];
-      },
-): StreamLine[] {
+export function pageLines(data: { v: 1; lines: LogEvent[] } | CompactPage): LogEvent[] {
   if (data.v !== 2) return data.lines;
-  const out: StreamLine[] = [];
+  const out: LogEvent[] = [];
   let i = 0;
   for (const [seq, n, at, node, step, stream] of data.runs)
     for (let k = 0; k < n; k++)

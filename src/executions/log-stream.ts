@@ -56,11 +56,13 @@ export type CompactRun = [
 ];
 
 /** The `data` of a `compact` page (see LogFormat). */
-export function toCompact(events: readonly LogEvent[]): {
+export interface CompactPage {
   v: 2;
   runs: CompactRun[];
   lines: string[];
-} {
+}
+
+export function toCompact(events: readonly LogEvent[]): CompactPage {
   const runs: CompactRun[] = [];
   const lines = new Array<string>(events.length);
   let run: CompactRun | undefined;

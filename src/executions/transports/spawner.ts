@@ -61,9 +61,7 @@ class SpawnedChild extends EventEmitter implements LocalChild {
 
   fail(error: Error): void {
     if (this.done) return;
-    this.done = true;
-    this.stdout?.destroy();
-    this.stderr?.destroy();
+    this.discard();
     this.emit('error', error);
   }
 
@@ -97,6 +95,12 @@ function helperPath(): string {
   return here.endsWith('.ts') || !existsSync(js) ? join(here, '..', 'spawner-child.ts') : js;
 }
 
+/** The helper could not be started: the caller starts the command itself. */
+export class SpawnerUnavailable extends Error {}
+
+/** After the helper failed to start, how long commands are forked by the worker itself. */
+const RETRY_AFTER_MS = 60_000;
+
 /**
  * Starts local commands from a small long-lived helper process (spawner-child.ts) instead of
  * forking the worker: `fork()` is synchronous on the forking process's event loop and costs with
@@ -107,12 +111,6 @@ function helperPath(): string {
  * pipes (pausing a socket stops the command when the buffer is full). If the helper dies, the
  * commands it was watching fail with an error naming it, and the next command starts a new one.
  */
-/** The helper could not be started: the caller starts the command itself. */
-export class SpawnerUnavailable extends Error {}
-
-/** After the helper failed to start, how long commands are forked by the worker itself. */
-const RETRY_AFTER_MS = 60_000;
-
 export class LocalSpawner {
   private helper: ChildProcess | undefined;
   private ready: Promise<ChildProcess> | undefined;
@@ -180,11 +178,7 @@ export class LocalSpawner {
       helper.disconnect();
       await gone;
     }
-    for (const entry of this.pairs.values()) {
-      entry.o?.destroy();
-      entry.e?.destroy();
-    }
-    this.pairs.clear();
+    this.dropPairs();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server = undefined;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
@@ -205,7 +199,7 @@ export class LocalSpawner {
       // Only this process's user may connect: a command cannot inject lines into another's log.
       this.dir = mkdtempSync(join(this.opts.socketParent ?? tmpdir(), 'firebreak-spawner-'));
       const path = join(this.dir, 's');
-      const server = createServer({ pauseOnConnect: false }, (s) => this.accept(s));
+      const server = createServer((s) => this.accept(s));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => resolve());
@@ -333,10 +327,15 @@ export class LocalSpawner {
       this.live.delete(id);
       child.fail(error);
     }
-    for (const [pair, entry] of this.pairs) {
-      this.pairs.delete(pair);
+    this.dropPairs();
+  }
+
+  /** Socket pairs no command was given: their helper is gone (or this spawner closes). */
+  private dropPairs(): void {
+    for (const entry of this.pairs.values()) {
       entry.o?.destroy();
       entry.e?.destroy();
     }
+    this.pairs.clear();
   }
 }
