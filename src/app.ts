@@ -6,6 +6,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
+import { hookLane } from './alerts/hook-lane.js';
+import { HooksController } from './alerts/hooks.controller.js';
 import { AllExceptionsFilter } from './common/exception.filter.js';
 import { consoleMiddleware } from './console/console-assets.js';
 import { requestId } from './common/request-id.js';
@@ -29,6 +31,19 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   app.disable('x-powered-by');
 
   const filter = new AllExceptionsFilter();
+  // Alert webhooks are read raw, whatever their content type: signatures are over the exact
+  // bytes received (hooks.controller.ts parses them). The parsers below skip a parsed body.
+  const hooksRaw = express.raw({ type: () => true, limit: config.bodyLimitBytes });
+  // A POST to a hook URL is answered ahead of everything else (hook-lane.ts says what it does).
+  if (config.role !== 'worker')
+    app.use(
+      hookLane({
+        hooks: app.get(HooksController),
+        raw: hooksRaw,
+        metrics: app.get(MetricsService),
+        filter,
+      }),
+    );
   app.use(requestId);
   // Security headers on every response: a CSP that allows only this origin's scripts (no inline
   // script) and connections, no framing (clickjacking), nosniff, no referrer, HSTS. The console
@@ -75,9 +90,7 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
       });
     });
   }
-  // Alert webhooks are read raw, whatever their content type: signatures are over the exact
-  // bytes received (hooks.controller.ts parses them). The parsers below skip a parsed body.
-  app.use('/hooks', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
+  app.use('/hooks', hooksRaw);
   // Slack signs the exact bytes it sends: /slack/* keeps the raw body (a Buffer) for the check.
   app.use('/slack', express.raw({ type: () => true, limit: config.bodyLimitBytes }));
   // The web console's assets, and its index.html for browser navigations (console-assets.ts).

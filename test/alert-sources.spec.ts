@@ -601,7 +601,10 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
     await sql(`UPDATE alert_integrations SET disabled = true WHERE id = $1`, [g.id]);
     await until('the cached integration dropped', async () => !integrations.cachedForHook(g.id));
     expect((await post('generic', g.id, alert, bearer)).status).toBe(404);
+    // The 404 read and cached the disabled row: the next change's notice drops it again.
+    expect(integrations.cachedForHook(g.id)).toBe(true);
     await sql(`UPDATE alert_integrations SET disabled = false WHERE id = $1`, [g.id]);
+    await until('the cached integration dropped', async () => !integrations.cachedForHook(g.id));
     expect((await post('generic', g.id, alert, bearer)).status).toBe(202);
   });
 });

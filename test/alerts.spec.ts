@@ -246,10 +246,16 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     ]);
     const first = await hook().set('Authorization', `Bearer ${integration.secret}`).send(body);
     expect(first.status, JSON.stringify(first.body)).toBe(202);
-    // The hook routes sit early in the router (hoist-routes.ts), still behind every global
-    // middleware: request id, security headers, metrics by route pattern.
+    // Answered by the hook lane ahead of the general pipeline (hook-lane.ts), with what that
+    // gives every request: request id, security headers for a JSON API, metrics by route pattern.
     expect(first.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(first.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(first.headers['content-security-policy']).toBe(
+      "default-src 'none'; frame-ancestors 'none'",
+    );
+    expect(first.headers['x-content-type-options']).toBe('nosniff');
+    expect(first.headers['cache-control']).toBe('no-store');
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(first.headers.etag).toBeUndefined();
     const metrics = (await t.http().get('/metrics')).text;
     expect(metrics).toMatch(
       /^firebreak_http_request_duration_seconds_count\{method="POST",route="\/hooks\/alertmanager\/:id",status_code="202"\} [1-9]/m,

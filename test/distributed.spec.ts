@@ -167,6 +167,13 @@ describe('an api process and a separate worker process over a real Redis queue',
     });
     expect(onWorker.status).toBe(404);
     expect(((await onWorker.json()) as { message: string }).message).toMatch(/worker process/);
+    // Hooks too: the hook lane (ahead of that answer in an api process) is not mounted here.
+    const hookOnWorker = await fetch(
+      `http://127.0.0.1:${worker.port}/hooks/alertmanager/00000000-0000-4000-8000-000000000000`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+    );
+    expect(hookOnWorker.status).toBe(404);
+    expect(((await hookOnWorker.json()) as { message: string }).message).toMatch(/worker process/);
 
     // Delivering the same execution id again (a double enqueue) is a no-op: the row is the truth.
     const logCount = async () =>

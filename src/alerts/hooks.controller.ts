@@ -1,5 +1,4 @@
-import { Controller, HttpCode, Param, Post, Req, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import {
@@ -8,7 +7,6 @@ import {
   validationFailed,
   type FieldProblem,
 } from '../common/errors.js';
-import { hoistRoutes, type RouterLayer } from '../common/hoist-routes.js';
 import { Public } from '../common/public.decorator.js';
 import { adaptAlertmanager } from './adapters/alertmanager.js';
 import { adaptCloudEvent } from './adapters/cloudevents.js';
@@ -24,11 +22,7 @@ import {
   verifyPagerDuty,
   type SignatureCheck,
 } from './hook-signatures.js';
-import {
-  INTEGRATION_TYPES,
-  type IntegrationEntity,
-  type IntegrationType,
-} from './integration.entity.js';
+import type { IntegrationEntity, IntegrationType } from './integration.entity.js';
 import { IntegrationsService } from './integrations.service.js';
 
 /** The secret of an `Authorization` header: a bearer token, or a basic-auth password. */
@@ -84,28 +78,27 @@ const SIGNATURE_REASONS: Record<Exclude<SignatureCheck, 'ok'>, string> = {
  */
 @ApiTags('alerts')
 @Controller('hooks')
-export class HooksController implements OnModuleInit {
+export class HooksController {
   constructor(
     private readonly integrations: IntegrationsService,
     private readonly intake: AlertIntakeService,
     private readonly rejections: HookRejections,
-    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
-  /**
-   * The hook routes are the last module's, so Express would test a hook request against every
-   * route before them: they move up to just after the global middleware (hoist-routes.ts: the
-   * same layers run for every request as before, in the same order).
-   */
-  onModuleInit(): void {
-    const app = this.adapterHost.httpAdapter?.getInstance<{ router?: { stack?: RouterLayer[] } }>();
-    const stack = app?.router?.stack;
-    if (!stack) return;
-    hoistRoutes(
-      stack,
-      '/hooks/',
-      INTEGRATION_TYPES.map((t) => `/hooks/${t}/00000000-0000-4000-8000-000000000000`),
-    );
+  /** One hook request by its URL's type (hook-lane.ts answers the hook URLs through this). */
+  handle(type: IntegrationType, id: string, req: Request): Promise<unknown> {
+    switch (type) {
+      case 'alertmanager':
+        return this.alertmanager(id, req);
+      case 'grafana':
+        return this.grafana(id, req);
+      case 'pagerduty':
+        return this.pagerduty(id, req);
+      case 'generic':
+        return this.generic(id, req);
+      case 'cloudevents':
+        return this.cloudevents(id, req);
+    }
   }
 
   private async integrationFor(type: IntegrationType, id: string): Promise<IntegrationEntity> {
