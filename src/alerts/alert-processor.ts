@@ -197,8 +197,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     // Usually there is none: one round trip (the partial index) instead of a transaction. A
     // delivery refused at the hook (`rejected`, where a source type stores those) is audited
     // as refused there, not as received.
+    // ORDER BY "id": the planner then walks the small partial index of unaudited rows, where
+    // without it, it chose a sequential scan past every audited row (2 ms a check at 15k rows).
     const [any] = await this.dataSource.query<unknown[]>(
-      `SELECT 1 FROM "alert_deliveries" WHERE NOT "audited" AND "state" <> 'rejected' LIMIT 1`,
+      `SELECT 1 FROM "alert_deliveries" WHERE NOT "audited" AND "state" <> 'rejected'
+        ORDER BY "id" LIMIT 1`,
     );
     if (!any) return false;
     return this.dataSource.transaction(async (m) => {
