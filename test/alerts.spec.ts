@@ -410,6 +410,69 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     expect(failed.processed_at).toBeNull();
   });
 
+  it('deliveries stored together are recorded in one transaction; one that fails there is retried alone, the others recorded at once', async () => {
+    // Stored as the intake does, in one statement, repeats of alerts already known (nothing
+    // to start): six groups, and in the middle one that cannot be processed.
+    const rows = [0, 1, 2, 3, 4, 5].map((k) => ({
+      groupKey: `{}:{alertname="Batch${k}"}`,
+      alerts:
+        k === 3
+          ? { not: 'a list' }
+          : [
+              {
+                source: 'alertmanager',
+                fingerprint: `batch-${k}`,
+                status: 'firing',
+                labels: { alertname: `Batch${k}`, instance: `batch-${k}` },
+                annotations: {},
+                startsAt: '2026-12-01T10:00:00.000Z',
+                endsAt: null,
+                generatorURL: null,
+                groupKey: `{}:{alertname="Batch${k}"}`,
+              },
+            ],
+    }));
+    const stored = await sql<{ id: string; group_key: string }>(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts)
+       SELECT $1, 'received', x.g, x.a FROM jsonb_to_recordset($2::jsonb) AS x(g text, a jsonb)
+       RETURNING id::text, group_key`,
+      [integration.id, JSON.stringify(rows.map((r) => ({ g: r.groupKey, a: r.alerts })))],
+    );
+    await sql(`SELECT pg_notify('firebreak_alert', '{}')`);
+    const ids = stored.map((r) => r.id);
+    const poison = stored.find((r) => r.group_key.includes('Batch3'))!.id;
+    const good = ids.filter((id) => id !== poison);
+    const done = await until('the five recorded', async () => {
+      const list = await sql<{ id: string; tx: string; attempts: number }>(
+        `SELECT id::text, xmin::text AS tx, attempts FROM alert_deliveries
+          WHERE id = ANY($1::bigint[]) AND processed_at IS NOT NULL`,
+        [good],
+      );
+      return list.length === good.length ? list : undefined;
+    });
+    // None of them counted a failure; each was recorded by one of at most two transactions
+    // (the one the failure rolled back took them all; the next took those after the poison).
+    expect(done.every((r) => r.attempts === 0)).toBe(true);
+    expect(new Set(done.map((r) => r.tx)).size).toBeLessThanOrEqual(2);
+    const [failed] = await sql<{ attempts: number; error: string; processed_at: Date | null }>(
+      'SELECT attempts, error, processed_at FROM alert_deliveries WHERE id = $1',
+      [poison],
+    );
+    expect(failed.attempts).toBe(1);
+    expect(failed.error).toMatch(/iterable/);
+    expect(failed.processed_at).toBeNull();
+    const alerts = await sql<{ fingerprint: string }>(
+      `SELECT fingerprint FROM alerts WHERE fingerprint LIKE 'batch-%' ORDER BY fingerprint`,
+    );
+    expect(alerts.map((a) => a.fingerprint)).toEqual([
+      'batch-0',
+      'batch-1',
+      'batch-2',
+      'batch-4',
+      'batch-5',
+    ]);
+  });
+
   it('the real Alertmanager: firing opens an incident and runs the diagnostic on the instance; the repeat joins; the resolve lands on the timeline', async () => {
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}/hooks/alertmanager/${integration.id}`;
     am = await startAlertmanager(`
