@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 import { AlertProcessor } from '../src/alerts/alert-processor.js';
 import { MetricsService } from '../src/observability/metrics.service.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
+import { parentOf, postgresCpuUs } from './proc-cpu.js';
 
 /**
  * bench/alerts (`npm run bench -- bench/alerts.bench.ts`), two figures:
@@ -91,38 +92,6 @@ interface Load {
   p99Ms: number;
   /** The load generator's own CPU time, µs (it shares the 2 cores). */
   cpuUs: number;
-}
-
-const TICK_US = 10_000; // USER_HZ 100 on Linux
-
-/** CPU µs of a process (user + system), with its waited-for children's when `children`. */
-function procCpuUs(pid: number, children: boolean): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // f[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
-    return (
-      (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) * TICK_US
-    );
-  } catch {
-    return 0; // gone
-  }
-}
-
-/** The test cluster's Postgres CPU so far, µs: the postmaster and its finished and live backends. */
-function postgresCpuUs(postmaster: number): number {
-  let sum = procCpuUs(postmaster, true);
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
-        sum += procCpuUs(+name, false);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum;
 }
 
 /** A counter of the app's registry (no labels). */
@@ -287,9 +256,7 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     // (the test cluster: nothing else uses it during the load) is on the same 2 cores, and so is
     // the load generator's.
     const [{ pid }] = await sql<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    const postmaster = Number(
-      readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1],
-    );
+    const postmaster = parentOf(pid);
     let cpu = process.cpuUsage();
     let pgCpu = postgresCpuUs(postmaster);
     const floor = await profiled('bare', () => load(`${base(bare)}/bare`, auth, SECONDS * 1000));

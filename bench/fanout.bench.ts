@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { isFinal, type ExecutionStatus } from '../src/executions/execution-state
 import { registerFleet } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
+import { childrenOf, parentOf, postgresCpuUs, procCpuUs } from './proc-cpu.js';
 
 /**
  * bench/fanout (`npm run bench`), two figures:
@@ -152,36 +153,6 @@ async function startProfile(): Promise<((name: string) => Promise<void>) | undef
   };
 }
 
-const TICK_MS = 10; // USER_HZ 100 on Linux
-
-/** CPU ms of a process (user + system), with its waited-for children's when `children`. */
-function procCpuMs(pid: number, children: boolean): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // f[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17.
-    const own = Number(f[11]) + Number(f[12]);
-    return (own + (children ? Number(f[13]) + Number(f[14]) : 0)) * TICK_MS;
-  } catch {
-    return 0; // gone
-  }
-}
-
-/** Live children of `ppid` (from /proc). */
-function childrenOf(ppid: number): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) pids.push(+name);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
-}
-
 /**
  * Where a round's CPU goes, in ms: this process (the bench's client, and Firebreak's api and
  * worker: they run in it), the fleet's sshd (listeners and every finished login under them) and
@@ -197,10 +168,8 @@ function cpuMeter(sshdPids: number[], postmaster: number): () => CpuSplit {
     const { user, system } = process.cpuUsage();
     return {
       clientMs: (user + system) / 1000,
-      sshdMs: sshdPids.reduce((sum, pid) => sum + procCpuMs(pid, true), 0),
-      postgresMs:
-        procCpuMs(postmaster, true) +
-        childrenOf(postmaster).reduce((sum, pid) => sum + procCpuMs(pid, false), 0),
+      sshdMs: sshdPids.reduce((sum, pid) => sum + procCpuUs(pid, true), 0) / 1000,
+      postgresMs: postgresCpuUs(postmaster) / 1000,
     };
   };
   const start = read();
@@ -212,11 +181,6 @@ function cpuMeter(sshdPids: number[], postmaster: number): () => CpuSplit {
       postgresMs: Math.round(end.postgresMs - start.postgresMs),
     };
   };
-}
-
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** Waits until no login is left under the fleet's sshd (their CPU is then counted). */

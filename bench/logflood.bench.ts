@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { ExecutionsService } from '../src/executions/executions.service.js';
 import { registerFleet, waitFinished } from '../test/support/fleet.js';
 import { startSshd, type SshServer } from '../test/support/sshd.js';
 import { startTestApp, type TestApp } from '../test/support/app.js';
+import { parentOf, postgresCpuUs } from './proc-cpu.js';
 
 /**
  * bench/logflood: a step printing LINES lines (`seq 1 LINES`, on the Firebreak host and over SSH)
@@ -56,34 +57,6 @@ steps:
  * slowest viewer received, and each viewer's longest wait between two reads.
  */
 const TRACE = process.env.LOGFLOOD_TRACE === '1';
-
-/** CPU ms of a process (user + system), with its waited-for children's when `children`. */
-function procCpuMs(pid: number, children: boolean): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = Number(f[11]) + Number(f[12]);
-    return (own + (children ? Number(f[13]) + Number(f[14]) : 0)) * 10; // USER_HZ 100
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms of the test database's Postgres: the postmaster, its finished and live backends. */
-function postgresCpuMs(postmaster: number): number {
-  let ms = procCpuMs(postmaster, true);
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster)
-        ms += procCpuMs(Number(name), false);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ms;
-}
 
 /** The floor: LINES rows into a table shaped like execution_logs, 1,000 per INSERT. */
 async function bareFloor(url: string): Promise<number> {
@@ -242,8 +215,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
     const [{ pid: backend }] = await t.app
       .get(DataSource)
       .query<Array<{ pid: number }>>('SELECT pg_backend_pid() AS pid');
-    const stat = readFileSync(`/proc/${backend}/stat`, 'utf8');
-    const postmaster = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const postmaster = parentOf(backend);
     const streams = t.app.get(ExecutionsService);
     const rows: Array<Record<string, number | string>> = [];
     for (const [where, body] of [
@@ -278,7 +250,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       gcObserver.observe({ entryTypes: ['gc'] });
       const pageReadsBefore = streams.streamStats.pageReads;
       const cpu0 = process.cpuUsage();
-      const pg0 = postgresCpuMs(postmaster);
+      const pg0 = postgresCpuUs(postmaster);
       loop.enable();
       const t0 = performance.now();
       const res = await t
@@ -297,7 +269,7 @@ describe('log flood: seq 1 N through the full path, with live viewers', () => {
       loop.disable();
       gcObserver.disconnect();
       const cpu = process.cpuUsage(cpu0);
-      const pgMs = postgresCpuMs(postmaster) - pg0;
+      const pgMs = Math.round((postgresCpuUs(postmaster) - pg0) / 1000);
       if (profiler) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(

@@ -107,9 +107,7 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
   // Body-parser errors (malformed JSON, too large) get the same JSON error body as the rest.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    filter.catch(err, {
-      switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
-    } as never);
+    filter.respond(err, req, res);
   });
   app.useGlobalFilters(filter);
   app.useGlobalPipes(createValidationPipe());

@@ -93,7 +93,9 @@ function commonLabels(alerts: InternalAlert[]): Record<string, string> {
  */
 const RECORD_BATCH = 20;
 
-type KnownIntegrations = Map<string, Promise<{ integration: IntegrationEntity; actor: Actor }>>;
+/** A delivery's integration and its service identity, or why there is none. */
+type KnownIntegration = { integration: IntegrationEntity; actor: Actor } | Error;
+type KnownIntegrations = Map<string, KnownIntegration>;
 
 interface ClaimedRow {
   id: string;
@@ -363,35 +365,42 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * The integration and its identity, or the reason a delivery of it cannot be processed (no
+   * integration, no usable identity: recorded on the delivery). A failed read throws, as any
+   * step's failure: rolled back and retried.
+   */
+  private async integrationOf(m: EntityManager, id: string): Promise<KnownIntegration> {
+    const integration = await m.findOneBy(IntegrationEntity, { id });
+    try {
+      if (!integration) throw new Error('the integration no longer exists');
+      return { integration, actor: await this.integrations.actorOf(integration) };
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
   /** One step of one locked delivery: received → starting, or starting → processed. */
   private async step(
     m: EntityManager,
     d: AlertDeliveryEntity,
-    known: KnownIntegrations,
+    cache: KnownIntegrations,
   ): Promise<boolean> {
     // Read once per transaction and integration (a batch shares them; the next reads afresh).
-    let read = known.get(d.integrationId);
-    if (!read) {
-      read = (async () => {
-        const integration = await m.findOneBy(IntegrationEntity, { id: d.integrationId });
-        if (!integration) throw new Error('the integration no longer exists');
-        return { integration, actor: await this.integrations.actorOf(integration) };
-      })();
-      read.catch(() => undefined);
-      known.set(d.integrationId, read);
+    let known = cache.get(d.integrationId);
+    if (!known) {
+      known = await this.integrationOf(m, d.integrationId);
+      cache.set(d.integrationId, known);
     }
-    let integration: IntegrationEntity;
-    let actor: Actor;
-    try {
-      ({ integration, actor } = await read);
-    } catch (err) {
+    if (known instanceof Error) {
       await m.update(AlertDeliveryEntity, d.id, {
         state: 'processed',
-        error: (err as Error).message,
+        error: known.message,
         processedAt: new Date(),
       });
       return true;
     }
+    const { integration, actor } = known;
     if (d.state === 'received') await this.record(m, d, integration, actor);
     else await this.start(m, d, integration, actor);
     return true;

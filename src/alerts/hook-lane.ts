@@ -1,4 +1,3 @@
-import type { ArgumentsHost } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { PinoLogger } from 'nestjs-pino';
 import type { AllExceptionsFilter } from '../common/exception.filter.js';
@@ -58,15 +57,15 @@ export function hookLane(deps: HookLaneDeps): RequestHandler {
     const id = m[2];
     const started = Date.now();
     const end = metrics.httpDuration.startTimer();
-    const requestId = assignRequestId(req, res);
+    assignRequestId(req, res);
     for (const [k, v] of HOOK_HEADERS) res.setHeader(k, v);
     res.once('finish', () => {
       end({ method: 'POST', route: `/hooks/${type}/:id`, status_code: String(res.statusCode) });
-      accessLog(req, res, requestId, started);
+      accessLog(req, res, started);
     });
     const fail = (err: unknown) => {
       if (res.headersSent) return void res.destroy();
-      filter.catch(err, hostOf(req, res));
+      filter.respond(err, req, res);
     };
     raw(req, res, (err?: unknown) => {
       if (err) return fail(err);
@@ -81,18 +80,14 @@ export function hookLane(deps: HookLaneDeps): RequestHandler {
   };
 }
 
-/** The ArgumentsHost the exception filter reads (as app.ts's body-parser error handler). */
-const hostOf = (req: Request, res: Response) =>
-  ({ switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }) }) as ArgumentsHost;
-
 /** pino-http's line (logging.ts: the req/res serializers, levels by status), if enabled. */
-function accessLog(req: Request, res: Response, id: string, started: number): void {
+function accessLog(req: Request, res: Response, started: number): void {
   const root = PinoLogger.root;
   if (!root) return;
   const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
   if (!root.isLevelEnabled(level)) return;
   const failed = res.statusCode >= 500;
-  root.child({ req: Object.assign(req, { id }) })[level](
+  root.child({ req })[level](
     {
       res,
       responseTime: Date.now() - started,

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { DomainException, ErrorStatus, type ErrorCode } from './errors.js';
 import type { FirebreakRequest } from './request-context.js';
 
@@ -31,6 +31,13 @@ function codeForHttp(status: number, err: HttpException & { type?: string }): Er
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
+
+  /** For Express middleware outside Nest's routes (body parsers, the hook lane). */
+  respond(exception: unknown, req: Request, res: Response): void {
+    this.catch(exception, {
+      switchToHttp: () => ({ getRequest: () => req, getResponse: () => res }),
+    } as ArgumentsHost);
+  }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
