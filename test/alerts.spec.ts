@@ -473,6 +473,55 @@ describe('alert webhooks (real app, Postgres, the real Alertmanager)', () => {
     ]);
   });
 
+  it('while receipts are still being audited (deliveries arriving faster), audited deliveries are already processed', async () => {
+    // 250 stored at once: three audit batches of up to 100. The first delivery is processed
+    // between them, not after the last receipt is audited.
+    const rows = Array.from({ length: 250 }, (_, k) => ({
+      g: `{}:{alertname="Backlog${k % 10}"}`,
+      a: [
+        {
+          source: 'alertmanager',
+          fingerprint: `backlog-${k % 10}`,
+          status: 'firing',
+          labels: { alertname: `Backlog${k % 10}`, instance: `backlog-${k % 10}` },
+          annotations: {},
+          startsAt: '2026-12-01T10:00:00.000Z',
+          endsAt: null,
+          generatorURL: null,
+          groupKey: `{}:{alertname="Backlog${k % 10}"}`,
+        },
+      ],
+    }));
+    const stored = await sql<{ id: string }>(
+      `INSERT INTO alert_deliveries (integration_id, state, group_key, alerts)
+       SELECT $1, 'received', x.g, x.a FROM jsonb_to_recordset($2::jsonb) AS x(g text, a jsonb)
+       RETURNING id::text`,
+      [integration.id, JSON.stringify(rows)],
+    );
+    await sql(`SELECT pg_notify('firebreak_alert', '{}')`);
+    const first = stored[0].id;
+    const last = stored[stored.length - 1].id;
+    await until('the backlog processed', async () => {
+      const [{ n }] = await sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM alert_deliveries WHERE id = ANY($1::bigint[]) AND processed_at IS NULL`,
+        [stored.map((r) => r.id)],
+      );
+      return n === 0;
+    });
+    // Transaction ids are handed out in order: the first delivery's last write (its
+    // processing) came before the transaction that audited the last one's receipt.
+    const [{ processedTx }] = await sql<{ processedTx: string }>(
+      `SELECT xmin::text AS "processedTx" FROM alert_deliveries WHERE id = $1`,
+      [first],
+    );
+    const [{ auditTx }] = await sql<{ auditTx: string }>(
+      `SELECT xmin::text AS "auditTx" FROM audit_log
+        WHERE action = 'alert.received' AND details->>'delivery' = $1`,
+      [last],
+    );
+    expect(BigInt(processedTx)).toBeLessThan(BigInt(auditTx));
+  });
+
   it('the real Alertmanager: firing opens an incident and runs the diagnostic on the instance; the repeat joins; the resolve lands on the timeline', async () => {
     const url = `http://127.0.0.1:${(t.app.getHttpServer().address() as { port: number }).port}/hooks/alertmanager/${integration.id}`;
     am = await startAlertmanager(`

@@ -43,6 +43,37 @@ describe('tamper-evident audit trail (real app, real Postgres)', () => {
     expect(result.checked).toBeGreaterThanOrEqual(41);
   });
 
+  it('entries appended together (recordMany) keep their order on the chain, among concurrent single appends', async () => {
+    const ctx = { actorId: null, actorName: 'load' };
+    const many = (k: number) =>
+      audit.recordMany(
+        Array.from({ length: 25 }, (_, i) => ({
+          ctx,
+          event: { action: 'test.many', details: { k, i } },
+        })),
+      );
+    const results = await Promise.all([
+      many(0),
+      ...Array.from({ length: 10 }, (_, i) =>
+        audit.record(ctx, { action: 'test.single', details: { i } }),
+      ),
+      many(1),
+    ]);
+    const [first, last] = [results[0], results[11]] as Array<Array<{ id: string }>>;
+    for (const batch of [first, last]) {
+      const rows = await ds.query<Array<{ id: string; details: { i: number } }>>(
+        'SELECT id::text AS id, details FROM audit_log WHERE id = ANY($1::bigint[]) ORDER BY audit_log.id',
+        [batch.map((e) => e.id)],
+      );
+      // In the order given, with consecutive ids (one segment: nothing between them).
+      expect(rows.map((r) => r.details.i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+      expect(BigInt(rows[24].id) - BigInt(rows[0].id)).toBe(24n);
+    }
+    expect(await audit.recordMany([])).toEqual([]);
+    const result = await verify();
+    expect(result.ok).toBe(true);
+  });
+
   it('masks secrets in details before they are written', async () => {
     const e = await audit.record(
       { actorId: null, actorName: 'system' },

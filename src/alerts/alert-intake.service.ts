@@ -20,6 +20,14 @@ export const ALERT_CHANNEL = 'firebreak_alert';
 const MAX_IN_FLIGHT = 1;
 /** Deliveries per statement at most. */
 const MAX_BATCH = 200;
+/**
+ * Deliveries that waited for one statement together from which the intake counts as saturated:
+ * requests arrive faster than they are stored (at 20 busy connections, 8 a statement; at a few
+ * hundred requests a second, one).
+ */
+const SATURATED_BATCH = 4;
+/** How long one saturated statement keeps the intake counted as saturated. */
+const SATURATED_FOR_MS = 250;
 
 interface Row {
   integrationId: string;
@@ -51,6 +59,8 @@ interface Waiting {
 export class AlertIntakeService {
   private queue: Waiting[] = [];
   private inFlight = 0;
+  /** When a statement last took SATURATED_BATCH deliveries or more (Date.now()). */
+  private saturatedAt = Number.NEGATIVE_INFINITY;
   /** Statements and the deliveries they stored: the group commit's batch size is their ratio. */
   private readonly statements: Counter;
   private readonly stored: Counter;
@@ -88,9 +98,19 @@ export class AlertIntakeService {
     });
   }
 
+  /**
+   * Whether webhook requests are arriving faster than this process stores them (a statement
+   * took SATURATED_BATCH deliveries or more within SATURATED_FOR_MS): AlertProcessor then leaves
+   * this process's CPU to them (alert-processor.ts, `yieldToIntake`).
+   */
+  saturated(): boolean {
+    return Date.now() - this.saturatedAt < SATURATED_FOR_MS;
+  }
+
   private pump(): void {
     while (this.inFlight < MAX_IN_FLIGHT && this.queue.length) {
       const batch = this.queue.splice(0, MAX_BATCH);
+      if (batch.length >= SATURATED_BATCH) this.saturatedAt = Date.now();
       this.inFlight++;
       void this.flush(batch).finally(() => {
         this.inFlight--;

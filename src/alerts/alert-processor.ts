@@ -24,7 +24,7 @@ import { RunbooksService } from '../runbooks/runbooks.service.js';
 import type { InternalAlert } from './alert.js';
 import { AlertDeliveryEntity, type PlannedRun } from './alert-delivery.entity.js';
 import { AlertEntity } from './alert.entity.js';
-import { ALERT_CHANNEL } from './alert-intake.service.js';
+import { ALERT_CHANNEL, AlertIntakeService } from './alert-intake.service.js';
 import {
   IntegrationEntity,
   type IntegrationSettings,
@@ -45,6 +45,25 @@ import { triggeredRuns } from './triggers.js';
 const POLL_MS = 2_000;
 
 /**
+ * While this process's webhook intake is saturated (AlertIntakeService.saturated), processing
+ * takes at most this share of the time: after each transaction it pauses four times as long
+ * (at most YIELD_MAX_MS), so the requests get the CPU. Overloaded, the processor falls behind
+ * whatever it does (a few hundred deliveries a second against thousands of requests); what it
+ * would take from the intake makes every sender wait longer for its 202 instead. The oldest
+ * deliveries, a storm's first, still go first, and it catches up at full speed when the load
+ * ends. A processor in a process without hook traffic (ROLE=worker) never pauses.
+ */
+const SHARE_WHILE_SATURATED = 0.2;
+const YIELD_MAX_MS = 1_000;
+/**
+ * Nor once the oldest delivery it took was stored longer ago than this: past it, processing runs
+ * at full speed however saturated the intake, so yielding alone never makes an alert later than
+ * this (a third of Alertmanager's default `group_wait`, which every alert waits before it is
+ * sent at all).
+ */
+const YIELD_MAX_BEHIND_MS = 10_000;
+
+/**
  * The business key of an automatic run (the executions' unique `schedule_fire` column, shared
  * with schedule fires): one firing episode of one alert (the delivery it started firing in: a
  * re-fire after a resolve comes in another delivery) × runbook × nodes (`*`: the runbook's own
@@ -60,6 +79,15 @@ export function alertRunKey(
   return key.length <= 200
     ? key
     : `alert:${run.alert}@${delivery}@#${createHash('sha256').update(what).digest('hex')}`;
+}
+
+/**
+ * The pause after a processing transaction that took `ms` (0: none), with the intake
+ * `saturated` or not, the oldest delivery it took stored `behindMs` ago.
+ */
+export function yieldPause(ms: number, saturated: boolean, behindMs: number): number {
+  if (!saturated || behindMs > YIELD_MAX_BEHIND_MS) return 0;
+  return Math.min(YIELD_MAX_MS, (ms * (1 - SHARE_WHILE_SATURATED)) / SHARE_WHILE_SATURATED);
 }
 
 /** `INC-42` (the incidents module's human id). */
@@ -104,6 +132,8 @@ interface ClaimedRow {
   group_key: string;
   alerts: InternalAlert[];
   runs: PlannedRun[];
+  /** How long ago it was stored, by the database's clock. */
+  behind_ms: number;
 }
 
 /**
@@ -116,7 +146,8 @@ interface ClaimedRow {
  * in 20 groups, 115 ms a claim); the one-delivery claim without it finds any delivery there is.
  */
 const claimSql = (limit: number, head?: number) =>
-  `SELECT d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts", d."runs"
+  `SELECT d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts", d."runs",
+          extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms
      FROM "alert_deliveries" d
     WHERE d."processed_at" IS NULL AND d."audited"${
       head
@@ -169,6 +200,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly runsSuppressed: Counter<'integration' | 'runbook'>;
   private readonly ingestLimited: Counter<'integration'>;
   private readonly runsDeferred: Counter<'integration'>;
+  private readonly yielded: Counter;
+  /** When the oldest delivery the last transaction took was stored (Date.now() terms). */
+  private behindSince: number | undefined;
+  /** Ends a pause early (shutdown). */
+  private wake: (() => void) | undefined;
   readonly testSeams: {
     /**
      * Called after an automatic run started and before it is recorded; a test throws there to
@@ -189,6 +225,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly runbooks: RunbooksService,
     private readonly nodes: NodeTargetsService,
     private readonly audit: AuditService,
+    private readonly intake: AlertIntakeService,
     metrics: MetricsService,
   ) {
     this.runsSuppressed = new Counter({
@@ -209,6 +246,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       labelNames: ['integration'],
       registers: [metrics.registry],
     });
+    this.yielded = new Counter({
+      name: 'firebreak_alert_processing_yielded_seconds_total',
+      help: "Time alert processing paused to leave the CPU to this process's saturated webhook intake",
+      registers: [metrics.registry],
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -224,6 +266,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
+    this.wake?.();
     clearInterval(this.timer);
     this.unsubscribe?.();
     await this.running;
@@ -240,11 +283,17 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       do {
         this.again = false;
         try {
-          while (
-            !this.stopped &&
-            !this.testSeams.held &&
-            ((await this.auditReceived()) || (await this.processOne()))
-          );
+          for (;;) {
+            if (this.stopped || this.testSeams.held) break;
+            // Both each round: while deliveries arrive faster than their receipts are audited,
+            // audited ones are still processed (a storm's first alerts open their incidents
+            // during the storm, not after it).
+            const started = performance.now();
+            const audited = await this.auditReceived();
+            const processed = await this.processOne();
+            if (!audited && !processed) break;
+            await this.yieldToIntake(performance.now() - started);
+          }
         } catch (err) {
           this.logger.warn(`alert processing: ${(err as Error).message}; retrying`);
         }
@@ -252,10 +301,28 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     })().finally(() => (this.running = undefined));
   }
 
+  /** After a transaction that took `ms`: the pause SHARE_WHILE_SATURATED asks for, if any. */
+  private async yieldToIntake(ms: number): Promise<void> {
+    if (this.stopped) return;
+    const behind = this.behindSince === undefined ? 0 : Date.now() - this.behindSince;
+    const pause = yieldPause(ms, this.intake.saturated(), behind);
+    if (!pause) return;
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pause);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+    this.yielded.inc((performance.now() - started) / 1000);
+  }
+
   /**
    * Writes the `alert.received` audit entries of up to 100 stored deliveries nobody else holds,
-   * oldest first, in one transaction (one wait for the audit chain's lock, however many
-   * deliveries came in meanwhile); false when there were none. Before any is processed, so the
+   * oldest first, in one transaction (one wait for the audit chain's lock and one INSERT, however
+   * many deliveries came in meanwhile); false when there were none. Before any is processed, so the
    * receipt comes first on the audit trail. The entry names the integration's identity, the
    * request id and source address of the webhook request, and when it was received.
    */
@@ -281,42 +348,47 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           request_id: string | null;
           source_ip: string | null;
           received_at: Date;
+          behind_ms: number;
           user_id: string;
           username: string;
         }>
       >(
         `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
-                d."request_id", d."source_ip", d."received_at", i."user_id", i."username"
+                d."request_id", d."source_ip", d."received_at", i."user_id", i."username",
+                extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms
            FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
           WHERE NOT d."audited" AND d."state" <> 'rejected'
           ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
       );
       if (!rows.length) return false;
-      for (const r of rows) {
-        const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
-        await this.audit.record(
-          {
-            actorId: r.user_id,
-            actorName: r.username,
-            requestId: r.request_id,
-            sourceIp: r.source_ip,
-          },
-          {
-            action: 'alert.received',
-            subjectType: 'Integration',
-            subjectId: r.integration_id,
-            details: {
-              delivery: r.id,
-              receivedAt: r.received_at,
-              groupKey: r.group_key,
-              alerts: alerts.length,
-              firing: alerts.filter((a) => a.status === 'firing').length,
-              truncated: r.truncated,
+      this.behindSince = Date.now() - Number(rows[0].behind_ms);
+      await this.audit.recordMany(
+        rows.map((r) => {
+          const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
+          return {
+            ctx: {
+              actorId: r.user_id,
+              actorName: r.username,
+              requestId: r.request_id,
+              sourceIp: r.source_ip,
             },
-          },
-          m,
-        );
-      }
+            event: {
+              action: 'alert.received',
+              subjectType: 'Integration',
+              subjectId: r.integration_id,
+              details: {
+                delivery: r.id,
+                receivedAt: r.received_at,
+                groupKey: r.group_key,
+                alerts: alerts.length,
+                firing: alerts.filter((a) => a.status === 'firing').length,
+                truncated: r.truncated,
+              },
+            },
+          };
+        }),
+        m,
+      );
       await m.query(
         `UPDATE "alert_deliveries" SET "audited" = true WHERE "id" = ANY($1::bigint[])`,
         [rows.map((r) => r.id)],
@@ -339,6 +411,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         let rows = await m.query<ClaimedRow[]>(claimSql(RECORD_BATCH, RECORD_BATCH * 10));
         if (!rows.length) rows = await m.query<ClaimedRow[]>(claimSql(1));
         if (!rows.length) return false;
+        this.behindSince = Date.now() - Number(rows[0].behind_ms);
         // A `starting` delivery (runs to start: their own transactions) alone; else the
         // `received` ones up to the next `starting` one, one after the other, sharing the
         // transaction and each integration's read. The rest are unlocked at commit.

@@ -63,35 +63,57 @@ export class AuditService {
     event: AuditEvent,
     manager?: EntityManager,
   ): Promise<AuditEntryEntity> {
+    const [entry] = await this.recordMany([{ ctx, event }], manager);
+    return entry;
+  }
+
+  /**
+   * Appends entries in this order, one after the other on the chain: one wait for the chain's
+   * lock, one read and one INSERT for all of them (a burst of webhook receipts is one).
+   */
+  async recordMany(
+    items: ReadonlyArray<{ ctx: AuditContext; event: AuditEvent }>,
+    manager?: EntityManager,
+  ): Promise<AuditEntryEntity[]> {
+    if (!items.length) return [];
     const write = async (m: EntityManager) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
       // After the lock, in a statement of its own (its snapshot must see the entry the lock's
-      // previous holder committed): the chain's last hash and this entry's id in one round trip.
-      const [{ hash: lastHash, id }] = await m.query<Array<{ hash: string | null; id: string }>>(
+      // previous holder committed): the chain's last hash and the entries' ids in one round trip.
+      const [{ hash: lastHash, ids }] = await m.query<
+        Array<{ hash: string | null; ids: string[] }>
+      >(
         `SELECT (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) AS hash,
-                nextval('audit_log_id_seq')::text AS id`,
+                ARRAY(SELECT nextval('audit_log_id_seq')::text FROM generate_series(1, $1)) AS ids`,
+        [items.length],
       );
-      const entry = m.create(AuditEntryEntity, {
-        id,
-        // Millisecond precision round-trips exactly through timestamptz, so the hash is stable.
-        at: new Date(),
-        actorId: ctx.actorId,
-        actorName: ctx.actorName,
-        action: event.action,
-        outcome: event.outcome ?? 'success',
-        subjectType: event.subjectType ?? null,
-        subjectId: event.subjectId ?? null,
-        details: maskSecrets(event.details ?? {}, event.secretValues ?? []) as Record<
-          string,
-          unknown
-        >,
-        requestId: ctx.requestId ?? null,
-        sourceIp: ctx.sourceIp ?? null,
-        prevHash: lastHash ?? GENESIS_HASH,
+      ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+      // Millisecond precision round-trips exactly through timestamptz, so the hash is stable.
+      const at = new Date();
+      let prevHash = lastHash ?? GENESIS_HASH;
+      const entries = items.map(({ ctx, event }, i) => {
+        const entry = m.create(AuditEntryEntity, {
+          id: ids[i],
+          at,
+          actorId: ctx.actorId,
+          actorName: ctx.actorName,
+          action: event.action,
+          outcome: event.outcome ?? 'success',
+          subjectType: event.subjectType ?? null,
+          subjectId: event.subjectId ?? null,
+          details: maskSecrets(event.details ?? {}, event.secretValues ?? []) as Record<
+            string,
+            unknown
+          >,
+          requestId: ctx.requestId ?? null,
+          sourceIp: ctx.sourceIp ?? null,
+          prevHash,
+        });
+        entry.hash = prevHash = chainHash(entry.prevHash, entry);
+        return entry;
       });
-      entry.hash = chainHash(entry.prevHash, entry);
-      await m.getRepository(AuditEntryEntity).insert(entry as never);
-      return entry;
+      await m.getRepository(AuditEntryEntity).insert(entries as never);
+      return entries;
     };
     return manager ? write(manager) : this.dataSource.transaction(write);
   }
