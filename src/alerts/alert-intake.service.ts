@@ -135,37 +135,34 @@ export class AlertIntakeService {
   }
 
   /**
-   * One statement: the rows inserted in order (ids from the sequence in arrival order), a
-   * redelivery of a stored event id inserting nothing (it answers the first delivery's id), and
+   * One statement: the rows inserted in the order given (ids from the sequence in arrival order),
+   * a redelivery of a stored event id inserting nothing (it answers the first delivery's id), and
    * one NOTIFY when anything was inserted. A prepared statement (parsed and planned once per
    * connection: that was about two thirds of its Postgres CPU at five deliveries a statement).
+   * RETURNING gives the inserted rows in the order they were inserted, as every multi-row insert
+   * that hands back generated ids relies on (TypeORM's own among them); only a row with an event
+   * id can be left out, so the rows are matched to the input by their event ids.
    */
   private async insert(rows: Row[]): Promise<string[]> {
     const col = <K extends keyof Row>(k: K) => rows.map((r) => r[k]);
-    const result = await queryPrepared<{ ord: number; id: string | null }>(
+    const inserted = await queryPrepared<{ id: string; event_id: string | null }>(
       this.dataSource,
-      'firebreak_alert_intake',
-      `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                              $6::text[], $7::int[]) WITH ORDINALITY
-           AS x("integration_id", "group_key", "alerts", "event_id", "request_id", "source_ip",
-                "truncated", "ord")),
-       ids AS (
-         SELECT o."ord", nextval(pg_get_serial_sequence('alert_deliveries', 'id')) AS "id"
-           FROM (SELECT "ord" FROM input ORDER BY "ord") o),
-       d AS (
-         INSERT INTO "alert_deliveries" ("id", "integration_id", "state", "group_key", "alerts",
+      'firebreak_alert_intake_v2',
+      `WITH d AS (
+         INSERT INTO "alert_deliveries" ("integration_id", "state", "group_key", "alerts",
            "event_id", "request_id", "source_ip", "truncated")
-         SELECT ids."id", i."integration_id", 'received', i."group_key", i."alerts"::jsonb,
-                i."event_id", i."request_id", i."source_ip", i."truncated"
-           FROM input i JOIN ids USING ("ord") ORDER BY i."ord"
+         SELECT x."integration_id", 'received', x."group_key", x."alerts"::jsonb, x."event_id",
+                x."request_id", x."source_ip", x."truncated"
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::int[]) WITH ORDINALITY
+             AS x("integration_id", "group_key", "alerts", "event_id", "request_id", "source_ip",
+                  "truncated", "ord")
+          ORDER BY x."ord"
          ON CONFLICT ("integration_id", "event_id") WHERE "event_id" IS NOT NULL DO NOTHING
-         RETURNING "id"),
+         RETURNING "id", "event_id"),
        n AS (SELECT pg_notify($8, json_build_object('id', max("id")::text)::text) AS sent
                FROM d HAVING count(*) > 0)
-       SELECT ids."ord"::int AS ord, d."id"::text AS id,
-              (SELECT count(*) FROM n) AS notified
-         FROM ids LEFT JOIN d ON d."id" = ids."id" ORDER BY ids."ord"`,
+       SELECT d."id"::text AS id, d."event_id", (SELECT count(*) FROM n) AS notified FROM d`,
       [
         col('integrationId'),
         col('groupKey'),
@@ -177,6 +174,18 @@ export class AlertIntakeService {
         ALERT_CHANNEL,
       ],
     );
+    const result: Array<{ id: string | null }> = [];
+    const seen = new Set<string>();
+    let k = 0;
+    for (const r of rows) {
+      const next = inserted[k];
+      const first = r.eventId === null || !seen.has(r.eventId);
+      if (r.eventId !== null) seen.add(r.eventId);
+      if (first && next && next.event_id === r.eventId) {
+        result.push({ id: next.id });
+        k++;
+      } else result.push({ id: null });
+    }
     // Redeliveries (their event id was stored before, or earlier in this statement).
     const ids: string[] = [];
     for (const [i, r] of result.entries()) {
