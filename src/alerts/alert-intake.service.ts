@@ -174,28 +174,18 @@ export class AlertIntakeService {
         ALERT_CHANNEL,
       ],
     );
-    const result: Array<{ id: string | null }> = [];
-    const seen = new Set<string>();
+    // The returned rows in input order; a row not among them is a redelivery (its event id was
+    // stored before, or earlier in this statement: only the first of an event id is returned).
+    const ids: string[] = [];
     let k = 0;
     for (const r of rows) {
-      const next = inserted[k];
-      const first = r.eventId === null || !seen.has(r.eventId);
-      if (r.eventId !== null) seen.add(r.eventId);
-      if (first && next && next.event_id === r.eventId) {
-        result.push({ id: next.id });
-        k++;
-      } else result.push({ id: null });
-    }
-    // Redeliveries (their event id was stored before, or earlier in this statement).
-    const ids: string[] = [];
-    for (const [i, r] of result.entries()) {
-      if (r.id !== null) {
-        ids.push(r.id);
+      if (inserted[k] && inserted[k].event_id === r.eventId) {
+        ids.push(inserted[k++].id);
         continue;
       }
       const [earlier] = await this.dataSource.query<Array<{ id: string }>>(
         `SELECT "id"::text AS id FROM "alert_deliveries" WHERE "integration_id" = $1 AND "event_id" = $2`,
-        [rows[i].integrationId, rows[i].eventId],
+        [r.integrationId, r.eventId],
       );
       ids.push(earlier.id);
     }

@@ -145,9 +145,12 @@ interface ClaimedRow {
  * that finds fewer than it asks for walks the whole pending index otherwise (at 50,000 pending
  * in 20 groups, 115 ms a claim); the one-delivery claim without it finds any delivery there is.
  */
+/** How long ago a claimed delivery `d` was stored, by the database's clock (yieldPause). */
+const BEHIND_MS = `extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms`;
+
 const claimSql = (limit: number, head?: number) =>
   `SELECT d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts", d."runs",
-          extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms
+          ${BEHIND_MS}
      FROM "alert_deliveries" d
     WHERE d."processed_at" IS NULL AND d."audited"${
       head
@@ -301,7 +304,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     })().finally(() => (this.running = undefined));
   }
 
-  /** After a transaction that took `ms`: the pause SHARE_WHILE_SATURATED asks for, if any. */
+  /** After a round that took `ms`: the pause SHARE_WHILE_SATURATED asks for, if any. */
   private async yieldToIntake(ms: number): Promise<void> {
     if (this.stopped) return;
     const behind = this.behindSince === undefined ? 0 : Date.now() - this.behindSince;
@@ -355,7 +358,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       >(
         `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
                 d."request_id", d."source_ip", d."received_at", i."user_id", i."username",
-                extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms
+                ${BEHIND_MS}
            FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
           WHERE NOT d."audited" AND d."state" <> 'rejected'
           ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
