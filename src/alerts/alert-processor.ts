@@ -33,6 +33,7 @@ import {
 import { IntegrationsService } from './integrations.service.js';
 import {
   count,
+  countEach,
   describeLimit,
   ingestScope,
   limitsOf,
@@ -125,6 +126,23 @@ const RECORD_BATCH = 20;
 type KnownIntegration = { integration: IntegrationEntity; actor: Actor } | Error;
 type KnownIntegrations = Map<string, KnownIntegration>;
 
+/** A received delivery being recorded (recordAll), and what its recording found. */
+interface Recording {
+  d: AlertDeliveryEntity;
+  integration: IntegrationEntity;
+  actor: Actor;
+  /** Its alerts to apply: all of them, or its resolves alone when it is held back. */
+  alerts: InternalAlert[];
+  /** Held back by the ingest limit. */
+  limited: boolean;
+  fired: AlertEntity[];
+  resolved: AlertEntity[];
+  runs: PlannedRun[];
+}
+
+/** An ingest window as recordAll shares it between its deliveries (told: its incident). */
+type IngestWindow = Pick<Counted, 'windowStart' | 'incidentId'>;
+
 interface ClaimedRow {
   id: string;
   integration_id: string;
@@ -206,6 +224,13 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly yielded: Counter;
   /** When the oldest delivery the last transaction took was stored (Date.now() terms). */
   private behindSince: number | undefined;
+  /**
+   * Set when a batch failed: deliveries up to this id are taken one at a time, so the failure
+   * lands on its own delivery.
+   */
+  private oneByOneUntil: bigint | undefined;
+  /** The delivery a failure of the transaction in progress is put down to (none: the batch's). */
+  private blame: string | undefined;
   /** Ends a pause early (shutdown). */
   private wake: (() => void) | undefined;
   readonly testSeams: {
@@ -404,10 +429,12 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
    * One step of the oldest pending delivery nobody else holds, with the `received` ones after it
    * (RECORD_BATCH); false when there was none. A step that fails is rolled back with the rest of
    * its transaction, and its delivery tried again later (backoff from 2 s doubling to 5 min),
-   * never dropped; meanwhile the deliveries after it go on.
+   * never dropped; meanwhile the deliveries after it go on. A batch that fails does not tell
+   * which of its deliveries failed: its deliveries go again at once, one at a time, so the
+   * failure lands on its own delivery alone.
    */
   async processOne(): Promise<boolean> {
-    let current: string | undefined;
+    let current: string[] = [];
     this.afterCommit = [];
     try {
       const more = await this.dataSource.transaction(async (m) => {
@@ -415,27 +442,41 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         if (!rows.length) rows = await m.query<ClaimedRow[]>(claimSql(1));
         if (!rows.length) return false;
         this.behindSince = Date.now() - Number(rows[0].behind_ms);
+        if (this.oneByOneUntil !== undefined && BigInt(rows[0].id) > this.oneByOneUntil)
+          this.oneByOneUntil = undefined;
         // A `starting` delivery (runs to start: their own transactions) alone; else the
-        // `received` ones up to the next `starting` one, one after the other, sharing the
+        // `received` ones up to the next `starting` one, recorded together, sharing the
         // transaction and each integration's read. The rest are unlocked at commit.
         const end = rows.findIndex((r) => r.state !== 'received');
+        const take =
+          this.oneByOneUntil !== undefined ? 1 : end < 0 ? rows.length : Math.max(end, 1);
+        const batch = rows.slice(0, take).map((row) => claimed(m, row));
+        current = batch.map((d) => d.id);
+        this.blame = batch.length === 1 ? batch[0].id : undefined;
         const known: KnownIntegrations = new Map();
-        for (const row of rows.slice(0, end < 0 ? rows.length : Math.max(end, 1))) {
-          current = row.id;
-          await this.step(m, claimed(m, row), known);
-        }
+        if (batch[0].state === 'received') await this.recordAll(m, batch, known);
+        else await this.startRuns(m, batch[0], known);
         return true;
       });
       for (const f of this.afterCommit) f();
       return more;
     } catch (err) {
-      if (current === undefined) throw err;
-      this.logger.warn(`alert delivery ${current}: ${(err as Error).message}; retrying later`);
+      if (!current.length) throw err;
+      const message = (err as Error).message;
+      const blamed = this.blame;
+      if (blamed === undefined) {
+        this.oneByOneUntil = BigInt(current[current.length - 1]);
+        this.logger.warn(
+          `alert deliveries ${current[0]}–${current[current.length - 1]}: ${message}; retrying them one at a time`,
+        );
+        return true;
+      }
+      this.logger.warn(`alert delivery ${blamed}: ${message}; retrying later`);
       await this.dataSource.query(
         `UPDATE "alert_deliveries" SET "attempts" = "attempts" + 1, "error" = $2,
            "next_attempt_at" = now() + make_interval(secs => LEAST(300, 2 * power(2, "attempts")))
          WHERE "id" = $1`,
-        [current, (err as Error).message.slice(0, 2000)],
+        [blamed, message.slice(0, 2000)],
       );
       return true;
     }
@@ -456,67 +497,165 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** One step of one locked delivery: received → starting, or starting → processed. */
-  private async step(
+  /**
+   * A delivery's integration and identity, read once per transaction and integration (a batch
+   * shares them; the next reads afresh); null when there is none, the reason recorded on the
+   * delivery, which is then processed.
+   */
+  private async knownFor(
     m: EntityManager,
     d: AlertDeliveryEntity,
     cache: KnownIntegrations,
-  ): Promise<boolean> {
-    // Read once per transaction and integration (a batch shares them; the next reads afresh).
+  ): Promise<{ integration: IntegrationEntity; actor: Actor } | null> {
     let known = cache.get(d.integrationId);
     if (!known) {
       known = await this.integrationOf(m, d.integrationId);
       cache.set(d.integrationId, known);
     }
-    if (known instanceof Error) {
-      await m.update(AlertDeliveryEntity, d.id, {
-        state: 'processed',
-        error: known.message,
-        processedAt: new Date(),
-      });
-      return true;
-    }
-    const { integration, actor } = known;
-    if (d.state === 'received') await this.record(m, d, integration, actor);
-    else await this.start(m, d, integration, actor);
-    return true;
+    if (!(known instanceof Error)) return known;
+    await m.update(AlertDeliveryEntity, d.id, {
+      state: 'processed',
+      error: known.message,
+      processedAt: new Date(),
+    });
+    return null;
+  }
+
+  /** starting → processed: the runs a recorded delivery planned. */
+  private async startRuns(
+    m: EntityManager,
+    d: AlertDeliveryEntity,
+    cache: KnownIntegrations,
+  ): Promise<void> {
+    const known = await this.knownFor(m, d, cache);
+    if (known) await this.start(m, d, known.integration, known.actor);
   }
 
   // ---- received → starting: alerts, incident, timeline, planned runs --------------------------
 
-  private async record(
+  /**
+   * Received deliveries (of distinct alert groups: the claim takes at most one a group) recorded
+   * as if one at a time in order, with the statements shared: every group's lock in one, each
+   * integration's ingest count in one, the alerts of deliveries that share none in one locked
+   * read and one upsert, and every delivery's new state in one. What differs per delivery (its
+   * incident, timeline entries and planned runs) follows its alerts' upsert, delivery by delivery.
+   */
+  private async recordAll(
     m: EntityManager,
-    d: AlertDeliveryEntity,
-    integration: IntegrationEntity,
-    actor: Actor,
+    ds: AlertDeliveryEntity[],
+    cache: KnownIntegrations,
   ): Promise<void> {
-    // Deliveries of one group take turns (the row locks alone would let two processes interleave).
-    await m.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `alerts:${integration.id}:${d.groupKey}`,
-    ]);
-    const { runLimit, ingestLimit } = limitsOf(integration.settings);
+    // A failure in what is a delivery's own is that delivery's (`blame`); in what the batch's
+    // deliveries share, nobody's (processOne: one at a time then).
+    const alone = ds.length === 1 ? ds[0].id : undefined;
+    const own = async <T>(d: AlertDeliveryEntity, f: () => Promise<T>): Promise<T> => {
+      this.blame = d.id;
+      const result = await f();
+      this.blame = alone;
+      return result;
+    };
+    const work: Recording[] = [];
+    for (const d of ds) {
+      const known = await own(d, async () => {
+        if (!Array.isArray(d.alerts)) throw new Error('its stored alerts are not a list');
+        return this.knownFor(m, d, cache);
+      });
+      if (!known) continue;
+      work.push({
+        d,
+        ...known,
+        alerts: d.alerts,
+        limited: false,
+        fired: [],
+        resolved: [],
+        runs: [],
+      });
+    }
+    if (!work.length) return;
+    // Deliveries of one group take turns (the row locks alone would let two processes
+    // interleave); every process takes a batch's group locks in one order (no deadlock).
+    await m.query(
+      `SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+         FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C") s`,
+      [[...new Set(work.map((w) => `alerts:${w.integration.id}:${w.d.groupKey}`))]],
+    );
     // The ingest limit: a delivery received while its window is over the limit is held back
     // whole (stored, marked `limited`, counted); only its resolves are applied.
-    const received = Array.isArray(d.alerts) ? d.alerts.length : 0;
-    const ingest = await count(
-      m,
-      integration.id,
-      ingestScope(integration.id),
-      ingestLimit,
-      received,
-      true,
-    );
-    const limited = received > 0 && ingest.allowed === 0;
-    let alerts = d.alerts;
-    if (limited) {
-      alerts = d.alerts.filter((a) => a.status === 'resolved');
-      const held = d.alerts.length - alerts.length;
-      const name = integration.name;
-      this.afterCommit.push(() => this.ingestLimited.inc({ integration: name }, d.alerts.length));
-      if (held > 0) await this.tellIngestLimited(m, d, integration, actor, ingest, held);
+    const byIntegration = new Map<string, Recording[]>();
+    for (const w of work)
+      byIntegration.set(w.integration.id, [...(byIntegration.get(w.integration.id) ?? []), w]);
+    for (const ws of byIntegration.values()) {
+      const { integration } = ws[0];
+      const { ingestLimit } = limitsOf(integration.settings);
+      const counted = await countEach(
+        m,
+        integration.id,
+        ingestScope(integration.id),
+        ingestLimit,
+        ws.map((w) => w.alerts.length),
+      );
+      const window: IngestWindow = counted;
+      for (const [k, w] of ws.entries()) {
+        if (!w.alerts.length || counted.allowed[k] > 0) continue;
+        w.limited = true;
+        const all = w.alerts;
+        w.alerts = all.filter((a) => a.status === 'resolved');
+        const name = integration.name;
+        this.afterCommit.push(() => this.ingestLimited.inc({ integration: name }, all.length));
+        const held = all.length - w.alerts.length;
+        if (held > 0)
+          await own(w.d, () => this.tellIngestLimited(m, w.d, integration, w.actor, window, held));
+      }
     }
-    const { fired, resolved } = await this.upsertAlerts(m, d, integration.id, alerts);
+    // Deliveries that share no alert go through the upsert together; one that shares an alert
+    // with an earlier one waits for that one's incident to be recorded first.
+    const chunks: Recording[][] = [];
+    let seen = new Set<string>();
+    for (const w of work) {
+      const keys = w.alerts.map((a) => `${w.integration.id}\0${a.fingerprint}`);
+      if (!chunks.length || keys.some((k) => seen.has(k))) {
+        chunks.push([]);
+        seen = new Set();
+      }
+      chunks[chunks.length - 1].push(w);
+      for (const k of keys) seen.add(k);
+    }
+    for (const chunk of chunks) {
+      await this.upsertAlerts(m, chunk);
+      for (const w of chunk) await own(w.d, () => this.recordIncident(m, w));
+    }
+    // Nothing to start and no resolve to look at for `monitoring`: done in this one step.
+    await m.query(
+      `UPDATE "alert_deliveries" d SET "state" = x."state", "runs" = x."runs",
+         "limited" = x."limited",
+         "processed_at" = CASE WHEN x."state" = 'processed' THEN now() END
+         FROM jsonb_to_recordset($1::jsonb)
+           AS x("id" bigint, "state" varchar, "runs" jsonb, "limited" boolean)
+        WHERE d."id" = x."id"`,
+      [
+        JSON.stringify(
+          work.map((w) => ({
+            id: w.d.id,
+            state:
+              !w.runs.length && !w.alerts.some((a) => a.status === 'resolved')
+                ? 'processed'
+                : 'starting',
+            runs: w.runs,
+            limited: w.limited,
+          })),
+        ),
+      ],
+    );
+  }
 
+  /**
+   * A delivery's alerts that changed, after their upsert: resolves on their incidents' timelines,
+   * fired ones on the open incident of their group (declared if there is none), and the runs
+   * their triggers ask for (storm guard counted) planned.
+   */
+  private async recordIncident(m: EntityManager, w: Recording): Promise<void> {
+    const { d, integration, actor, fired, resolved, runs } = w;
+    const { runLimit } = limitsOf(integration.settings);
     // Resolves first: they go to incidents that exist (their locks before any audit lock).
     for (const r of resolved) {
       const incident = r.incidentId ? await this.findIncident(m, r.incidentId) : null;
@@ -530,151 +669,142 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         dedupeKey: `alert:${r.id}:resolved:${d.id}`,
       });
     }
-
-    const runs: PlannedRun[] = [];
-    if (fired.length) {
-      let incident = await this.openIncidentOf(m, integration.id, d.groupKey);
-      if (!incident) {
-        const firing = d.alerts.filter((a) => a.status === 'firing');
-        const first = firing[0];
-        const title = (first.annotations.summary || label(first)).slice(0, 200);
-        ({ incident } = await this.incidents.declare(
-          {
-            title,
-            severity: severityOf(firing, integration.settings),
-            summary: first.annotations.description ?? undefined,
-            labels: commonLabels(firing),
-            source: integration.type,
-            ...(integration.settings.commander
-              ? { commander: integration.settings.commander }
-              : {}),
-          },
-          actor,
-          m,
-        ));
-      }
-      const ref = incidentRef(incident);
-      // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run);
-      // an integration that may auto-run none does not read the runbooks.
-      const candidates = integration.settings.autoRun.length
-        ? await this.runbooks.listCurrent(actor.ability)
-        : [];
-      await m.query(`UPDATE "alerts" SET "incident_id" = $1 WHERE "id" = ANY($2::uuid[])`, [
-        incident.id,
-        fired.map((f) => f.id),
-      ]);
-      for (const f of fired) {
-        f.incidentId = incident.id;
-        await this.timeline.insert(m, incident, actor.audit, {
-          kind: 'alert.fired',
-          summary: `firing: ${label(f)}${f.annotations.summary ? ` — ${f.annotations.summary}` : ''}`,
-          details: this.alertDetails(f, integration),
-          subjectType: 'Alert',
-          subjectId: f.id,
-          dedupeKey: `alert:${f.id}:fired:${d.id}`,
-        });
-        for (const run of triggeredRuns(
-          candidates.map((r) => r.version.definition),
-          f,
-          integration.settings.autoRun,
-        )) {
-          let nodes: string[] | null = null;
-          if (run.targets) {
-            // Only `names` is templated, each value a literal name: `*` selects nothing.
-            nodes = (await this.nodes.resolve(run.targets)).map((n) => n.name);
-          }
-          if (nodes?.length === 0) {
-            runs.push({
-              runbook: run.runbook,
-              options: run.options,
-              nodes,
-              incident: ref,
-              alert: f.id,
-              error: `no node matches the trigger's targets (${JSON.stringify(run.targets?.names ?? [])})`,
-            });
-            continue;
-          }
-          // The storm guard: each node (or the runbook's own targets) counts one run per window,
-          // under the trigger's own limit if it sets one, else the integration's.
-          const limit = run.storm ?? runLimit;
-          const kept: string[] = [];
-          const held: string[] = [];
-          let window: Counted | undefined;
-          for (const node of nodes ?? [null]) {
-            window = await count(m, null, runScope(run.runbook, node), limit, 1);
-            if (window.allowed) kept.push(node ?? '*');
-            else held.push(node ?? '*');
-          }
-          const planned: PlannedRun = {
+    if (!fired.length) return;
+    let incident = await this.openIncidentOf(m, integration.id, d.groupKey);
+    if (!incident) {
+      const firing = d.alerts.filter((a) => a.status === 'firing');
+      const first = firing[0];
+      const title = (first.annotations.summary || label(first)).slice(0, 200);
+      ({ incident } = await this.incidents.declare(
+        {
+          title,
+          severity: severityOf(firing, integration.settings),
+          summary: first.annotations.description ?? undefined,
+          labels: commonLabels(firing),
+          source: integration.type,
+          ...(integration.settings.commander ? { commander: integration.settings.commander } : {}),
+        },
+        actor,
+        m,
+      ));
+    }
+    const ref = incidentRef(incident);
+    // Diagnostics, and remediations whose trigger opts in (triggers.ts decides which run);
+    // an integration that may auto-run none does not read the runbooks.
+    const candidates = integration.settings.autoRun.length
+      ? await this.runbooks.listCurrent(actor.ability)
+      : [];
+    await m.query(`UPDATE "alerts" SET "incident_id" = $1 WHERE "id" = ANY($2::uuid[])`, [
+      incident.id,
+      fired.map((f) => f.id),
+    ]);
+    for (const f of fired) {
+      f.incidentId = incident.id;
+      await this.timeline.insert(m, incident, actor.audit, {
+        kind: 'alert.fired',
+        summary: `firing: ${label(f)}${f.annotations.summary ? ` — ${f.annotations.summary}` : ''}`,
+        details: this.alertDetails(f, integration),
+        subjectType: 'Alert',
+        subjectId: f.id,
+        dedupeKey: `alert:${f.id}:fired:${d.id}`,
+      });
+      for (const run of triggeredRuns(
+        candidates.map((r) => r.version.definition),
+        f,
+        integration.settings.autoRun,
+      )) {
+        let nodes: string[] | null = null;
+        if (run.targets) {
+          // Only `names` is templated, each value a literal name: `*` selects nothing.
+          nodes = (await this.nodes.resolve(run.targets)).map((n) => n.name);
+        }
+        if (nodes?.length === 0) {
+          runs.push({
             runbook: run.runbook,
             options: run.options,
-            nodes: nodes ? kept : null,
+            nodes,
             incident: ref,
             alert: f.id,
-          };
-          if (held.length) {
-            const reason = `storm guard: over ${describeLimit(limit, 'automatic runs')} on ${held.join(', ')}`;
-            if (!kept.length) planned.suppressed = reason;
-            await this.tellRunSuppressed(m, incident, actor, f, run.runbook, held, limit, window!);
-            const [name, runbook, n] = [integration.name, run.runbook, held.length];
-            this.afterCommit.push(() => this.runsSuppressed.inc({ integration: name, runbook }, n));
-          }
-          runs.push(planned);
+            error: `no node matches the trigger's targets (${JSON.stringify(run.targets?.names ?? [])})`,
+          });
+          continue;
         }
+        // The storm guard: each node (or the runbook's own targets) counts one run per window,
+        // under the trigger's own limit if it sets one, else the integration's.
+        const limit = run.storm ?? runLimit;
+        const kept: string[] = [];
+        const held: string[] = [];
+        let window: Counted | undefined;
+        for (const node of nodes ?? [null]) {
+          window = await count(m, null, runScope(run.runbook, node), limit, 1);
+          if (window.allowed) kept.push(node ?? '*');
+          else held.push(node ?? '*');
+        }
+        const planned: PlannedRun = {
+          runbook: run.runbook,
+          options: run.options,
+          nodes: nodes ? kept : null,
+          incident: ref,
+          alert: f.id,
+        };
+        if (held.length) {
+          const reason = `storm guard: over ${describeLimit(limit, 'automatic runs')} on ${held.join(', ')}`;
+          if (!kept.length) planned.suppressed = reason;
+          await this.tellRunSuppressed(m, incident, actor, f, run.runbook, held, limit, window!);
+          const [name, runbook, n] = [integration.name, run.runbook, held.length];
+          this.afterCommit.push(() => this.runsSuppressed.inc({ integration: name, runbook }, n));
+        }
+        runs.push(planned);
       }
     }
-    // Nothing to start and no resolve to look at for `monitoring`: done in this one step.
-    const done = !runs.length && !alerts.some((a) => a.status === 'resolved');
-    await m.query(
-      `UPDATE "alert_deliveries" SET "state" = $4::varchar, "runs" = $2::jsonb, "limited" = $3,
-         "processed_at" = CASE WHEN $4::varchar = 'processed' THEN now() END WHERE "id" = $1`,
-      [d.id, JSON.stringify(runs), limited, done ? 'processed' : 'starting'],
-    );
   }
 
   /**
-   * Each alert upserted by (integration, fingerprint), in batches: per run of alerts with distinct
-   * fingerprints (a fingerprint seen again in the delivery starts the next run, so the outcome is
-   * that of taking them one at a time in order), one locked read of the rows there are (in
-   * fingerprint order, as every process takes them) and one upsert of all of them. A delivery
-   * older than the one that last changed an alert changes nothing of it. Returns the alerts whose
-   * status changed (new and firing, firing again; resolved after firing), in delivery order.
+   * The alerts of deliveries that share none, each upserted by (integration, fingerprint), in
+   * batches: per run of alerts with distinct fingerprints (a fingerprint seen again in a delivery
+   * starts the next run, so the outcome is that of taking them one at a time in order), one
+   * locked read of the rows there are (in integration and fingerprint order, as every process
+   * takes them) and one upsert of all of them. A delivery older than the one that last changed
+   * an alert changes nothing of it. Each delivery's alerts whose status changed (new and firing,
+   * firing again; resolved after firing) go to its `fired` and `resolved`, in delivery order.
    */
-  private async upsertAlerts(
-    m: EntityManager,
-    d: AlertDeliveryEntity,
-    integrationId: string,
-    alerts: InternalAlert[],
-  ): Promise<{ fired: AlertEntity[]; resolved: AlertEntity[] }> {
-    const fired: AlertEntity[] = [];
-    const resolved: AlertEntity[] = [];
-    const runs: InternalAlert[][] = [];
+  private async upsertAlerts(m: EntityManager, chunk: Recording[]): Promise<void> {
+    const key = (integrationId: string, fingerprint: string) => `${integrationId}\0${fingerprint}`;
+    const runs: Array<Array<{ w: Recording; a: InternalAlert }>> = [];
     let seen = new Set<string>();
-    for (const a of alerts) {
-      if (!runs.length || seen.has(a.fingerprint)) {
-        runs.push([]);
-        seen = new Set();
+    for (const w of chunk) {
+      for (const a of w.alerts) {
+        const k = key(w.integration.id, a.fingerprint);
+        if (!runs.length || seen.has(k)) {
+          runs.push([]);
+          seen = new Set();
+        }
+        seen.add(k);
+        runs[runs.length - 1].push({ w, a });
       }
-      seen.add(a.fingerprint);
-      runs[runs.length - 1].push(a);
     }
     for (const run of runs) {
-      const olds = await m.query<Array<{ fingerprint: string; status: string; last: string }>>(
-        `SELECT "fingerprint", "status", "last_delivery_id"::text AS last FROM "alerts"
-          WHERE "integration_id" = $1 AND "fingerprint" = ANY($2::varchar[])
-          ORDER BY "fingerprint" FOR UPDATE`,
-        [integrationId, run.map((a) => a.fingerprint)],
+      const olds = await m.query<
+        Array<{ integration_id: string; fingerprint: string; status: string; last: string }>
+      >(
+        `SELECT "integration_id", "fingerprint", "status", "last_delivery_id"::text AS last
+           FROM "alerts"
+          WHERE ("integration_id", "fingerprint") IN
+                (SELECT * FROM unnest($1::uuid[], $2::varchar[]))
+          ORDER BY "integration_id", "fingerprint" FOR UPDATE`,
+        [run.map((x) => x.w.integration.id), run.map((x) => x.a.fingerprint)],
       );
-      const old = new Map(olds.map((o) => [o.fingerprint, o]));
+      const old = new Map(olds.map((o) => [key(o.integration_id, o.fingerprint), o]));
       // A delivery older than the one that last changed the alert changes nothing.
-      const changing = run.filter((a) => {
-        const o = old.get(a.fingerprint);
-        return !o || BigInt(o.last) <= BigInt(d.id);
+      const changing = run.filter(({ w, a }) => {
+        const o = old.get(key(w.integration.id, a.fingerprint));
+        return !o || BigInt(o.last) <= BigInt(w.d.id);
       });
       if (!changing.length) continue;
-      // Inserted or updated in one statement, new rows in fingerprint order too.
+      // Inserted or updated in one statement, new rows in the same order too.
       const rows = await m.query<
         Array<{
+          integration_id: string;
           fingerprint: string;
           id: string;
           incident_id: string | null;
@@ -684,23 +814,24 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
       >(
         `INSERT INTO "alerts" ("integration_id", "fingerprint", "status", "labels", "annotations",
            "starts_at", "ends_at", "generator_url", "group_key", "last_delivery_id", "last_seen_at")
-         SELECT $1, x."fingerprint", x."status", x."labels", x."annotations", x."starts_at",
-                x."ends_at", x."generator_url", $3, $4, now()
-           FROM jsonb_to_recordset($2::jsonb) AS x("fingerprint" varchar, "status" varchar,
-                  "labels" jsonb, "annotations" jsonb, "starts_at" timestamptz,
-                  "ends_at" timestamptz, "generator_url" text)
-          ORDER BY x."fingerprint"
+         SELECT x."integration_id", x."fingerprint", x."status", x."labels", x."annotations",
+                x."starts_at", x."ends_at", x."generator_url", x."group_key", x."delivery", now()
+           FROM jsonb_to_recordset($1::jsonb) AS x("integration_id" uuid, "fingerprint" varchar,
+                  "status" varchar, "labels" jsonb, "annotations" jsonb, "starts_at" timestamptz,
+                  "ends_at" timestamptz, "generator_url" text, "group_key" text,
+                  "delivery" bigint)
+          ORDER BY x."integration_id", x."fingerprint"
          ON CONFLICT ("integration_id", "fingerprint") DO UPDATE SET
            "status" = EXCLUDED."status", "labels" = EXCLUDED."labels",
            "annotations" = EXCLUDED."annotations", "starts_at" = EXCLUDED."starts_at",
            "ends_at" = EXCLUDED."ends_at", "generator_url" = EXCLUDED."generator_url",
            "group_key" = EXCLUDED."group_key", "last_delivery_id" = EXCLUDED."last_delivery_id",
            "last_seen_at" = EXCLUDED."last_seen_at"
-         RETURNING "fingerprint", "id", "incident_id", "starts_at", "ends_at"`,
+         RETURNING "integration_id", "fingerprint", "id", "incident_id", "starts_at", "ends_at"`,
         [
-          integrationId,
           JSON.stringify(
-            changing.map((a) => ({
+            changing.map(({ w, a }) => ({
+              integration_id: w.integration.id,
               fingerprint: a.fingerprint,
               status: a.status,
               labels: a.labels,
@@ -708,20 +839,21 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
               starts_at: a.startsAt ? new Date(a.startsAt).toISOString() : null,
               ends_at: a.endsAt ? new Date(a.endsAt).toISOString() : null,
               generator_url: a.generatorURL,
+              group_key: w.d.groupKey,
+              delivery: w.d.id,
             })),
           ),
-          d.groupKey,
-          d.id,
         ],
       );
-      const upserted = new Map(rows.map((r) => [r.fingerprint, r]));
-      for (const a of changing) {
-        const o = old.get(a.fingerprint);
+      const upserted = new Map(rows.map((r) => [key(r.integration_id, r.fingerprint), r]));
+      for (const { w, a } of changing) {
+        const k = key(w.integration.id, a.fingerprint);
+        const o = old.get(k);
         if (o && o.status === a.status) continue;
-        const row = upserted.get(a.fingerprint)!;
+        const row = upserted.get(k)!;
         const alert = m.create(AlertEntity, {
           id: row.id,
-          integrationId,
+          integrationId: w.integration.id,
           fingerprint: a.fingerprint,
           status: a.status,
           labels: a.labels,
@@ -729,27 +861,27 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           startsAt: row.starts_at,
           endsAt: row.ends_at,
           generatorUrl: a.generatorURL,
-          groupKey: d.groupKey,
+          groupKey: w.d.groupKey,
           incidentId: row.incident_id,
-          lastDeliveryId: d.id,
+          lastDeliveryId: w.d.id,
         });
-        if (a.status === 'firing') fired.push(alert);
-        else if (o) resolved.push(alert);
+        if (a.status === 'firing') w.fired.push(alert);
+        else if (o) w.resolved.push(alert);
       }
     }
-    return { fired, resolved };
   }
 
   /**
    * Once per window and integration: `alert.ingest_limited` on the storm's incident (the open one
    * of an earlier window, else a new one), so the responders know alerts are being held back.
+   * The window then names that incident (the batch's later deliveries see it told).
    */
   private async tellIngestLimited(
     m: EntityManager,
     d: AlertDeliveryEntity,
     integration: IntegrationEntity,
     actor: Actor,
-    window: Counted,
+    window: IngestWindow,
     held: number,
   ): Promise<void> {
     if (window.incidentId) return;
@@ -781,6 +913,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         WHERE "scope" = $1 AND "window_start" = $2`,
       [ingestScope(integration.id), window.windowStart, incident.id],
     );
+    window.incidentId = incident.id;
     const until = new Date(window.windowStart.getTime() + ingestLimit.windowSeconds * 1000);
     await this.timeline.insert(m, incident, actor.audit, {
       kind: 'alert.ingest_limited',

@@ -32,21 +32,30 @@ export interface Counted {
   incidentId: string | null;
 }
 
+/** What `countEach` counted: the window, and how many of each `n` are within the limit. */
+export interface CountedEach {
+  windowStart: Date;
+  /** Per `n`, in order: how many of it are within the limit (the rest are held back). */
+  allowed: number[];
+  /** The window's incident (ingest scope), if one was told of it already. */
+  incidentId: string | null;
+}
+
 /**
- * Counts `n` more in the current window of `scope`: one atomic upsert, in the caller's
- * transaction, so every process shares the count and a rolled-back step counts nothing.
- * `integrationId`: the integration an `ingest:` row belongs to (null for `run:` rows).
- * `whole`: all `n` are allowed when the window was under the limit before them (a delivery is
- * processed whole or held back whole), else none.
+ * Counts the `ns` into the current window of `scope`, in order, as if one at a time: one atomic
+ * upsert of their sum, in the caller's transaction, so every process shares the count and a
+ * rolled-back step counts nothing. `integrationId`: the integration an `ingest:` row belongs to
+ * (null for `run:` rows). Each `n` is allowed whole when the window was under the limit before
+ * it (a delivery is processed whole or held back whole), else none of it; every `n` counts.
  */
-export async function count(
+export async function countEach(
   m: EntityManager,
   integrationId: string | null,
   scope: string,
   limit: RateLimit,
-  n: number,
-  whole = false,
-): Promise<Counted> {
+  ns: number[],
+): Promise<CountedEach> {
+  const total = ns.reduce((a, b) => a + b, 0);
   const [row] = await m.query<
     Array<{ count: number; window_start: Date; incident_id: string | null }>
   >(
@@ -55,21 +64,34 @@ export async function count(
      ON CONFLICT ("scope", "window_start")
        DO UPDATE SET "count" = "alert_rate_windows"."count" + EXCLUDED."count"
      RETURNING "count", "window_start", "incident_id"`,
-    [integrationId, scope, limit.windowSeconds, n],
+    [integrationId, scope, limit.windowSeconds, total],
   );
-  const before = row.count - n;
-  const allowed = whole
-    ? before < limit.max
-      ? n
-      : 0
-    : Math.max(0, Math.min(n, limit.max - before));
-  if (allowed < n)
+  let before = row.count - total;
+  const allowed = ns.map((n) => {
+    const ok = before < limit.max ? n : 0;
+    before += n;
+    return ok;
+  });
+  const suppressed = total - allowed.reduce((a, b) => a + b, 0);
+  if (suppressed > 0)
     await m.query(
       `UPDATE "alert_rate_windows" SET "suppressed" = "suppressed" + $3
         WHERE "scope" = $1 AND "window_start" = $2`,
-      [scope, row.window_start, n - allowed],
+      [scope, row.window_start, suppressed],
     );
   return { windowStart: new Date(row.window_start), allowed, incidentId: row.incident_id };
+}
+
+/** Counts one `n` (countEach of one). */
+export async function count(
+  m: EntityManager,
+  integrationId: string | null,
+  scope: string,
+  limit: RateLimit,
+  n: number,
+): Promise<Counted> {
+  const c = await countEach(m, integrationId, scope, limit, [n]);
+  return { windowStart: c.windowStart, allowed: c.allowed[0], incidentId: c.incidentId };
 }
 
 /** "3 per 10 min", "300 per 5 min", "5 per 90 s". */
