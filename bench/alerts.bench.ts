@@ -24,7 +24,10 @@ import { parentOf, postgresCpuUs } from './proc-cpu.js';
  *    once before the hook's load and once after its deliveries were processed, the ratio taken
  *    against their mean (the machine's speed drifts). Then the time until every stored delivery
  *    is processed (deduplicated: one row per fingerprint, checked). ALERTS_QUERIES=1 prints the
- *    statements of that processing, by total time.
+ *    statements of that processing, by total time. Then the intake alone (processing held),
+ *    interleaved: ALERTS_SEGMENTS pairs of ALERTS_SEGMENT_MS segments, bare and hook in the order
+ *    bare, hook, hook, bare, …, the ratio of their summed rates (a drift of the machine's speed
+ *    within the run weighs on both alike), with each pair's ratio's min / median / max.
  * 2. Alert → diagnostic: one firing alert at a time whose trigger starts an `on: local` echo;
  *    POST → the execution's `started_at` (running) and → its first stdout line's `at`,
  *    p50/p95/p99 over ALERTS_LATENCY_RUNS (10 more unmeasured first).
@@ -42,6 +45,10 @@ const PROFILE_DIR = process.env.ALERTS_CPU_PROFILE;
  * figure is the intake's alone, as with the processing on other machines.
  */
 const HOLD = process.env.ALERTS_HOLD === '1';
+/** The interleaved ingest figure: this many pairs of segments of SEGMENT_MS, bare and hook. */
+const SEGMENTS = Number(process.env.ALERTS_SEGMENTS ?? 6);
+/** 3 s: in 1 s segments, each a fresh load-generator process, its start-up weighed too much. */
+const SEGMENT_MS = Number(process.env.ALERTS_SEGMENT_MS ?? 3_000);
 
 /** Runs fn under the V8 CPU profiler of this process (the app's), when PROFILE_DIR is set. */
 async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -368,6 +375,70 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     console.log(
       `ingest${HOLD ? ' (processing held during the load)' : ''}: Firebreak ${ingest.rps} req/s (p50 ${ingest.p50Ms} ms, p99 ${ingest.p99Ms} ms), bare NestJS ${floor.rps} req/s before and ${floorAfter.rps} after: ${ratio}× their mean; ${duringLoad} deliveries processed during the load (processing paused ${yieldedSeconds} s of it), the first ${firstMs} ms after it was stored, all ${ingest.requests} ${drainedMs} ms after the load (${processedPerSecond} deliveries/s processed); ${alerts} alert rows; server CPU per request ${cpuUs.firebreak} µs against ${cpuUs.bare} µs bare: ${cpuRatio}×; Postgres CPU per request ${postgresUs.firebreak} µs (bare ${postgresUs.bare}); load generator ${loaderUs.firebreak} µs (bare ${loaderUs.bare}); ${perStatement} deliveries per intake statement`,
     );
+  });
+
+  it('ingest, interleaved: the intake alone against the bare route, in alternating segments', async () => {
+    const i = await integration('bench-interleaved', []);
+    const hook = `${base(t.app)}/hooks/alertmanager/${i.id}`;
+    const bareUrl = `${base(bare)}/bare`;
+    const auth = `Bearer ${i.secret}`;
+    await load(bareUrl, auth, 1_000);
+    await load(hook, auth, 1_000);
+    await drained(sql);
+    const [{ before }] = await sql<{ before: number }>(
+      'SELECT count(*)::int AS before FROM alert_deliveries',
+    );
+    // Processing held throughout (the deliveries are processed after): the intake's own cost,
+    // each hook segment next to a bare one, in the order bare, hook, hook, bare, … so that a
+    // drift of the machine's speed weighs on both alike.
+    const processor = t.app.get(AlertProcessor);
+    processor.testSeams.held = true;
+    const pairs: Array<{ bare: Load; hook: Load }> = [];
+    try {
+      for (let k = 0; k < SEGMENTS; k++) {
+        const pair: Partial<{ bare: Load; hook: Load }> = {};
+        for (const which of k % 2 ? (['hook', 'bare'] as const) : (['bare', 'hook'] as const))
+          pair[which] = await load(which === 'bare' ? bareUrl : hook, auth, SEGMENT_MS);
+        pairs.push(pair as { bare: Load; hook: Load });
+      }
+    } finally {
+      processor.testSeams.held = false;
+      processor.kick();
+    }
+    for (const p of pairs) expect(p.bare.non2xx + p.hook.non2xx).toBe(0);
+    const total = (which: 'bare' | 'hook') => {
+      const requests = pairs.reduce((n, p) => n + p[which].requests, 0);
+      const ms = pairs.reduce((n, p) => n + p[which].elapsedMs, 0);
+      return { requests, rps: Math.round((requests / ms) * 1000) };
+    };
+    const [bareTotal, hookTotal] = [total('bare'), total('hook')];
+    const [{ stored }] = await sql<{ stored: number }>(
+      'SELECT count(*)::int AS stored FROM alert_deliveries',
+    );
+    expect(stored - before).toBe(hookTotal.requests);
+    await drained(sql);
+    const [{ alerts }] = await sql<{ alerts: number }>(
+      'SELECT count(*)::int AS alerts FROM alerts WHERE integration_id = $1',
+      [i.id],
+    );
+    expect(alerts).toBeLessThanOrEqual(FINGERPRINTS);
+    const ratios = pairs.map((p) => p.hook.rps / p.bare.rps).sort((a, b) => a - b);
+    const round2 = (x: number) => Number(x.toFixed(2));
+    results.interleaved = {
+      segments: SEGMENTS,
+      segmentMs: SEGMENT_MS,
+      connections: CONNECTIONS,
+      bare: bareTotal,
+      firebreak: hookTotal,
+      ratio: round2(hookTotal.rps / bareTotal.rps),
+      pairRatios: {
+        min: round2(ratios[0]),
+        median: round2(ratios[Math.floor(ratios.length / 2)]),
+        max: round2(ratios[ratios.length - 1]),
+      },
+      alertRows: alerts,
+    };
+    console.log(`ingest, interleaved (processing held): ${JSON.stringify(results.interleaved)}`);
   });
 
   it('processing: Alertmanager groups of 100 alerts', async () => {

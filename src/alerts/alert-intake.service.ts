@@ -15,7 +15,9 @@ export const ALERT_CHANNEL = 'firebreak_alert';
 /**
  * Statements in flight at once; the deliveries that arrive meanwhile wait for the next one. One:
  * twice the deliveries per statement of two (8.6 against 4.3 at 20 connections), a fifth less
- * Postgres CPU per delivery, the same request rate (bench/alerts.bench.ts).
+ * Postgres CPU per delivery, the same request rate (bench/alerts.bench.ts). Two again, on the
+ * next machine: the intake alone, interleaved with the bare route, 0.44× and 0.53× against
+ * 0.54× and 0.55× with one (README, "Seventh round").
  */
 const MAX_IN_FLIGHT = 1;
 /** Deliveries per statement at most. */
