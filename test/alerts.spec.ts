@@ -632,15 +632,18 @@ receivers:
     const found = text.split('\n').find((l) => l.startsWith(`${line} `));
     return found ? Number(found.split(' ')[1]) : 0;
   };
+  /** Fixed one-day windows: not started in the last two minutes before one ends. */
+  const clearOfDayEnd = async () => {
+    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+  };
   const storm = (fp: string, extra: Record<string, string> = {}) => ({
     fp,
     labels: { alertname: 'StormTest', instance: 'localhost', storm: fp, ...extra },
   });
 
   it('storm guard: at most N automatic runs per runbook and node per window, across integrations; over the ingest limit deliveries are stored and held back; each once on the timeline and counted', async () => {
-    // Fixed one-day windows: not started in the last two minutes before one ends.
-    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
-    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+    await clearOfDayEnd();
     const day = { max: 2, windowSeconds: 86_400 };
     const a = await createIntegration({
       name: 'prom-storm',
@@ -830,8 +833,7 @@ receivers:
   });
 
   it('a batch counts the ingest limit delivery by delivery: the ones received over it are held back whole, told once, counted', async () => {
-    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
-    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+    await clearOfDayEnd();
     const i = await createIntegration({
       name: 'prom-batch-limit',
       type: 'alertmanager',
@@ -902,8 +904,7 @@ receivers:
   });
 
   it("a trigger's own storm limit overrides the integration's", async () => {
-    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
-    if (toMidnight < 120_000) await new Promise((r) => setTimeout(r, toMidnight + 1_000));
+    await clearOfDayEnd();
     const o = await createIntegration({
       name: 'prom-own-storm',
       type: 'alertmanager',

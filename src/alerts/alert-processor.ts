@@ -140,6 +140,9 @@ interface Recording {
   runs: PlannedRun[];
 }
 
+/** An alert's identity: (integration, fingerprint), as one string. */
+const alertKey = (integrationId: string, fingerprint: string) => `${integrationId}\0${fingerprint}`;
+
 /** An ingest window as recordAll shares it between its deliveries (told: its incident). */
 type IngestWindow = Pick<Counted, 'windowStart' | 'incidentId'>;
 
@@ -582,8 +585,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     // The ingest limit: a delivery received while its window is over the limit is held back
     // whole (stored, marked `limited`, counted); only its resolves are applied.
     const byIntegration = new Map<string, Recording[]>();
-    for (const w of work)
-      byIntegration.set(w.integration.id, [...(byIntegration.get(w.integration.id) ?? []), w]);
+    for (const w of work) {
+      const ws = byIntegration.get(w.integration.id);
+      if (ws) ws.push(w);
+      else byIntegration.set(w.integration.id, [w]);
+    }
     for (const ws of byIntegration.values()) {
       const { integration } = ws[0];
       const { ingestLimit } = limitsOf(integration.settings);
@@ -612,7 +618,7 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     const chunks: Recording[][] = [];
     let seen = new Set<string>();
     for (const w of work) {
-      const keys = w.alerts.map((a) => `${w.integration.id}\0${a.fingerprint}`);
+      const keys = w.alerts.map((a) => alertKey(w.integration.id, a.fingerprint));
       if (!chunks.length || keys.some((k) => seen.has(k))) {
         chunks.push([]);
         seen = new Set();
@@ -769,12 +775,11 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
    * firing again; resolved after firing) go to its `fired` and `resolved`, in delivery order.
    */
   private async upsertAlerts(m: EntityManager, chunk: Recording[]): Promise<void> {
-    const key = (integrationId: string, fingerprint: string) => `${integrationId}\0${fingerprint}`;
     const runs: Array<Array<{ w: Recording; a: InternalAlert }>> = [];
     let seen = new Set<string>();
     for (const w of chunk) {
       for (const a of w.alerts) {
-        const k = key(w.integration.id, a.fingerprint);
+        const k = alertKey(w.integration.id, a.fingerprint);
         if (!runs.length || seen.has(k)) {
           runs.push([]);
           seen = new Set();
@@ -794,10 +799,10 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           ORDER BY "integration_id", "fingerprint" FOR UPDATE`,
         [run.map((x) => x.w.integration.id), run.map((x) => x.a.fingerprint)],
       );
-      const old = new Map(olds.map((o) => [key(o.integration_id, o.fingerprint), o]));
+      const old = new Map(olds.map((o) => [alertKey(o.integration_id, o.fingerprint), o]));
       // A delivery older than the one that last changed the alert changes nothing.
       const changing = run.filter(({ w, a }) => {
-        const o = old.get(key(w.integration.id, a.fingerprint));
+        const o = old.get(alertKey(w.integration.id, a.fingerprint));
         return !o || BigInt(o.last) <= BigInt(w.d.id);
       });
       if (!changing.length) continue;
@@ -845,9 +850,9 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
           ),
         ],
       );
-      const upserted = new Map(rows.map((r) => [key(r.integration_id, r.fingerprint), r]));
+      const upserted = new Map(rows.map((r) => [alertKey(r.integration_id, r.fingerprint), r]));
       for (const { w, a } of changing) {
-        const k = key(w.integration.id, a.fingerprint);
+        const k = alertKey(w.integration.id, a.fingerprint);
         const o = old.get(k);
         if (o && o.status === a.status) continue;
         const row = upserted.get(k)!;
