@@ -27,7 +27,8 @@ import { parentOf, postgresCpuUs } from './proc-cpu.js';
  *    statements of that processing, by total time. Then the intake alone (processing held),
  *    interleaved: ALERTS_SEGMENTS pairs of ALERTS_SEGMENT_MS segments, bare and hook in the order
  *    bare, hook, hook, bare, …, the ratio of their summed rates (a drift of the machine's speed
- *    within the run weighs on both alike), with each pair's ratio's min / median / max.
+ *    within the run weighs on both alike), with each pair's ratio's min / median / max; and the same
+ *    with the processing on, each hook segment a storm of its own, processed before the next.
  * 2. Alert → diagnostic: one firing alert at a time whose trigger starts an `on: local` echo;
  *    POST → the execution's `started_at` (running) and → its first stdout line's `at`,
  *    p50/p95/p99 over ALERTS_LATENCY_RUNS (10 more unmeasured first).
@@ -377,8 +378,16 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     );
   });
 
-  it('ingest, interleaved: the intake alone against the bare route, in alternating segments', async () => {
-    const i = await integration('bench-interleaved', []);
+  /**
+   * Bare and hook segments in the order bare, hook, hook, bare, … so that a drift of the
+   * machine's speed weighs on both alike. `held`: the processing held throughout (the deliveries
+   * are processed after): the intake's own cost. Else each hook segment is a storm of its own
+   * with the processing in this process as always (it yields to the saturated intake), and its
+   * deliveries are all processed before the next segment, so every bare segment runs beside an
+   * idle processor and every hook segment starts from none pending.
+   */
+  const interleaved = async (name: string, held: boolean) => {
+    const i = await integration(name, []);
     const hook = `${base(t.app)}/hooks/alertmanager/${i.id}`;
     const bareUrl = `${base(bare)}/bare`;
     const auth = `Bearer ${i.secret}`;
@@ -388,17 +397,26 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     const [{ before }] = await sql<{ before: number }>(
       'SELECT count(*)::int AS before FROM alert_deliveries',
     );
-    // Processing held throughout (the deliveries are processed after): the intake's own cost,
-    // each hook segment next to a bare one, in the order bare, hook, hook, bare, … so that a
-    // drift of the machine's speed weighs on both alike.
     const processor = t.app.get(AlertProcessor);
-    processor.testSeams.held = true;
+    processor.testSeams.held = held;
     const pairs: Array<{ bare: Load; hook: Load }> = [];
+    let processedDuring = 0;
     try {
       for (let k = 0; k < SEGMENTS; k++) {
         const pair: Partial<{ bare: Load; hook: Load }> = {};
-        for (const which of k % 2 ? (['hook', 'bare'] as const) : (['bare', 'hook'] as const))
+        for (const which of k % 2 ? (['hook', 'bare'] as const) : (['bare', 'hook'] as const)) {
+          const [{ lastId }] = await sql<{ lastId: string }>(
+            'SELECT coalesce(max(id), 0)::text AS "lastId" FROM alert_deliveries',
+          );
           pair[which] = await load(which === 'bare' ? bareUrl : hook, auth, SEGMENT_MS);
+          if (which === 'bare' || held) continue;
+          const [{ n }] = await sql<{ n: number }>(
+            'SELECT count(*)::int AS n FROM alert_deliveries WHERE id > $1 AND processed_at IS NOT NULL',
+            [lastId],
+          );
+          processedDuring += n;
+          await drained(sql);
+        }
         pairs.push(pair as { bare: Load; hook: Load });
       }
     } finally {
@@ -424,7 +442,7 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     expect(alerts).toBeLessThanOrEqual(FINGERPRINTS);
     const ratios = pairs.map((p) => p.hook.rps / p.bare.rps).sort((a, b) => a - b);
     const round2 = (x: number) => Number(x.toFixed(2));
-    results.interleaved = {
+    return {
       segments: SEGMENTS,
       segmentMs: SEGMENT_MS,
       connections: CONNECTIONS,
@@ -436,9 +454,21 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
         median: round2(ratios[Math.floor(ratios.length / 2)]),
         max: round2(ratios[ratios.length - 1]),
       },
+      ...(held ? {} : { processedDuringSegments: processedDuring }),
       alertRows: alerts,
     };
+  };
+
+  it('ingest, interleaved: the intake alone against the bare route, in alternating segments', async () => {
+    results.interleaved = await interleaved('bench-interleaved', true);
     console.log(`ingest, interleaved (processing held): ${JSON.stringify(results.interleaved)}`);
+  });
+
+  it('ingest, interleaved with the processing on: each hook segment a storm of its own', async () => {
+    results.interleavedProcessing = await interleaved('bench-interleaved-on', false);
+    console.log(
+      `ingest, interleaved (processing on): ${JSON.stringify(results.interleavedProcessing)}`,
+    );
   });
 
   it('processing: Alertmanager groups of 100 alerts', async () => {
