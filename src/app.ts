@@ -8,9 +8,11 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 import { hookLane } from './alerts/hook-lane.js';
 import { HooksController } from './alerts/hooks.controller.js';
+import { validationFailed } from './common/errors.js';
 import { AllExceptionsFilter } from './common/exception.filter.js';
 import { consoleMiddleware } from './console/console-assets.js';
 import { requestId } from './common/request-id.js';
+import { UNSTORABLE_MESSAGE, unstorablePath } from './common/storable.js';
 import { createValidationPipe } from './common/validation.js';
 import { MetricsService } from './observability/metrics.service.js';
 
@@ -104,6 +106,13 @@ export async function createApp(options: AppModuleOptions): Promise<NestExpressA
     }),
   );
   app.use(express.urlencoded({ limit: config.bodyLimitBytes, extended: false }));
+  // A string Postgres cannot store, anywhere in a parsed body: a 400 naming it, not a 500 from
+  // the database (storable.ts). Raw bodies (/hooks, /slack) are Buffers, checked where parsed.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const path = unstorablePath(req.body);
+    if (path === null) return next();
+    filter.respond(validationFailed([{ path, message: UNSTORABLE_MESSAGE }]), req, res);
+  });
   // Body-parser errors (malformed JSON, too large) get the same JSON error body as the rest.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);

@@ -681,4 +681,58 @@ describe('alert sources: Grafana, PagerDuty V3, generic JSON, CloudEvents (real 
     await until('the cached integration dropped', async () => !integrations.cachedForHook(g.id));
     expect((await post('generic', g.id, alert, bearer)).status).toBe(202);
   });
+  it('text Postgres cannot store (NUL, an unpaired surrogate), wherever a source puts it: 400 naming the field, stored as rejected; never a 500', async () => {
+    const created = await t
+      .http()
+      .post('/integrations')
+      .set(admin())
+      .send({ name: 'grafana-text', type: 'grafana' });
+    expect(created.status).toBe(201);
+    const g = created.body as Integration;
+    const k = made.keptn;
+    const rejectedOf = async (id: string) =>
+      (
+        await sql<{ n: number }>(
+          `SELECT count(*)::int AS n FROM alert_deliveries WHERE integration_id = $1 AND state = 'rejected'`,
+          [id],
+        )
+      )[0].n;
+    const [grafanaBefore, keptnBefore] = [await rejectedOf(g.id), await rejectedOf(k.id)];
+    // JSON.stringify keeps an unpaired surrogate as its \ud800 escape, as a sender's body has it.
+    const grafana = await post(
+      'grafana',
+      g.id,
+      JSON.stringify({
+        status: 'firing',
+        groupKey: '{}:{alertname="Lone"}',
+        alerts: [{ status: 'firing', labels: { alertname: 'Lone\ud800' }, fingerprint: 'lone' }],
+      }),
+      { Authorization: `Bearer ${g.secret}` },
+    );
+    expect(grafana.status, JSON.stringify(grafana.body)).toBe(400);
+    expect(grafana.body.details).toEqual([
+      {
+        path: 'alerts[0].labels.alertname',
+        message: 'must not contain NUL characters or unpaired surrogates',
+      },
+    ]);
+    // CloudEvents: a Keptn status (an annotation of the alert) with a NUL; binary mode names the
+    // body's field.
+    const event = fixtureJson<{ data: Record<string, unknown> }>(
+      'keptn-remediation-triggered.json',
+    );
+    event.data.status = 'errored\u0000';
+    const keptn = await t
+      .http()
+      .post(`/hooks/cloudevents/${k.id}`)
+      .set({ 'Content-Type': 'application/cloudevents+json', Authorization: `Bearer ${k.secret}` })
+      .send(JSON.stringify(event));
+    expect(keptn.status, JSON.stringify(keptn.body)).toBe(400);
+    expect(keptn.body.details[0].path).toBe('data.status');
+    expect(await rejectedOf(g.id)).toBe(grafanaBefore + 1);
+    expect(await rejectedOf(k.id)).toBe(keptnBefore + 1);
+    expect(
+      await sql(`SELECT 1 FROM alerts WHERE fingerprint = 'lone' AND integration_id = $1`, [g.id]),
+    ).toEqual([]);
+  });
 });

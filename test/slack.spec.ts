@@ -240,6 +240,21 @@ describe('Slack (real app, Postgres, sshd; Slack API stand-in)', () => {
     const ssrf = await post('/slack/commands', evil, slackHeaders(SECRET, evil));
     expect(ssrf.status).toBe(400);
     expect(ssrf.body.details[0].path).toBe('response_url');
+    // `%00` in the text decodes to a NUL Postgres cannot store: a 400 naming it, not a 500.
+    const nul = form({
+      team_id: TEAM,
+      user_id: 'UOPERATOR',
+      command: '/incident',
+      text: 'declare db\u0000down',
+      channel_id: 'C1',
+      response_url: slack.responseUrl(),
+    });
+    expect(nul).toContain('%00');
+    const nulRes = await post('/slack/commands', nul, slackHeaders(SECRET, nul));
+    expect(nulRes.status).toBe(400);
+    expect(nulRes.body.details).toEqual([
+      { path: 'text', message: 'must not contain NUL characters or unpaired surrogates' },
+    ]);
   });
 
   it("the operator's run executes on the sshd node and the result lands on response_url; the viewer is refused; both audited as themselves", async () => {

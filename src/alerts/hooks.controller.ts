@@ -8,6 +8,7 @@ import {
   type FieldProblem,
 } from '../common/errors.js';
 import { Public } from '../common/public.decorator.js';
+import { UNSTORABLE_MESSAGE, unstorablePath } from '../common/storable.js';
 import { adaptAlertmanager } from './adapters/alertmanager.js';
 import { adaptCloudEvent } from './adapters/cloudevents.js';
 import type { SourceResult } from './adapters/common.js';
@@ -131,20 +132,42 @@ export class HooksController {
     if (result !== 'ok') await this.deny(integration, SIGNATURE_REASONS[result], req);
   }
 
+  /** Stored as rejected, counted, and answered 400 naming the fields. */
+  private async refuse(
+    integration: IntegrationEntity,
+    raw: Buffer,
+    problems: FieldProblem[],
+    req: Request,
+  ): Promise<never> {
+    await this.rejections.invalid(integration, raw, problems, req);
+    throw validationFailed(problems);
+  }
+
   private async finish(
     integration: IntegrationEntity,
     raw: Buffer,
     result: SourceResult,
     req: Request,
   ) {
-    if (!result.ok) {
-      await this.rejections.invalid(integration, raw, result.problems, req);
-      throw validationFailed(result.problems);
-    }
+    if (!result.ok) return this.refuse(integration, raw, result.problems, req);
     if (result.batch === null) {
       await this.rejections.ignored(integration, result.ignored, req);
       return { delivery: null, alerts: 0, ignored: result.ignored };
     }
+    // Every adapter's schema refuses such text where it reads it; this is the one check no
+    // adapter (nor a value it builds) can walk around: a path of the internal alert shape.
+    const unstorable = unstorablePath({
+      groupKey: result.batch.groupKey,
+      eventId: result.batch.eventId,
+      alerts: result.batch.alerts,
+    });
+    if (unstorable !== null)
+      return this.refuse(
+        integration,
+        raw,
+        [{ path: unstorable, message: UNSTORABLE_MESSAGE }],
+        req,
+      );
     const delivery = await this.intake.store(integration, result.batch, req);
     return { delivery, alerts: result.batch.alerts.length };
   }

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { auditContextOf } from '../audit/request-audit.js';
 import { DomainException, validationFailed } from '../common/errors.js';
+import { storableText, UNSTORABLE_MESSAGE } from '../common/storable.js';
 import { Public } from '../common/public.decorator.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { SLACK_WINDOW_SECONDS, verifySlackRequest } from './slack-signature.js';
@@ -148,7 +149,12 @@ export class SlackController {
       throw new DomainException('MALFORMED_REQUEST', 'the form body is not URL-encoded', {
         path: 'body',
       });
-    return new URLSearchParams(text);
+    const form = new URLSearchParams(text);
+    // `%00` decodes to a NUL, which Postgres cannot store (storable.ts): a 400, not a 500.
+    for (const [k, v] of form)
+      if (!storableText(k) || !storableText(v))
+        throw validationFailed([{ path: k, message: UNSTORABLE_MESSAGE }]);
+    return form;
   }
 
   /** Records a signature; false when some process has already accepted it (a replay). */

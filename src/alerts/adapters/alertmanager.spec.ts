@@ -93,6 +93,15 @@ describe('Alertmanager webhook v4 adapter', () => {
       'alerts[0].labels.a',
     ],
     [{ ...sample(), groupKey: '\u0000' }, 'groupKey'],
+    // An unpaired surrogate (JSON "\ud800"): jsonb refuses it, so it is a 400, never a 500.
+    [
+      { ...sample(), alerts: [{ ...sample().alerts[0], annotations: { summary: 'x\ud800' } }] },
+      'alerts[0].annotations.summary',
+    ],
+    [
+      { ...sample(), alerts: [{ ...sample().alerts[0], labels: { '\udc00': 'v' } }] },
+      'alerts[0].labels.\udc00',
+    ],
     [[], 'body'],
     [null, 'body'],
   ])('a wrong shape names the field path (%#: %s)', (body, path) => {

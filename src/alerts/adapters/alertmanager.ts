@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { FieldProblem } from '../../common/errors.js';
 import type { AlertBatch, InternalAlert } from '../alert.js';
+import { fieldPath } from '../../common/storable.js';
+import { isoOrNull, text } from './common.js';
 
-/** Text Postgres can store (jsonb refuses NUL): a NUL is a 400, never a 500. */
-const text = z.string().refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 const labels = z.record(text, text);
 const time = z.iso.datetime({ offset: true, local: false });
 
@@ -33,19 +33,6 @@ export const alertmanagerPayloadSchema = z.looseObject({
   alerts: z.array(alertSchema).max(10_000),
 });
 
-/** Alertmanager's "no end time yet" (Go's zero time.Time), or anything before 1970. */
-const isZeroTime = (t: string | undefined) => !t || new Date(t).getTime() <= 0;
-
-/** `alerts[0].labels.severity` from a zod issue path. */
-export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const p of path) {
-    if (typeof p === 'number') out += `[${p}]`;
-    else out += out ? `.${String(p)}` : String(p);
-  }
-  return out || 'body';
-}
-
 export type AdapterResult =
   { ok: true; batch: AlertBatch } | { ok: false; problems: FieldProblem[] };
 
@@ -68,8 +55,9 @@ export function adaptAlertmanager(body: unknown): AdapterResult {
     status: a.status,
     labels: { ...a.labels },
     annotations: { ...(a.annotations ?? {}) },
-    startsAt: isZeroTime(a.startsAt) ? null : new Date(a.startsAt!).toISOString(),
-    endsAt: isZeroTime(a.endsAt) ? null : new Date(a.endsAt!).toISOString(),
+    // Alertmanager's "no end time yet" is Go's zero time.Time (year 1): null.
+    startsAt: isoOrNull(a.startsAt),
+    endsAt: isoOrNull(a.endsAt),
     generatorURL: a.generatorURL || null,
     groupKey: p.groupKey,
   }));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { storableText } from '../../common/storable.js';
 import type { InternalAlert } from '../alert.js';
 import {
   compact,
@@ -34,7 +35,8 @@ const stringMap = z
   .transform((r) =>
     Object.fromEntries(
       Object.entries(r).filter(
-        (e): e is [string, string] => typeof e[1] === 'string' && !e[1].includes('\u0000'),
+        (e): e is [string, string] =>
+          typeof e[1] === 'string' && storableText(e[0]) && storableText(e[1]),
       ),
     ),
   );
@@ -45,15 +47,15 @@ const dataSchema = z.looseObject({
   stage: attr.optional(),
   service: attr.optional(),
   labels: stringMap.nullable().optional(),
-  status: z.string().optional(),
-  result: z.string().optional(),
+  status: text.optional(),
+  result: text.optional(),
   message: text.pipe(z.string().max(8192)).optional(),
   problem: z
     .looseObject({
-      State: z.string().optional(),
-      ProblemID: z.string().optional(),
+      State: text.optional(),
+      ProblemID: text.optional(),
       ProblemTitle: attr.optional(),
-      PID: z.string().optional(),
+      PID: text.optional(),
       ProblemURL: attr.optional(),
       ImpactedEntity: attr.optional(),
     })

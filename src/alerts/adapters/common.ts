@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldProblem } from '../../common/errors.js';
+import { fieldPath, storableText, UNSTORABLE_MESSAGE } from '../../common/storable.js';
 import type { AlertBatch } from '../alert.js';
-import { fieldPath } from './alertmanager.js';
 
-/** Text Postgres can store (jsonb refuses NUL): a NUL is a 400, never a 500. */
-export const text = z
-  .string()
-  .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
+/** Text Postgres can store (no NUL, no unpaired surrogate): a 400 naming the field, never a 500. */
+export const text = z.string().refine(storableText, UNSTORABLE_MESSAGE);
 export const labelMap = z.record(text.pipe(z.string().max(256)), text.pipe(z.string().max(4096)));
 export const isoTime = z.iso.datetime({ offset: true, local: false });
 export const url = text.pipe(z.string().max(4096));
