@@ -1190,4 +1190,66 @@ receivers:
       .filter((k) => k.startsWith('alert.'));
     expect(kinds).toEqual(['alert.fired', 'alert.resolved']);
   });
+  it('a group that appears mid-storm is recorded in the next round, not after the backlog ahead of it; its receipt first', async () => {
+    const i = await createIntegration({ name: 'prom-fresh', type: 'alertmanager' });
+    const processor = t.app.get(AlertProcessor);
+    // Stopped (as by the test before): this test takes the rounds itself.
+    await processor.onModuleDestroy();
+    // A storm: 600 deliveries in 3 groups, receipts not yet written; then a new group.
+    const backlog = await storeTogether(
+      i.id,
+      Array.from({ length: 600 }, (_, k) => ({
+        g: `{}:{alertname="Storm${k % 3}"}`,
+        alerts: [stored(`storm-${k % 30}`, `Storm${k % 3}`)],
+      })),
+    );
+    const [fresh] = await storeTogether(i.id, [
+      { g: '{}:{alertname="DiskFull"}', alerts: [stored('disk-1', 'DiskFull')] },
+    ]);
+    // One round, without the receipts' batch: at most 20 deliveries recorded.
+    await processor.processOne();
+    const [row] = await sql<{ state: string; audited: boolean }>(
+      'SELECT state, audited FROM alert_deliveries WHERE id = $1',
+      [fresh],
+    );
+    expect(row).toEqual({ state: 'processed', audited: true });
+    const [{ pending }] = await sql<{ pending: number }>(
+      'SELECT count(*)::int AS pending FROM alert_deliveries WHERE id = ANY($1::bigint[]) AND processed_at IS NULL',
+      [backlog],
+    );
+    expect(pending).toBeGreaterThanOrEqual(580);
+    // Its receipt came before what it did (the incident it opened) on the audit trail.
+    const [receipt] = await sql<{ seq: string }>(
+      `SELECT id::text AS seq FROM audit_log WHERE action = 'alert.received' AND details->>'delivery' = $1`,
+      [fresh],
+    );
+    const [opened] = await sql<{ seq: string }>(
+      `SELECT l.id::text AS seq FROM audit_log l
+         JOIN alerts a ON a.incident_id::text = l.subject_id
+        WHERE l.action = 'incident.declare' AND a.integration_id = $1 AND a.fingerprint = 'disk-1'`,
+      [i.id],
+    );
+    expect(BigInt(receipt.seq)).toBeLessThan(BigInt(opened.seq));
+    // A second new group, stored while the backlog is still there: found by the next look,
+    // which starts where this one ended.
+    const [second] = await storeTogether(i.id, [
+      { g: '{}:{alertname="CertExpiry"}', alerts: [stored('cert-1', 'CertExpiry')] },
+    ]);
+    await processor.processOne();
+    const [row2] = await sql<{ state: string }>(
+      'SELECT state FROM alert_deliveries WHERE id = $1',
+      [second],
+    );
+    expect(row2.state).toBe('processed');
+    // The rest: every delivery recorded once, with exactly one receipt each.
+    while ((await processor.auditReceived()) || (await processor.processOne()));
+    await processed(i, 602);
+    const receipts = await sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM audit_log WHERE action = 'alert.received' AND subject_id = $1
+        GROUP BY details->>'delivery'`,
+      [i.id],
+    );
+    expect(receipts).toHaveLength(602);
+    expect(receipts.every((r) => r.n === 1)).toBe(true);
+  });
 });

@@ -121,6 +121,8 @@ function commonLabels(alerts: InternalAlert[]): Record<string, string> {
  * happened on is retried with backoff, the others go again at once.
  */
 const RECORD_BATCH = 20;
+/** Pending deliveries a claim looks at for new groups at most (those stored since the last). */
+const SINCE_MAX = 5_000;
 
 /** A delivery's integration and its service identity, or why there is none. */
 type KnownIntegration = { integration: IntegrationEntity; actor: Actor } | Error;
@@ -146,6 +148,22 @@ const alertKey = (integrationId: string, fingerprint: string) => `${integrationI
 /** An ingest window as recordAll shares it between its deliveries (told: its incident). */
 type IngestWindow = Pick<Counted, 'windowStart' | 'incidentId'>;
 
+/** What an `alert.received` entry says of a delivery (writeReceipts). */
+interface ReceiptRow {
+  id: string;
+  integration_id: string;
+  group_key: string;
+  alerts: unknown;
+  truncated: number;
+  request_id: string | null;
+  source_ip: string | null;
+  received_at: Date;
+  user_id: string;
+  username: string;
+}
+const RECEIPT_COLUMNS = `d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
+          d."request_id", d."source_ip", d."received_at", i."user_id", i."username"`;
+
 interface ClaimedRow {
   id: string;
   integration_id: string;
@@ -153,14 +171,20 @@ interface ClaimedRow {
   group_key: string;
   alerts: InternalAlert[];
   runs: PlannedRun[];
+  /** Its receipt is on the audit trail (else processOne writes it first). */
+  audited: boolean;
   /** How long ago it was stored, by the database's clock. */
   behind_ms: number;
+  /** claimSql: the newest pending delivery it looked at for new groups (the next look's start). */
+  seen?: string | null;
+  /** claimSql: claimed as a new group's first delivery. */
+  fresh?: boolean;
 }
 
 /** How long ago a claimed delivery `d` was stored, by the database's clock (yieldPause). */
 const BEHIND_MS = `extract(epoch FROM clock_timestamp() - d."received_at") * 1000 AS behind_ms`;
 const COLUMNS = `d."id"::text AS id, d."integration_id", d."state", d."group_key", d."alerts", d."runs",
-          ${BEHIND_MS}`;
+          d."audited", ${BEHIND_MS}`;
 /** Not waiting out a failure's backoff. */
 const READY = (t: string) => `(${t}."next_attempt_at" IS NULL OR ${t}."next_attempt_at" <= now())`;
 
@@ -177,6 +201,16 @@ const READY = (t: string) => `(${t}."next_attempt_at" IS NULL OR ${t}."next_atte
  * processed delivery, once the statistics said most were pending: 80 ms a claim after 2,600 of
  * 40,000 in 10 groups were processed, and 8.6 ms on average, 42 of the 81 s, in bench/alerts'
  * drain (README, "Eighth round").
+ *
+ * And first, a new group's first delivery: among the pending deliveries stored since the last
+ * claim (`$1`: the newest it looked at; SINCE_MAX at a time), each group that has none in the
+ * head (so all its pending deliveries are newer) and whose oldest pending delivery is that one
+ * (one probe of the group index, asked as "the first row from this group on, in the index's
+ * order": asked as "this group's first row", the planner walked the pending index from its
+ * start, 1.2 ms a probe where dead entries of processed deliveries lay). Without it, a group
+ * that appears mid-storm waited for the whole backlog ahead of it (25 s after a 10 s storm in
+ * bench/alerts). Its receipt may not be written yet: processOne writes it first. One it misses
+ * (more new groups than a batch takes, say) is reached through the head, as before.
  */
 const claimSql = (limit: number, head: number) =>
   `WITH head AS MATERIALIZED (
@@ -184,13 +218,32 @@ const claimSql = (limit: number, head: number) =>
        FROM "alert_deliveries" h WHERE "processed_at" IS NULL ORDER BY "id" LIMIT ${head}),
    first AS (
      SELECT DISTINCT ON ("integration_id", "group_key") "id" FROM head
-      WHERE "state" = 'received' AND ready ORDER BY "integration_id", "group_key", "id")
-   SELECT ${COLUMNS}
+      WHERE "state" = 'received' AND ready ORDER BY "integration_id", "group_key", "id"),
+   since AS MATERIALIZED (
+     SELECT "id", "integration_id", "group_key" FROM "alert_deliveries" s
+      WHERE "id" > $1 AND "processed_at" IS NULL AND "state" = 'received' AND ${READY('s')}
+      ORDER BY "id" LIMIT ${SINCE_MAX}),
+   fresh AS (
+     SELECT n."id"
+       FROM (SELECT DISTINCT ON ("integration_id", "group_key") "id", "integration_id", "group_key"
+               FROM since ORDER BY "integration_id", "group_key", "id") n
+      WHERE NOT EXISTS (SELECT 1 FROM head h WHERE h."integration_id" = n."integration_id"
+                                               AND h."group_key" = n."group_key")
+        AND n."id" = (SELECT o."id" FROM "alert_deliveries" o
+                       WHERE (o."integration_id", o."group_key", o."id")
+                               >= (n."integration_id", n."group_key", 0)
+                         AND o."processed_at" IS NULL AND o."state" = 'received'
+                         AND ${READY('o')}
+                       ORDER BY o."integration_id", o."group_key", o."id" LIMIT 1))
+   SELECT ${COLUMNS}, (SELECT max("id") FROM since)::text AS seen,
+          d."id" IN (SELECT "id" FROM fresh) AS fresh
      FROM "alert_deliveries" d
     WHERE d."id" IN (SELECT "id" FROM head WHERE ready
-                       AND ("state" <> 'received' OR "id" IN (SELECT "id" FROM first)))
-      AND d."processed_at" IS NULL AND d."audited" AND ${READY('d')}
-    ORDER BY d."id" LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED`;
+                       AND ("state" <> 'received' OR "id" IN (SELECT "id" FROM first))
+                     UNION SELECT "id" FROM fresh)
+      AND d."processed_at" IS NULL AND ${READY('d')}
+    ORDER BY d."id" IN (SELECT "id" FROM fresh) DESC, d."id" LIMIT ${limit}
+    FOR UPDATE OF d SKIP LOCKED`;
 
 /**
  * One delivery, anywhere among the pending ones, by the same rules: when the head has none to
@@ -198,7 +251,7 @@ const claimSql = (limit: number, head: number) =>
  */
 const claimAnySql = `SELECT ${COLUMNS}
      FROM "alert_deliveries" d
-    WHERE d."processed_at" IS NULL AND d."audited" AND ${READY('d')}
+    WHERE d."processed_at" IS NULL AND ${READY('d')}
       AND NOT (d."state" = 'received' AND EXISTS (
         SELECT 1 FROM "alert_deliveries" o
          WHERE o."integration_id" = d."integration_id" AND o."group_key" = d."group_key"
@@ -250,6 +303,8 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
    * lands on its own delivery.
    */
   private oneByOneUntil: bigint | undefined;
+  /** The newest pending delivery a claim looked at for new groups (claimSql's `since`). */
+  private freshSince = '0';
   /** The delivery a failure of the transaction in progress is put down to (none: the batch's). */
   private blame: string | undefined;
   /** Ends a pause early (shutdown). */
@@ -371,9 +426,9 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Writes the `alert.received` audit entries of up to 100 stored deliveries nobody else holds,
    * oldest first, in one transaction (one wait for the audit chain's lock and one INSERT, however
-   * many deliveries came in meanwhile); false when there were none. Before any is processed, so the
-   * receipt comes first on the audit trail. The entry names the integration's identity, the
-   * request id and source address of the webhook request, and when it was received.
+   * many deliveries came in meanwhile); false when there were none. A delivery processing reaches
+   * before this does (a new group's first, claimed mid-storm) gets its receipt from processOne,
+   * in its own transaction, first: either way the receipt comes before what the delivery did.
    */
   async auditReceived(): Promise<boolean> {
     // Usually there is none: one round trip (the partial index) instead of a transaction. A
@@ -387,63 +442,70 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     );
     if (!any) return false;
     return this.dataSource.transaction(async (m) => {
-      const rows = await m.query<
-        Array<{
-          id: string;
-          integration_id: string;
-          group_key: string;
-          alerts: unknown;
-          truncated: number;
-          request_id: string | null;
-          source_ip: string | null;
-          received_at: Date;
-          behind_ms: number;
-          user_id: string;
-          username: string;
-        }>
-      >(
-        `SELECT d."id"::text AS id, d."integration_id", d."group_key", d."alerts", d."truncated",
-                d."request_id", d."source_ip", d."received_at", i."user_id", i."username",
-                ${BEHIND_MS}
+      const rows = await m.query<Array<ReceiptRow & { behind_ms: number }>>(
+        `SELECT ${RECEIPT_COLUMNS}, ${BEHIND_MS}
            FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
           WHERE NOT d."audited" AND d."state" <> 'rejected'
           ORDER BY d."id" LIMIT 100 FOR UPDATE OF d SKIP LOCKED`,
       );
       if (!rows.length) return false;
       this.behindSince = Date.now() - Number(rows[0].behind_ms);
-      await this.audit.recordMany(
-        rows.map((r) => {
-          const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
-          return {
-            ctx: {
-              actorId: r.user_id,
-              actorName: r.username,
-              requestId: r.request_id,
-              sourceIp: r.source_ip,
-            },
-            event: {
-              action: 'alert.received',
-              subjectType: 'Integration',
-              subjectId: r.integration_id,
-              details: {
-                delivery: r.id,
-                receivedAt: r.received_at,
-                groupKey: r.group_key,
-                alerts: alerts.length,
-                firing: alerts.filter((a) => a.status === 'firing').length,
-                truncated: r.truncated,
-              },
-            },
-          };
-        }),
-        m,
-      );
-      await m.query(
-        `UPDATE "alert_deliveries" SET "audited" = true WHERE "id" = ANY($1::bigint[])`,
-        [rows.map((r) => r.id)],
-      );
+      await this.writeReceipts(m, rows);
       return true;
     });
+  }
+
+  /**
+   * The receipts of claimed deliveries auditReceived has not reached. Claimed: locked by this
+   * transaction, so auditReceived skips them meanwhile, and sees them audited after.
+   */
+  private async auditClaimed(m: EntityManager, ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    const rows = await m.query<ReceiptRow[]>(
+      `SELECT ${RECEIPT_COLUMNS}
+         FROM "alert_deliveries" d JOIN "alert_integrations" i ON i."id" = d."integration_id"
+        WHERE d."id" = ANY($1::bigint[]) AND NOT d."audited" ORDER BY d."id"`,
+      [ids],
+    );
+    await this.writeReceipts(m, rows);
+  }
+
+  /**
+   * `alert.received` entries, one segment of the audit chain: each names the integration's
+   * identity, the request id and source address of the webhook request, and when it was received.
+   */
+  private async writeReceipts(m: EntityManager, rows: ReceiptRow[]): Promise<void> {
+    if (!rows.length) return;
+    await this.audit.recordMany(
+      rows.map((r) => {
+        const alerts = Array.isArray(r.alerts) ? (r.alerts as InternalAlert[]) : [];
+        return {
+          ctx: {
+            actorId: r.user_id,
+            actorName: r.username,
+            requestId: r.request_id,
+            sourceIp: r.source_ip,
+          },
+          event: {
+            action: 'alert.received',
+            subjectType: 'Integration',
+            subjectId: r.integration_id,
+            details: {
+              delivery: r.id,
+              receivedAt: r.received_at,
+              groupKey: r.group_key,
+              alerts: alerts.length,
+              firing: alerts.filter((a) => a.status === 'firing').length,
+              truncated: r.truncated,
+            },
+          },
+        };
+      }),
+      m,
+    );
+    await m.query(`UPDATE "alert_deliveries" SET "audited" = true WHERE "id" = ANY($1::bigint[])`, [
+      rows.map((r) => r.id),
+    ]);
   }
 
   /**
@@ -459,9 +521,14 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
     this.afterCommit = [];
     try {
       const more = await this.dataSource.transaction(async (m) => {
-        let rows = await m.query<ClaimedRow[]>(claimSql(RECORD_BATCH, RECORD_BATCH * 10));
+        let rows = await m.query<ClaimedRow[]>(claimSql(RECORD_BATCH, RECORD_BATCH * 10), [
+          this.freshSince,
+        ]);
+        const seen = rows[0]?.seen;
         if (!rows.length) rows = await m.query<ClaimedRow[]>(claimAnySql);
         if (!rows.length) return false;
+        // In the order they were stored (a new group's first delivery was claimed first).
+        rows.sort((x, y) => (BigInt(x.id) < BigInt(y.id) ? -1 : 1));
         this.behindSince = Date.now() - Number(rows[0].behind_ms);
         if (this.oneByOneUntil !== undefined && BigInt(rows[0].id) > this.oneByOneUntil)
           this.oneByOneUntil = undefined;
@@ -471,9 +538,20 @@ export class AlertProcessor implements OnApplicationBootstrap, OnModuleDestroy {
         const end = rows.findIndex((r) => r.state !== 'received');
         const take =
           this.oneByOneUntil !== undefined ? 1 : end < 0 ? rows.length : Math.max(end, 1);
-        const batch = rows.slice(0, take).map((row) => claimed(m, row));
+        const taken = rows.slice(0, take);
+        // The next look for new groups starts after this one, or at a new group's delivery
+        // claimed now but left for the next round (after a `starting` one, say).
+        const left = rows.slice(take).find((r) => r.fresh);
+        if (left) this.freshSince = (BigInt(left.id) - 1n).toString();
+        else if (seen) this.freshSince = seen;
+        const batch = taken.map((row) => claimed(m, row));
         current = batch.map((d) => d.id);
         this.blame = batch.length === 1 ? batch[0].id : undefined;
+        // A receipt not yet written (a new group's first delivery): first, in this transaction.
+        await this.auditClaimed(
+          m,
+          taken.filter((r) => !r.audited).map((r) => r.id),
+        );
         const known: KnownIntegrations = new Map();
         if (batch[0].state === 'received') await this.recordAll(m, batch, known);
         else await this.startRuns(m, batch[0], known);
