@@ -24,7 +24,8 @@ import { parentOf, postgresCpuUs } from './proc-cpu.js';
  *    once before the hook's load and once after its deliveries were processed, the ratio taken
  *    against their mean (the machine's speed drifts). Then the time until every stored delivery
  *    is processed (deduplicated: one row per fingerprint, checked). ALERTS_QUERIES=1 prints the
- *    statements of that processing, by total time. Then the intake alone (processing held),
+ *    statements of that processing, by total time, and how long one alert of a new group, sent
+ *    halfway through the load, took from stored to processed. Then the intake alone (processing held),
  *    interleaved: ALERTS_SEGMENTS pairs of ALERTS_SEGMENT_MS segments, bare and hook in the order
  *    bare, hook, hook, bare, …, the ratio of their summed rates (a drift of the machine's speed
  *    within the run weighs on both alike), with each pair's ratio's min / median / max; and the same
@@ -281,40 +282,36 @@ describe('alerts: ingest throughput and alert → diagnostic latency', () => {
     const yielded = await counter(t, 'firebreak_alert_processing_yielded_seconds_total');
     // Halfway through the storm, one alert of a new group (a disk filling up while the storm
     // rages): how long from stored to processed (its incident opened), with the backlog ahead.
-    const freshAfter = setTimeout(
-      () => {
-        void t
-          .http()
-          .post(`/hooks/alertmanager/${i.id}`)
-          .set('Authorization', auth)
-          .send({
-            version: '4',
-            groupKey: '{}:{alertname="BenchFresh"}',
-            truncatedAlerts: 0,
-            status: 'firing',
-            receiver: 'firebreak',
-            groupLabels: { alertname: 'BenchFresh' },
-            commonLabels: { alertname: 'BenchFresh' },
-            commonAnnotations: {},
-            externalURL: 'http://alertmanager.invalid',
-            alerts: [
-              {
-                status: 'firing',
-                labels: { alertname: 'BenchFresh', instance: 'bench-fresh' },
-                annotations: {},
-                startsAt: '2026-12-01T10:00:00Z',
-                endsAt: '0001-01-01T00:00:00Z',
-                generatorURL: '',
-                fingerprint: 'bench-fresh',
-              },
-            ],
-          })
-          .then((res) => expect(res.status).toBe(202));
-      },
-      (SECONDS * 1000) / 2,
+    const fresh = new Promise((resolve) => setTimeout(resolve, (SECONDS * 1000) / 2)).then(() =>
+      t
+        .http()
+        .post(`/hooks/alertmanager/${i.id}`)
+        .set('Authorization', auth)
+        .send({
+          version: '4',
+          groupKey: '{}:{alertname="BenchFresh"}',
+          truncatedAlerts: 0,
+          status: 'firing',
+          receiver: 'firebreak',
+          groupLabels: { alertname: 'BenchFresh' },
+          commonLabels: { alertname: 'BenchFresh' },
+          commonAnnotations: {},
+          externalURL: 'http://alertmanager.invalid',
+          alerts: [
+            {
+              status: 'firing',
+              labels: { alertname: 'BenchFresh', instance: 'bench-fresh' },
+              annotations: {},
+              startsAt: '2026-12-01T10:00:00Z',
+              endsAt: '0001-01-01T00:00:00Z',
+              generatorURL: '',
+              fingerprint: 'bench-fresh',
+            },
+          ],
+        }),
     );
     const ingest = await profiled('hook', () => load(hook, auth, SECONDS * 1000));
-    clearTimeout(freshAfter);
+    expect((await fresh).status).toBe(202);
     const hookCpu = process.cpuUsage(cpu);
     const hookPg = postgresCpuUs(postmaster) - pgCpu;
     processor.testSeams.held = false;
